@@ -1,0 +1,136 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeASD.Kernels.Cpu;
+
+/// <summary>
+/// Contiguous-span kernels for the elementwise ops. TensorPrimitives is used where it is already the
+/// fastest way (it picks Vector512/256/128 itself); the rest are written over Vector512 and Vector256
+/// with a scalar tail.
+/// </summary>
+internal static class SpanKernels
+{
+    public static void Unary(UnaryOp op, ReadOnlySpan<float> x, Span<float> y, float alpha, float beta)
+    {
+        switch (op)
+        {
+            case UnaryOp.Copy: x.CopyTo(y); break;
+            case UnaryOp.Neg: TensorPrimitives.Negate(x, y); break;
+            case UnaryOp.Affine: TensorPrimitives.Multiply(x, alpha, y); TensorPrimitives.Add(y, beta, y); break;
+            case UnaryOp.Relu: TensorPrimitives.Max(x, 0f, y); break;
+            case UnaryOp.Relu6: TensorPrimitives.Max(x, 0f, y); TensorPrimitives.Min(y, 6f, y); break;
+            case UnaryOp.LeakyRelu: LeakyRelu(x, y, alpha); break;
+            case UnaryOp.Sigmoid: TensorPrimitives.Sigmoid(x, y); break;
+            case UnaryOp.Tanh: TensorPrimitives.Tanh(x, y); break;
+            case UnaryOp.Exp: TensorPrimitives.Exp(x, y); break;
+            case UnaryOp.Log: TensorPrimitives.Log(x, y); break;
+            case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
+            case UnaryOp.Abs: TensorPrimitives.Abs(x, y); break;
+            case UnaryOp.Square: TensorPrimitives.Multiply(x, x, y); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
+        }
+    }
+
+    /// <summary>Scalar form of <see cref="Unary"/>, used for strided single elements and as the test oracle.</summary>
+    public static float Unary(UnaryOp op, float x, float alpha, float beta) => op switch
+    {
+        UnaryOp.Copy => x,
+        UnaryOp.Neg => -x,
+        UnaryOp.Affine => alpha * x + beta,
+        UnaryOp.Relu => float.IsNaN(x) ? x : MathF.Max(x, 0f),
+        UnaryOp.Relu6 => float.IsNaN(x) ? x : MathF.Min(MathF.Max(x, 0f), 6f),
+        UnaryOp.LeakyRelu => x >= 0f ? x : alpha * x,
+        UnaryOp.Sigmoid => 1f / (1f + MathF.Exp(-x)),
+        UnaryOp.Tanh => MathF.Tanh(x),
+        UnaryOp.Exp => MathF.Exp(x),
+        UnaryOp.Log => MathF.Log(x),
+        UnaryOp.Sqrt => MathF.Sqrt(x),
+        UnaryOp.Abs => MathF.Abs(x),
+        UnaryOp.Square => x * x,
+        _ => throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op"),
+    };
+
+    public static void Binary(BinaryOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(a, b, y); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(a, b, y); break;
+            case BinaryOp.Div: TensorPrimitives.Divide(a, b, y); break;
+            case BinaryOp.Max: TensorPrimitives.Max(a, b, y); break;
+            case BinaryOp.Min: TensorPrimitives.Min(a, b, y); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
+        }
+    }
+
+    /// <summary>y = a ∘ b with b one repeated value (a broadcast operand along the row).</summary>
+    public static void Binary(BinaryOp op, ReadOnlySpan<float> a, float b, Span<float> y)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(a, b, y); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(a, b, y); break;
+            case BinaryOp.Div: TensorPrimitives.Divide(a, b, y); break;
+            case BinaryOp.Max: TensorPrimitives.Max(a, b, y); break;
+            case BinaryOp.Min: TensorPrimitives.Min(a, b, y); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
+        }
+    }
+
+    /// <summary>y = a ∘ b with a one repeated value.</summary>
+    public static void Binary(BinaryOp op, float a, ReadOnlySpan<float> b, Span<float> y)
+    {
+        switch (op)
+        {
+            case BinaryOp.Add: TensorPrimitives.Add(b, a, y); break;
+            case BinaryOp.Sub: TensorPrimitives.Subtract(a, b, y); break;
+            case BinaryOp.Mul: TensorPrimitives.Multiply(b, a, y); break;
+            case BinaryOp.Div: TensorPrimitives.Divide(a, b, y); break;
+            case BinaryOp.Max: TensorPrimitives.Max(b, a, y); break;
+            case BinaryOp.Min: TensorPrimitives.Min(b, a, y); break;
+            default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
+        }
+    }
+
+    public static float Binary(BinaryOp op, float a, float b) => op switch
+    {
+        BinaryOp.Add => a + b,
+        BinaryOp.Sub => a - b,
+        BinaryOp.Mul => a * b,
+        BinaryOp.Div => a / b,
+        BinaryOp.Max => float.IsNaN(a) || float.IsNaN(b) ? float.NaN : MathF.Max(a, b),
+        BinaryOp.Min => float.IsNaN(a) || float.IsNaN(b) ? float.NaN : MathF.Min(a, b),
+        _ => throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op"),
+    };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float slope)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("leaky relu: destination too short");
+        int i = 0;
+        ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref float ys = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var s = Vector512.Create(slope);
+            for (; i <= x.Length - 16; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref xs, (nuint)i);
+                Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(v, Vector512<float>.Zero), v, v * s).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var s = Vector256.Create(slope);
+            for (; i <= x.Length - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
+                Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(v, Vector256<float>.Zero), v, v * s).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) y[i] = x[i] >= 0f ? x[i] : slope * x[i];
+    }
+}
