@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using NativeASD.Kernels;
+
+namespace NativeASD.Engine.Diagnostics;
+
+/// <summary>Result of timing an operation: median and spread over repeats, each repeat a batch of calls.</summary>
+public sealed record TimingResult(double MedianSeconds, double MinSeconds, double MaxSeconds, int Repeats, int CallsPerRepeat);
+
+/// <summary>Self-timing for the bench command: warm-up, then the median of repeats (robust to a busy core).</summary>
+public static class Timing
+{
+    /// <summary>Times <paramref name="action"/>: warms up for ~0.3 s, then <paramref name="repeats"/> batches of ≥ 20 ms each.</summary>
+    public static TimingResult Measure(Action action, int repeats = 15, double warmupSeconds = 0.3, double batchSeconds = 0.02)
+    {
+        var sw = Stopwatch.StartNew();
+        int calls = 0;
+        do { action(); calls++; } while (sw.Elapsed.TotalSeconds < warmupSeconds || calls < 3);
+        double perCall = sw.Elapsed.TotalSeconds / calls;
+        int batch = Math.Max(1, (int)Math.Ceiling(batchSeconds / Math.Max(perCall, 1e-9)));
+        var samples = new double[repeats];
+        for (int r = 0; r < repeats; r++)
+        {
+            sw.Restart();
+            for (int i = 0; i < batch; i++) action();
+            samples[r] = sw.Elapsed.TotalSeconds / batch;
+        }
+        Array.Sort(samples);
+        return new TimingResult(samples[repeats / 2], samples[0], samples[^1], repeats, batch);
+    }
+
+    /// <summary>Times C = A·B (m×k · k×n) on a backend; returns the timing and GFLOP/s at the median.</summary>
+    public static (TimingResult Time, double Gflops) Gemm(IBackend backend, int m, int n, int k, int repeats = 15)
+    {
+        var rng = new Random(1);
+        float[] Fill(int count) { var a = new float[count]; for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
+        using var a = Tensor.FromSpan(Fill(m * k), [m, k], backend);
+        using var b = Tensor.FromSpan(Fill(k * n), [k, n], backend);
+        using var c = Tensor.Zeros([m, n], backend);
+        // The backend call itself, as a kernel benchmark: no tensor wrappers in the timed loop.
+        var args = new GemmArgs(m, n, k, 1f, a.Storage, 0, k, false, b.Storage, 0, n, false, 0f, c.Storage, 0, n);
+        var t = Measure(() => { backend.Gemm(args); backend.Synchronize(); }, repeats);
+        return (t, 2.0 * m * n * k / t.MedianSeconds / 1e9);
+    }
+}
