@@ -6,29 +6,26 @@ namespace NativeASD.Kernels.Ilgpu;
 /// <summary>
 /// Fill, unary and binary maps: one thread per output element, offsets from a <see cref="ViewWalk"/>, so
 /// strided, permuted and broadcast (stride 0) views need no copies. The op is a kernel argument: every thread
-/// of a launch takes the same branch, so one compiled kernel serves all ops. Launches cover at most
-/// <see cref="MaxLaunch"/> elements; <c>start</c> continues the index for larger tensors.
+/// of a launch takes the same branch, so one compiled kernel serves all ops.
 /// The scalar functions mirror the CPU oracle (SpanKernels) op for op, NaN and signed-zero cases included.
 /// </summary>
 internal static class ElementwiseKernels
 {
-    public const int MaxLaunch = 1 << 30;
-
-    public static void Fill(Index1D i, ArrayView<float> y, ViewWalk walk, long start, float value)
+    public static void Fill(Index1D i, ArrayView<float> y, ViewWalk walk, float value)
     {
-        walk.Offsets(start + i, out _, out _, out long yo);
+        ViewWalk.Offsets(walk, i, out _, out _, out long yo);
         y[yo] = value;
     }
 
-    public static void Unary(Index1D i, ArrayView<float> x, ArrayView<float> y, ViewWalk walk, long start, int op, float alpha, float beta)
+    public static void Unary(Index1D i, ArrayView<float> x, ArrayView<float> y, ViewWalk walk, int op, float alpha, float beta)
     {
-        walk.Offsets(start + i, out long xo, out _, out long yo);
+        ViewWalk.Offsets(walk, i, out long xo, out _, out long yo);
         y[yo] = UnaryOf(op, x[xo], alpha, beta);
     }
 
-    public static void Binary(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, ViewWalk walk, long start, int op)
+    public static void Binary(Index1D i, ArrayView<float> a, ArrayView<float> b, ArrayView<float> y, ViewWalk walk, int op)
     {
-        walk.Offsets(start + i, out long ao, out long bo, out long yo);
+        ViewWalk.Offsets(walk, i, out long ao, out long bo, out long yo);
         y[yo] = BinaryOf(op, a[ao], b[bo]);
     }
 

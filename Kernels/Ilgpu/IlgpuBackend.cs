@@ -147,14 +147,12 @@ public sealed class IlgpuBackend : IBackend
     public void Fill(in StridedView y, float value)
     {
         Check.SameBackend("fill", this, y, "y");
-        long count = ViewWalk.Build(y.Shape, out var walk, 0, null, 0, null, y.Offset, y.Strides);
-        if (count == 0) return;
+        var launches = ViewWalk.Plan(y.Shape, 0, null, 0, null, y.Offset, y.Strides);
         lock (_gate)
         {
             Enter();
             var yv = View(y);
-            for (long start = 0; start < count; start += ElementwiseKernels.MaxLaunch)
-                _kernels.Fill(Chunk(count, start), yv, walk, start, value);
+            foreach (var (walk, count) in launches) _kernels.Fill(count, yv, walk, value);
         }
     }
 
@@ -162,14 +160,12 @@ public sealed class IlgpuBackend : IBackend
     {
         Check.Unary(this, op, x, y);
         if (!Enum.IsDefined(op)) throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
-        long count = ViewWalk.Build(y.Shape, out var walk, x.Offset, x.Strides, 0, null, y.Offset, y.Strides);
-        if (count == 0) return;
+        var launches = ViewWalk.Plan(y.Shape, x.Offset, x.Strides, 0, null, y.Offset, y.Strides);
         lock (_gate)
         {
             Enter();
             var (xv, yv) = (View(x), View(y));
-            for (long start = 0; start < count; start += ElementwiseKernels.MaxLaunch)
-                _kernels.Unary(Chunk(count, start), xv, yv, walk, start, (int)op, alpha, beta);
+            foreach (var (walk, count) in launches) _kernels.Unary(count, xv, yv, walk, (int)op, alpha, beta);
         }
     }
 
@@ -177,14 +173,12 @@ public sealed class IlgpuBackend : IBackend
     {
         Check.Binary(this, op, a, b, y);
         if (!Enum.IsDefined(op)) throw new ArgumentOutOfRangeException(nameof(op), op, "unknown binary op");
-        long count = ViewWalk.Build(y.Shape, out var walk, a.Offset, a.Strides, b.Offset, b.Strides, y.Offset, y.Strides);
-        if (count == 0) return;
+        var launches = ViewWalk.Plan(y.Shape, a.Offset, a.Strides, b.Offset, b.Strides, y.Offset, y.Strides);
         lock (_gate)
         {
             Enter();
             var (av, bv, yv) = (View(a), View(b), View(y));
-            for (long start = 0; start < count; start += ElementwiseKernels.MaxLaunch)
-                _kernels.Binary(Chunk(count, start), av, bv, yv, walk, start, (int)op);
+            foreach (var (walk, count) in launches) _kernels.Binary(count, av, bv, yv, walk, (int)op);
         }
     }
 
@@ -197,22 +191,22 @@ public sealed class IlgpuBackend : IBackend
         // Walk the outputs: x's shape with the reduced axis collapsed to its first element.
         var outputShape = (int[])x.Shape.Clone();
         outputShape[axis] = 1;
-        long outputs = ViewWalk.Build(outputShape, out var walk, x.Offset, x.Strides, 0, null, y.Offset, y.Strides);
-        if (outputs == 0) return;
-        var args = new ReduceArgs { Outputs = walk, AxisStride = x.Strides[axis], N = x.Shape[axis], Op = (int)op, Correction = correction };
-        bool groupPerOutput = args.N >= 2 * _kernels.RowGroup && (Math.Abs(args.AxisStride) == 1 || outputs < FewOutputs);
+        var launches = ViewWalk.Plan(outputShape, x.Offset, x.Strides, 0, null, y.Offset, y.Strides);
+        long outputs = Layout.Count(outputShape);
+        long axisStride = x.Strides[axis];
+        int n = x.Shape[axis];
+        bool groupPerOutput = n >= 2 * _kernels.RowGroup && (Math.Abs(axisStride) == 1 || outputs < FewOutputs);
         lock (_gate)
         {
             Enter();
             var (xv, yv) = (View(x), View(y));
-            for (long start = 0; start < outputs; start += ElementwiseKernels.MaxLaunch)
+            foreach (var (walk, count) in launches)
             {
-                args.Start = start;
-                int chunk = Chunk(outputs, start);
+                var args = new ReduceArgs { Outputs = walk, AxisStride = axisStride, N = n, Op = (int)op, Correction = correction };
                 if (groupPerOutput)
-                    _kernels.ReduceRows(new KernelConfig(new Index1D(chunk), new Index1D(_kernels.RowGroup)), xv, yv, args);
+                    _kernels.ReduceRows(new KernelConfig(new Index1D(count), new Index1D(_kernels.RowGroup)), xv, yv, args);
                 else
-                    _kernels.ReduceColumns(chunk, xv, yv, args);
+                    _kernels.ReduceColumns(count, xv, yv, args);
             }
         }
     }
@@ -267,8 +261,6 @@ public sealed class IlgpuBackend : IBackend
     }
 
     static ArrayView<float> View(in StridedView v) => ((IlgpuStorage)v.Storage).View;
-
-    static int Chunk(long count, long start) => (int)Math.Min(ElementwiseKernels.MaxLaunch, count - start);
 
     public override string ToString() => Description;
 }

@@ -10,9 +10,9 @@ namespace NativeASD.Kernels.Ilgpu;
 /// </summary>
 internal sealed class IlgpuKernels
 {
-    public readonly Action<Index1D, ArrayView<float>, ViewWalk, long, float> Fill;
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ViewWalk, long, int, float, float> Unary;
-    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, long, int> Binary;
+    public readonly Action<Index1D, ArrayView<float>, ViewWalk, float> Fill;
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ViewWalk, int, float, float> Unary;
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, int> Binary;
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs> ReduceColumns;
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ReduceArgs> ReduceRows;
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> Gemm;
@@ -25,9 +25,9 @@ internal sealed class IlgpuKernels
 
     public IlgpuKernels(Accelerator accelerator)
     {
-        Fill = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ViewWalk, long, float>(ElementwiseKernels.Fill);
-        Unary = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ViewWalk, long, int, float, float>(ElementwiseKernels.Unary);
-        Binary = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, long, int>(ElementwiseKernels.Binary);
+        Fill = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ViewWalk, float>(ElementwiseKernels.Fill);
+        Unary = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ViewWalk, int, float, float>(ElementwiseKernels.Unary);
+        Binary = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, int>(ElementwiseKernels.Binary);
         ReduceColumns = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs>(ReduceKernels.Columns);
         ReduceRows = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ReduceArgs>(ReduceKernels.Rows);
 

@@ -8,8 +8,6 @@ internal struct ReduceArgs
 {
     /// <summary>Walks the outputs: operand A = x at axis index 0, operand Y = y.</summary>
     public ViewWalk Outputs;
-    /// <summary>First output of this launch (launches cover at most <see cref="ElementwiseKernels.MaxLaunch"/> outputs).</summary>
-    public long Start;
     /// <summary>x's stride along the reduced axis, and that axis' length.</summary>
     public long AxisStride;
     public int N;
@@ -39,7 +37,7 @@ internal static class ReduceKernels
 
     public static void Columns(Index1D i, ArrayView<float> x, ArrayView<float> y, ReduceArgs r)
     {
-        r.Outputs.Offsets(r.Start + i, out long xo, out _, out long yo);
+        ViewWalk.Offsets(r.Outputs, i, out long xo, out _, out long yo);
         long s = r.AxisStride;
         int n = r.N;
         float result;
@@ -107,13 +105,13 @@ internal static class ReduceKernels
         return total;
     }
 
-    /// <summary>Explicitly grouped: group g reduces output Start + g; Group.DimX must be a power of two ≤ <see cref="MaxRowGroup"/>.</summary>
+    /// <summary>Explicitly grouped: group g reduces output g; Group.DimX must be a power of two ≤ <see cref="MaxRowGroup"/>.</summary>
     public static void Rows(ArrayView<float> x, ArrayView<float> y, ReduceArgs r)
     {
         var values = SharedMemory.Allocate<float>(MaxRowGroup);
         var indices = SharedMemory.Allocate<int>(MaxRowGroup);
         int t = Group.IdxX, g = Group.DimX, n = r.N;
-        r.Outputs.Offsets(r.Start + Grid.IdxX, out long xo, out _, out long yo);
+        ViewWalk.Offsets(r.Outputs, Grid.IdxX, out long xo, out _, out long yo);
         long s = r.AxisStride;
         float result;
         switch ((ReduceOp)r.Op)
