@@ -7,8 +7,8 @@ namespace NativeASD.Kernels.Ilgpu;
 /// The <see cref="IBackend"/> on an ILGPU accelerator: a CUDA GPU, an OpenCL 2.0 device, or ILGPU's CPU
 /// simulator (ilgpu-cpu, slow, for testing the kernels without a GPU). Kernels are compiled once when the backend
 /// opens (<see cref="IlgpuKernels"/>); every call validates with <see cref="Check"/> like the CPU backend, then
-/// queues work on the accelerator's default stream, so device calls run in order and only
-/// <see cref="Download"/> and <see cref="Synchronize"/> wait for them.
+/// queues work on the accelerator's default stream, so device calls run in order; uploads and downloads
+/// synchronise that stream (ILGPU's span copies do), as does <see cref="Synchronize"/>.
 /// Calls are serialised by a lock and bind the accelerator to the calling thread (CUDA contexts are per thread),
 /// so one backend can be shared by several threads.
 /// </summary>
@@ -121,8 +121,8 @@ public sealed class IlgpuBackend : IBackend
         lock (_gate)
         {
             Enter();
+            // Waits for the queued work before it (default stream) and for the copy itself.
             s.View.SubView(offset, destination.Length).CopyToCPU(destination);
-            _accelerator.DefaultStream.Synchronize();
         }
     }
 
