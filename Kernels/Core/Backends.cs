@@ -1,4 +1,5 @@
 using NativeASD.Kernels.Cpu;
+using NativeASD.Kernels.Ilgpu;
 
 namespace NativeASD.Kernels;
 
@@ -27,6 +28,8 @@ public static class Backends
     public static IBackend Open(DeviceKind kind, int threads = 0) => kind switch
     {
         DeviceKind.Cpu => threads <= 0 ? DefaultCpu : new CpuBackend(threads),
+        // A new ILGPU backend per call: each owns an accelerator and its compiled kernels; dispose it when done.
+        DeviceKind.Cuda or DeviceKind.OpenCL or DeviceKind.IlgpuCpu => new IlgpuBackend(kind),
         _ => throw new DeviceNotFoundException($"device '{Name(kind)}' is not available in this build"),
     };
 

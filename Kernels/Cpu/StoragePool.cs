@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Numerics;
 
 namespace NativeASD.Kernels.Cpu;
 
@@ -14,13 +13,7 @@ internal sealed class StoragePool
 
     public long MaxRetainedBytes { get; init; } = 512L << 20;
 
-    public static long SizeClass(long length)
-    {
-        if (length <= 16) return 16;
-        long pow = (long)BitOperations.RoundUpToPowerOf2((ulong)length);
-        long threeQuarters = pow / 4 * 3;
-        return length <= threeQuarters ? threeQuarters : pow;
-    }
+    public static long SizeClass(long length) => SizeClasses.Round(length);
 
     public CpuStorage? Take(long capacity)
     {
