@@ -63,6 +63,9 @@ internal sealed unsafe class GemmJob : ParallelJob
     /// <summary>Below this many multiply-adds a call runs as one task on the calling thread.</summary>
     const long SmallWork = 32 * 32 * 32;
 
+    /// <summary>Cost of packing one float, in multiply-adds of the micro-kernel (measured: about 1 cycle per float).</summary>
+    const double PackCost = 12;
+
     [ThreadStatic] static GemmJob? _cached;
 
     float* _a, _b, _c;
@@ -92,22 +95,28 @@ internal sealed unsafe class GemmJob : ParallelJob
         int kBlocks = (_k + blk.KC - 1) / blk.KC;
         _kcBlock = (_k + kBlocks - 1) / kBlocks; // equal K blocks: no short tail block
 
-        int mPanels = (_m + blk.MR - 1) / blk.MR, nPanels = (_n + blk.NR - 1) / blk.NR;
-        int mcP = Math.Min(mPanels, blk.MC / blk.MR), ncP = Math.Min(nPanels, blk.NC / blk.NR);
-        bool small = (long)_m * _n * _k <= SmallWork;
-        long target = small || threads <= 1 ? 1 : 4L * threads;
-        if (small) { mcP = mPanels; ncP = nPanels; }
-        // Split C further until there are enough tiles to balance the threads: halve whichever side of the tile is
-        // longer (halving columns re-packs A more often, halving rows re-packs B more often).
-        while ((long)g.Batch * Ceil(mPanels, mcP) * Ceil(nPanels, ncP) < target)
+        // Tiles: a task packs its B columns once and its A rows once per K block, so A is packed tilesN times and B
+        // tilesM times in all. Pick the split with the least (packing + compute) on the slowest thread, with tiles at
+        // most NC columns wide (the packed B block lives in per-thread scratch).
+        int mPanels = Ceil(_m, blk.MR), nPanels = Ceil(_n, blk.NR);
+        int minTilesN = Ceil(nPanels, blk.NC / blk.NR);
+        bool single = threads <= 1 || (long)_m * _n * _k <= SmallWork;
+        int bestM = 1, bestN = minTilesN;
+        if (!single)
         {
-            if (ncP > 1 && (ncP * blk.NR >= mcP * blk.MR || mcP == 1)) ncP = Ceil(ncP, 2);
-            else if (mcP > 1) mcP = Ceil(mcP, 2);
-            else break;
+            double best = double.MaxValue;
+            int maxM = Math.Min(mPanels, 4 * threads), maxN = Math.Min(nPanels, minTilesN + 4 * threads);
+            for (int tm = 1; tm <= maxM; tm++)
+                for (int tn = minTilesN; tn <= maxN; tn++)
+                {
+                    double r = Ceil(mPanels, tm) * blk.MR, w = Ceil(nPanels, tn) * blk.NR;
+                    long tasks = (long)g.Batch * tm * tn, rounds = (tasks + threads - 1) / threads;
+                    double cost = rounds * (r * w + PackCost * (r + w));
+                    if (cost < best * 0.999) { best = cost; bestM = tm; bestN = tn; }
+                }
         }
-        _tilesM = Ceil(mPanels, mcP); _tilesN = Ceil(nPanels, ncP);
-        _rowsPerTile = Ceil(mPanels, _tilesM) * blk.MR; // even out the tiles
-        _colsPerTile = Ceil(nPanels, _tilesN) * blk.NR;
+        _rowsPerTile = Ceil(mPanels, bestM) * blk.MR; // even out the tiles
+        _colsPerTile = Ceil(nPanels, bestN) * blk.NR;
         _tilesM = Ceil(_m, _rowsPerTile); _tilesN = Ceil(_n, _colsPerTile);
         return checked(g.Batch * _tilesM * _tilesN);
     }
@@ -133,6 +142,10 @@ internal sealed unsafe class GemmJob : ParallelJob
         }
     }
 
+    /// <summary>
+    /// One C tile, BLIS loop order: per K block pack op(B) (kc × cols) once, then per MC-row block pack op(A) (mc × kc,
+    /// L2-sized) and sweep NR-column B micro-panels (kept in L1) over the MR-row A panels.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Tile<T, V>(int batch, int i0, int rows, int j0, int cols) where T : struct, IGemmVector<V> where V : struct
     {
@@ -140,8 +153,9 @@ internal sealed unsafe class GemmJob : ParallelJob
         float* a = _a + batch * _strideA, b = _b + batch * _strideB;
         float* c = _c + batch * _strideC + i0 * _ldc + j0;
         nint lda = _lda, ldb = _ldb, ldc = _ldc;
+        int mcBlocks = Ceil(rows, _blk.MC), mcMax = Ceil(Ceil(rows, mcBlocks), mr) * mr;
         var scratch = GemmScratch.ForThisThread();
-        float* ap = scratch.A((long)Ceil(rows, mr) * mr * kcMax);
+        float* ap = scratch.A((long)mcMax * kcMax);
         float* bp = scratch.B((long)Ceil(cols, nr) * nr * kcMax);
         float* edge = stackalloc float[12 * 32];
 
@@ -149,29 +163,33 @@ internal sealed unsafe class GemmJob : ParallelJob
         {
             int kc = Math.Min(kcMax, _k - p0);
             float beta = p0 == 0 ? _beta : 1f;
-            GemmPacking.PackA(ap, _transA ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, _transA, rows, kc, mr);
             GemmPacking.PackB<T, V>(bp, _transB ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, _transB, cols, kc);
-            for (int jr = 0; jr < cols; jr += nr)
+            for (int ic = 0; ic < rows; ic += mcMax)
             {
-                int w = Math.Min(nr, cols - jr);
-                float* bPanel = bp + (nint)jr * kc;
-                for (int ir = 0; ir < rows; ir += mr)
+                int mc = Math.Min(mcMax, rows - ic);
+                GemmPacking.PackA(ap, _transA ? a + p0 * lda + i0 + ic : a + (i0 + ic) * lda + p0, lda, _transA, mc, kc, mr);
+                for (int jr = 0; jr < cols; jr += nr)
                 {
-                    int h = Math.Min(mr, rows - ir);
-                    float* aPanel = ap + (nint)ir * kc;
-                    float* cTile = c + ir * ldc + jr;
-                    if (h == mr && w == nr)
+                    int w = Math.Min(nr, cols - jr);
+                    float* bPanel = bp + (nint)jr * kc;
+                    for (int ir = 0; ir < mc; ir += mr)
                     {
-                        Kernel<T, V>(mr, kc, aPanel, bPanel, cTile, ldc, _alpha, beta);
-                        continue;
-                    }
-                    // Edge tile: run the full kernel on a local tile and copy the valid part (beta = 0 never reads C).
-                    if (beta != 0f)
+                        int h = Math.Min(mr, mc - ir);
+                        float* aPanel = ap + (nint)ir * kc;
+                        float* cTile = c + (ic + ir) * ldc + jr;
+                        if (h == mr && w == nr)
+                        {
+                            Kernel<T, V>(mr, kc, aPanel, bPanel, cTile, ldc, _alpha, beta);
+                            continue;
+                        }
+                        // Edge tile: run the full kernel on a local tile and copy the valid part (beta = 0 never reads C).
+                        if (beta != 0f)
+                            for (int r = 0; r < h; r++)
+                                for (int q = 0; q < w; q++) edge[r * nr + q] = cTile[r * ldc + q];
+                        Kernel<T, V>(mr, kc, aPanel, bPanel, edge, nr, _alpha, beta);
                         for (int r = 0; r < h; r++)
-                            for (int q = 0; q < w; q++) edge[r * nr + q] = cTile[r * ldc + q];
-                    Kernel<T, V>(mr, kc, aPanel, bPanel, edge, nr, _alpha, beta);
-                    for (int r = 0; r < h; r++)
-                        for (int q = 0; q < w; q++) cTile[r * ldc + q] = edge[r * nr + q];
+                            for (int q = 0; q < w; q++) cTile[r * ldc + q] = edge[r * nr + q];
+                    }
                 }
             }
         }

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeASD.Kernels.Cpu;
 
@@ -9,6 +11,8 @@ namespace NativeASD.Kernels.Cpu;
 /// </summary>
 internal static unsafe class GemmPacking
 {
+    /// <summary>Rows of B ahead that <see cref="PackB{T,V}"/> prefetches while copying (its source usually streams from DRAM).</summary>
+    const int PrefetchRows = 2;
     /// <summary>
     /// Packs op(A)[0..rows, 0..kc] into ceil(rows/mr) panels of mr×kc, each stored k-major (mr floats per k).
     /// <paramref name="a"/> points at op(A)[0,0]: element (i,p) is a[i·lda + p], or a[p·lda + i] when transposed.
@@ -23,6 +27,13 @@ internal static unsafe class GemmPacking
             {
                 // Rows of A are contiguous in k: walk each row once, scatter into the panel with stride mr.
                 float* src = a + i0 * lda;
+                if (h == mr && Avx.IsSupported && (mr == 6 || mr == 12))
+                {
+                    if (mr == 6) PackRows6Avx(dst, src, lda, kc);
+                    else PackRows12Avx(dst, src, lda, kc);
+                    dst += mr * kc;
+                    continue;
+                }
                 for (int r = 0; r < h; r++)
                 {
                     float* s = src + r * lda, d = dst + r;
@@ -57,6 +68,79 @@ internal static unsafe class GemmPacking
         }
     }
 
+    /// <summary>A full 6-row panel from row-major A: 8 k at a time, six rows loaded and transposed in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PackRows6Avx(float* dst, float* s, nint lda, int kc)
+    {
+        float* s1 = s + lda, s2 = s1 + lda, s3 = s2 + lda, s4 = s3 + lda, s5 = s4 + lda;
+        int p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            Vector256<float> r0 = Avx.LoadVector256(s + p), r1 = Avx.LoadVector256(s1 + p), r2 = Avx.LoadVector256(s2 + p);
+            Vector256<float> r3 = Avx.LoadVector256(s3 + p), r4 = Avx.LoadVector256(s4 + p), r5 = Avx.LoadVector256(s5 + p);
+            Vector256<float> r6 = Vector256<float>.Zero, r7 = Vector256<float>.Zero;
+            Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            float* d = dst + p * 6;
+            Store6(d, r0); Store6(d + 6, r1); Store6(d + 12, r2); Store6(d + 18, r3);
+            Store6(d + 24, r4); Store6(d + 30, r5); Store6(d + 36, r6); Store6(d + 42, r7);
+        }
+        for (; p < kc; p++)
+        {
+            float* d = dst + p * 6;
+            d[0] = s[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p]; d[4] = s4[p]; d[5] = s5[p];
+        }
+    }
+
+    /// <summary>A full 12-row panel from row-major A: rows 0–7 and 8–11 transposed 8 k at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PackRows12Avx(float* dst, float* s, nint lda, int kc)
+    {
+        int p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            float* q = s + p;
+            Vector256<float> r0 = Avx.LoadVector256(q), r1 = Avx.LoadVector256(q + lda), r2 = Avx.LoadVector256(q + 2 * lda);
+            Vector256<float> r3 = Avx.LoadVector256(q + 3 * lda), r4 = Avx.LoadVector256(q + 4 * lda), r5 = Avx.LoadVector256(q + 5 * lda);
+            Vector256<float> r6 = Avx.LoadVector256(q + 6 * lda), r7 = Avx.LoadVector256(q + 7 * lda);
+            Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            float* d = dst + p * 12;
+            r0.Store(d); r1.Store(d + 12); r2.Store(d + 24); r3.Store(d + 36);
+            r4.Store(d + 48); r5.Store(d + 60); r6.Store(d + 72); r7.Store(d + 84);
+            r0 = Avx.LoadVector256(q + 8 * lda); r1 = Avx.LoadVector256(q + 9 * lda);
+            r2 = Avx.LoadVector256(q + 10 * lda); r3 = Avx.LoadVector256(q + 11 * lda);
+            r4 = r5 = r6 = r7 = Vector256<float>.Zero;
+            Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+            d += 8;
+            r0.GetLower().Store(d); r1.GetLower().Store(d + 12); r2.GetLower().Store(d + 24); r3.GetLower().Store(d + 36);
+            r4.GetLower().Store(d + 48); r5.GetLower().Store(d + 60); r6.GetLower().Store(d + 72); r7.GetLower().Store(d + 84);
+        }
+        for (; p < kc; p++)
+        {
+            float* d = dst + p * 12;
+            for (int r = 0; r < 12; r++) d[r] = s[r * lda + p];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store6(float* d, Vector256<float> v)
+    {
+        v.GetLower().Store(d);
+        Sse2.StoreLow((double*)(d + 4), v.GetUpper().AsDouble());
+    }
+
+    /// <summary>In-register 8×8 transpose: on return rI holds column I of the rows passed in.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        Vector256<float> t0 = Avx.UnpackLow(r0, r1), t1 = Avx.UnpackHigh(r0, r1), t2 = Avx.UnpackLow(r2, r3), t3 = Avx.UnpackHigh(r2, r3);
+        Vector256<float> t4 = Avx.UnpackLow(r4, r5), t5 = Avx.UnpackHigh(r4, r5), t6 = Avx.UnpackLow(r6, r7), t7 = Avx.UnpackHigh(r6, r7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(u0, u4, 0x20); r1 = Avx.Permute2x128(u1, u5, 0x20); r2 = Avx.Permute2x128(u2, u6, 0x20); r3 = Avx.Permute2x128(u3, u7, 0x20);
+        r4 = Avx.Permute2x128(u0, u4, 0x31); r5 = Avx.Permute2x128(u1, u5, 0x31); r6 = Avx.Permute2x128(u2, u6, 0x31); r7 = Avx.Permute2x128(u3, u7, 0x31);
+    }
+
     /// <summary>
     /// Packs op(B)[0..kc, 0..cols] into ceil(cols/nr) panels of kc×nr, each stored k-major (nr floats per k),
     /// where nr is two vectors of <typeparamref name="T"/>.
@@ -67,50 +151,51 @@ internal static unsafe class GemmPacking
         where T : struct, IGemmVector<V> where V : struct
     {
         int w = T.Width, nr = 2 * w;
+        if (!trans)
+        {
+            // Rows of B are contiguous in j: sweep each row once (sequential reads the prefetcher follows; walking a
+            // panel down the rows instead would touch a new page per k) and deal its NR-wide pieces out to the panels.
+            int full = cols / nr, tail = cols - full * nr;
+            nint panel = (nint)nr * kc;
+            for (int p = 0; p < kc; p++)
+            {
+                float* s = b + p * ldb, d = dst + p * nr;
+                nint ahead = PrefetchRows * ldb;
+                for (int jp = 0; jp < full; jp++, s += nr, d += panel)
+                {
+                    if (PrefetchRows > 0 && Sse.IsSupported) { Sse.Prefetch0(s + ahead); if (nr > 16) Sse.Prefetch0(s + ahead + 16); }
+                    T.Store(d, T.Load(s));
+                    T.Store(d + w, T.Load(s + w));
+                }
+                if (tail > 0)
+                {
+                    int c = 0;
+                    for (; c < tail; c++) d[c] = s[c];
+                    for (; c < nr; c++) d[c] = 0f;
+                }
+            }
+            return;
+        }
         for (int j0 = 0; j0 < cols; j0 += nr)
         {
             int wdt = Math.Min(nr, cols - j0);
-            if (!trans)
+            // Rows of op(B)ᵀ are contiguous in k: walk each once, scatter with stride nr.
+            float* src = b + j0 * ldb;
+            for (int c = 0; c < wdt; c++)
             {
-                float* s = b + j0, d = dst;
-                if (wdt == nr)
+                float* s = src + c * ldb, d = dst + c;
+                int p = 0;
+                for (; p + 4 <= kc; p += 4)
                 {
-                    for (int p = 0; p < kc; p++, s += ldb, d += nr)
-                    {
-                        T.Store(d, T.Load(s));
-                        T.Store(d + w, T.Load(s + w));
-                    }
+                    d[0] = s[p]; d[nr] = s[p + 1]; d[2 * nr] = s[p + 2]; d[3 * nr] = s[p + 3];
+                    d += 4 * nr;
                 }
-                else
-                {
-                    for (int p = 0; p < kc; p++, s += ldb, d += nr)
-                    {
-                        int c = 0;
-                        for (; c < wdt; c++) d[c] = s[c];
-                        for (; c < nr; c++) d[c] = 0f;
-                    }
-                }
+                for (; p < kc; p++, d += nr) *d = s[p];
             }
-            else
+            for (int c = wdt; c < nr; c++)
             {
-                // Rows of op(B)ᵀ are contiguous in k: walk each once, scatter with stride nr.
-                float* src = b + j0 * ldb;
-                for (int c = 0; c < wdt; c++)
-                {
-                    float* s = src + c * ldb, d = dst + c;
-                    int p = 0;
-                    for (; p + 4 <= kc; p += 4)
-                    {
-                        d[0] = s[p]; d[nr] = s[p + 1]; d[2 * nr] = s[p + 2]; d[3 * nr] = s[p + 3];
-                        d += 4 * nr;
-                    }
-                    for (; p < kc; p++, d += nr) *d = s[p];
-                }
-                for (int c = wdt; c < nr; c++)
-                {
-                    float* d = dst + c;
-                    for (int p = 0; p < kc; p++, d += nr) *d = 0f;
-                }
+                float* d = dst + c;
+                for (int p = 0; p < kc; p++, d += nr) *d = 0f;
             }
             dst += nr * kc;
         }
