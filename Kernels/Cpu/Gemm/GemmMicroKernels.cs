@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace NativeASD.Kernels.Cpu;
 
@@ -18,7 +17,6 @@ internal static unsafe class GemmMicroKernels
         where T : struct, IGemmVector<V> where V : struct
     {
         int w = T.Width;
-        for (int r = 0; r < 6; r++) PrefetchRow(c + r * ldc, 2 * w);
         V c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero;
         V c30 = T.Zero, c31 = T.Zero, c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero;
         for (int p = 0; p < kc; p++)
@@ -65,7 +63,6 @@ internal static unsafe class GemmMicroKernels
         V c30 = T.Zero, c31 = T.Zero, c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero;
         V c60 = T.Zero, c61 = T.Zero, c70 = T.Zero, c71 = T.Zero, c80 = T.Zero, c81 = T.Zero;
         V c90 = T.Zero, c91 = T.Zero, ca0 = T.Zero, ca1 = T.Zero, cb0 = T.Zero, cb1 = T.Zero;
-        for (int r = 0; r < 12; r++) PrefetchRow(c + r * ldc, 2 * w);
         for (int p = 0; p < kc; p++)
         {
             V b0 = T.Load(b), b1 = T.Load(b + w);
@@ -116,16 +113,6 @@ internal static unsafe class GemmMicroKernels
             Update<T, V>(c, w, ca0, ca1, al, be); c += ldc;
             Update<T, V>(c, w, cb0, cb1, al, be);
         }
-    }
-
-    /// <summary>Starts loading a row of the C tile into L1 so the stores after the K loop do not wait on memory.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void PrefetchRow(float* row, int floats)
-    {
-        if (!Sse.IsSupported) return;
-        Sse.Prefetch0(row);
-        if (floats > 16) Sse.Prefetch0(row + 16);
-        Sse.Prefetch0(row + floats - 1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

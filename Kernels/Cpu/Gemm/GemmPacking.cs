@@ -13,6 +13,9 @@ internal static unsafe class GemmPacking
 {
     /// <summary>Rows of B ahead that <see cref="PackB{T,V}"/> prefetches while copying (its source usually streams from DRAM).</summary>
     const int PrefetchRows = 2;
+
+    /// <summary>Up to this many rows of B, packing walks panel by panel; above it, row by row.</summary>
+    const int FewRows = 16;
     /// <summary>
     /// Packs op(A)[0..rows, 0..kc] into ceil(rows/mr) panels of mr×kc, each stored k-major (mr floats per k).
     /// <paramref name="a"/> points at op(A)[0,0]: element (i,p) is a[i·lda + p], or a[p·lda + i] when transposed.
@@ -151,19 +154,34 @@ internal static unsafe class GemmPacking
         where T : struct, IGemmVector<V> where V : struct
     {
         int w = T.Width, nr = 2 * w;
+        if (!trans && kc <= FewRows)
+        {
+            // Few rows: walk each panel down the rows (kc sequential streams, which the prefetcher tracks) and write
+            // the panel contiguously.
+            for (int j0 = 0; j0 < cols; j0 += nr, dst += nr * kc)
+            {
+                int wdt = Math.Min(nr, cols - j0);
+                float* s = b + j0, d = dst;
+                if (wdt == nr)
+                    for (int p = 0; p < kc; p++, s += ldb, d += nr) { T.Store(d, T.Load(s)); T.Store(d + w, T.Load(s + w)); }
+                else
+                    for (int p = 0; p < kc; p++, s += ldb, d += nr) { int c = 0; for (; c < wdt; c++) d[c] = s[c]; for (; c < nr; c++) d[c] = 0f; }
+            }
+            return;
+        }
         if (!trans)
         {
-            // Rows of B are contiguous in j: sweep each row once (sequential reads the prefetcher follows; walking a
-            // panel down the rows instead would touch a new page per k) and deal its NR-wide pieces out to the panels.
+            // Many rows: sweep each row once (sequential reads the prefetcher follows; walking a panel down the rows
+            // would touch a new page per k) and deal its NR-wide pieces out to the panels.
             int full = cols / nr, tail = cols - full * nr;
             nint panel = (nint)nr * kc;
             for (int p = 0; p < kc; p++)
             {
                 float* s = b + p * ldb, d = dst + p * nr;
-                nint ahead = PrefetchRows * ldb;
+                nint ahead = p + PrefetchRows < kc ? PrefetchRows * ldb : 0;
                 for (int jp = 0; jp < full; jp++, s += nr, d += panel)
                 {
-                    if (PrefetchRows > 0 && Sse.IsSupported) { Sse.Prefetch0(s + ahead); if (nr > 16) Sse.Prefetch0(s + ahead + 16); }
+                    if (ahead != 0 && Sse.IsSupported) { Sse.Prefetch0(s + ahead); if (nr > 16) Sse.Prefetch0(s + ahead + 16); }
                     T.Store(d, T.Load(s));
                     T.Store(d + w, T.Load(s + w));
                 }
