@@ -17,12 +17,12 @@ public class GemmTests
 
     public static TheoryData<string> Backends => TestBackends.Cpu;
 
-    // (m, n, k): tiny, primes, MR/NR edges of every level (6/12 rows; 2/8/16/32 columns), KC edges (256; split into
-    // equal blocks), MC edges (144 rows per tile), NC edges (2048 columns), thin conv-like shapes.
+    // (m, n, k): tiny, primes, MR/NR edges of every level (6/12 rows; 2/8/16/32 columns), KC edges (192/256; K is
+    // split into equal blocks), MC edges (72/144/288-row A blocks), NC edges (512/2048-column tiles), thin conv-like shapes.
     static readonly (int M, int N, int K)[] Shapes =
     [
         (1, 1, 1), (1, 1, 7), (2, 3, 1), (37, 53, 71), (5, 15, 17), (6, 16, 8), (7, 17, 9), (11, 31, 2), (12, 32, 3),
-        (13, 33, 5), (1, 40, 3), (40, 1, 3), (23, 9, 255), (19, 21, 256), (9, 35, 257), (14, 18, 513),
+        (13, 33, 5), (1, 40, 3), (40, 1, 3), (23, 9, 193), (23, 9, 255), (19, 21, 256), (9, 35, 257), (14, 18, 513),
         (143, 20, 11), (145, 33, 13), (289, 7, 6), (3, 2049, 5), (7, 2050, 3), (64, 700, 40), (700, 64, 33),
     ];
 
@@ -88,7 +88,7 @@ public class GemmTests
         using var be = new CpuBackend(2);
         using var pool = new WorkerPool(2);
         int seed = 400;
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (11, 31, 5), (12, 32, 7), (13, 33, 9), (37, 53, 71), (25, 65, 258), (150, 40, 8) })
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (11, 31, 5), (12, 32, 7), (13, 33, 9), (37, 53, 71), (25, 65, 258), (150, 40, 8), (301, 35, 20) })
             for (int t = 0; t < 4; t++)
             {
                 var (alpha, beta) = Scalars[seed % Scalars.Length];
