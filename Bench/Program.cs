@@ -1,0 +1,20 @@
+using BenchmarkDotNet.Running;
+
+namespace NativeASD.Bench;
+
+public static class Program
+{
+    /// <summary>
+    /// BenchmarkDotNet switcher (e.g. <c>--filter *Gemm*</c>). <c>gemm-quick M N K threads [simd] [seconds]</c> instead
+    /// times one GEMM shape with a plain stopwatch loop (for tuning; no BenchmarkDotNet overhead).
+    /// </summary>
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "gemm-quick")
+        {
+            GemmQuick.Run(args[1..]);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+}
