@@ -148,8 +148,10 @@ internal sealed unsafe class GemmJob : ParallelJob
     }
 
     /// <summary>
-    /// One C tile, BLIS loop order: per K block pack op(B) (kc × cols) once, then per MC-row block pack op(A) (mc × kc,
-    /// L2-sized) and sweep NR-column B micro-panels (kept in L1) over the MR-row A panels.
+    /// One C tile, BLIS loop order. Per K block: with several MC-row blocks, pack op(B) (kc × cols) once and, per row
+    /// block, pack op(A) (mc × kc, L2-sized) and sweep NR-column B micro-panels (kept in L1) over its MR-row A panels.
+    /// With a single row block (thin M, e.g. convolutions) B is not reused across row blocks, so each B panel is packed
+    /// right before the kernels that use it and is still in L1 when they run (measured 7–11 % faster there).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     void Tile<T, V>(int batch, int i0, int rows, int j0, int cols) where T : struct, IGemmVector<V> where V : struct
@@ -161,42 +163,60 @@ internal sealed unsafe class GemmJob : ParallelJob
         int mcBlocks = Ceil(rows, _blk.MC), mcMax = Ceil(Ceil(rows, mcBlocks), mr) * mr;
         var scratch = GemmScratch.ForThisThread();
         float* ap = scratch.A((long)mcMax * kcMax);
-        float* bp = scratch.B((long)Ceil(cols, nr) * nr * kcMax);
+        float* bp = scratch.B((long)(mcBlocks == 1 ? nr : Ceil(cols, nr) * nr) * kcMax);
         float* edge = stackalloc float[12 * 32];
 
         for (int p0 = 0; p0 < _k; p0 += kcMax)
         {
             int kc = Math.Min(kcMax, _k - p0);
             float beta = p0 == 0 ? _beta : 1f;
+            if (mcBlocks == 1)
+            {
+                GemmPacking.PackA(ap, _transA ? a + p0 * lda + i0 : a + i0 * lda + p0, lda, _transA, rows, kc, mr);
+                for (int jr = 0; jr < cols; jr += nr)
+                {
+                    int w = Math.Min(nr, cols - jr);
+                    GemmPacking.PackBPanel<T, V>(bp, _transB ? b + (j0 + jr) * ldb + p0 : b + p0 * ldb + j0 + jr, ldb, _transB, w, kc,
+                        prefetchNext: jr + nr < cols);
+                    RowPanels<T, V>(ap, bp, c + jr, rows, w, kc, beta, edge);
+                }
+                continue;
+            }
             GemmPacking.PackB<T, V>(bp, _transB ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, _transB, cols, kc);
             for (int ic = 0; ic < rows; ic += mcMax)
             {
                 int mc = Math.Min(mcMax, rows - ic);
                 GemmPacking.PackA(ap, _transA ? a + p0 * lda + i0 + ic : a + (i0 + ic) * lda + p0, lda, _transA, mc, kc, mr);
                 for (int jr = 0; jr < cols; jr += nr)
-                {
-                    int w = Math.Min(nr, cols - jr);
-                    float* bPanel = bp + (nint)jr * kc;
-                    for (int ir = 0; ir < mc; ir += mr)
-                    {
-                        int h = Math.Min(mr, mc - ir);
-                        float* aPanel = ap + (nint)ir * kc;
-                        float* cTile = c + (ic + ir) * ldc + jr;
-                        if (h == mr && w == nr)
-                        {
-                            Kernel<T, V>(mr, kc, aPanel, bPanel, cTile, ldc, _alpha, beta);
-                            continue;
-                        }
-                        // Edge tile: run the full kernel on a local tile and copy the valid part (beta = 0 never reads C).
-                        if (beta != 0f)
-                            for (int r = 0; r < h; r++)
-                                for (int q = 0; q < w; q++) edge[r * nr + q] = cTile[r * ldc + q];
-                        Kernel<T, V>(mr, kc, aPanel, bPanel, edge, nr, _alpha, beta);
-                        for (int r = 0; r < h; r++)
-                            for (int q = 0; q < w; q++) cTile[r * ldc + q] = edge[r * nr + q];
-                    }
-                }
+                    RowPanels<T, V>(ap, bp + (nint)jr * kc, c + ic * ldc + jr, mc, Math.Min(nr, cols - jr), kc, beta, edge);
             }
+        }
+    }
+
+    /// <summary>Runs the micro-kernel down one B panel: <paramref name="rows"/> rows of packed A against <paramref name="width"/> columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void RowPanels<T, V>(float* ap, float* bPanel, float* c, int rows, int width, int kc, float beta, float* edge)
+        where T : struct, IGemmVector<V> where V : struct
+    {
+        int mr = _blk.MR, nr = _blk.NR;
+        nint ldc = _ldc;
+        for (int ir = 0; ir < rows; ir += mr)
+        {
+            int h = Math.Min(mr, rows - ir);
+            float* aPanel = ap + (nint)ir * kc;
+            float* cTile = c + ir * ldc;
+            if (h == mr && width == nr)
+            {
+                Kernel<T, V>(mr, kc, aPanel, bPanel, cTile, ldc, _alpha, beta);
+                continue;
+            }
+            // Edge tile: run the full kernel on a local tile and copy the valid part (beta = 0 never reads C).
+            if (beta != 0f)
+                for (int r = 0; r < h; r++)
+                    for (int q = 0; q < width; q++) edge[r * nr + q] = cTile[r * ldc + q];
+            Kernel<T, V>(mr, kc, aPanel, bPanel, edge, nr, _alpha, beta);
+            for (int r = 0; r < h; r++)
+                for (int q = 0; q < width; q++) cTile[r * ldc + q] = edge[r * nr + q];
         }
     }
 

@@ -145,6 +145,41 @@ internal static unsafe class GemmPacking
     }
 
     /// <summary>
+    /// Packs one NR-wide panel of op(B) (kc × width, zero-padded to NR), prefetching the next panel's lines when
+    /// <paramref name="prefetchNext"/>: used where each panel is packed right before the kernels that use it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void PackBPanel<T, V>(float* dst, float* b, nint ldb, bool trans, int width, int kc, bool prefetchNext)
+        where T : struct, IGemmVector<V> where V : struct
+    {
+        int w = T.Width, nr = 2 * w;
+        if (trans || width < nr)
+        {
+            PackB<T, V>(dst, b, ldb, trans, width, kc);
+            return;
+        }
+        float* s = b;
+        if (prefetchNext && Sse.IsSupported)
+        {
+            for (int p = 0; p < kc; p++, s += ldb, dst += nr)
+            {
+                Sse.Prefetch0(s + nr);
+                if (nr > 16) Sse.Prefetch0(s + nr + 16);
+                T.Store(dst, T.Load(s));
+                T.Store(dst + w, T.Load(s + w));
+            }
+        }
+        else
+        {
+            for (int p = 0; p < kc; p++, s += ldb, dst += nr)
+            {
+                T.Store(dst, T.Load(s));
+                T.Store(dst + w, T.Load(s + w));
+            }
+        }
+    }
+
+    /// <summary>
     /// Packs op(B)[0..kc, 0..cols] into ceil(cols/nr) panels of kc×nr, each stored k-major (nr floats per k),
     /// where nr is two vectors of <typeparamref name="T"/>.
     /// <paramref name="b"/> points at op(B)[0,0]: element (p,j) is b[p·ldb + j], or b[j·ldb + p] when transposed.
