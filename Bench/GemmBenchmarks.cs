@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
@@ -17,28 +16,31 @@ namespace NativeASD.Bench;
 
 /// <summary>
 /// GEMM C = A·B (row-major, no transposes, alpha 1, beta 0) on the CPU backend, 1 and 2 threads.
-/// Flop count: 2·M·N·K per call, shown as the GFLOP/s column. Shapes: squares, and the im2col GEMMs of the PANNs
-/// ResNet38 convolutions on a 10 s clip at 32 kHz (64 mel bins × 1001 frames): M = output channels,
-/// K = 9 · input channels, N = output pixels.
+/// Flop count: 2·M·N·K per call, shown as the GFLOP/s column. Shapes (M×N×K): squares, and the im2col GEMMs of the
+/// PANNs ResNet38 convolutions (3×3) on a 10 s clip at 32 kHz (1001 frames × 64 mel bins), M = output channels,
+/// N = output pixels, K = 9 · input channels:
+/// cb1 = conv_block1 (1 → 64 and 64 → 64 channels on 1001×64), L1–L4 = the 64/128/256/512-channel stages on
+/// 500×32, 250×16, 125×8 and 62×4 pixels; tall = a 4096-row, 64-wide product.
 /// Run: <c>dotnet run -c Release --project Bench -- --filter '*GemmBenchmarks*'</c>.
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(GemmConfig))]
 public class GemmBenchmarks
 {
-    public static IEnumerable<string> Shapes =>
+    public static IEnumerable<GemmShape> Shapes =>
     [
-        "M=64 N=64 K=64", "M=128 N=128 K=128", "M=256 N=256 K=256", "M=512 N=512 K=512", "M=1024 N=1024 K=1024", "M=2048 N=2048 K=2048",
-        "M=64 N=64064 K=9 (conv_block1 conv1)",
-        "M=64 N=64064 K=576 (conv_block1 conv2)",
-        "M=64 N=16000 K=576 (64 ch, 500x32)",
-        "M=128 N=4000 K=1152 (128 ch, 250x16)",
-        "M=256 N=1000 K=2304 (256 ch, 125x8)",
-        "M=512 N=248 K=4608 (512 ch, 62x4)",
-        "M=4096 N=64 K=64 (tall)",
+        new("64x64x64", 64, 64, 64), new("128x128x128", 128, 128, 128), new("256x256x256", 256, 256, 256),
+        new("512x512x512", 512, 512, 512), new("1024x1024x1024", 1024, 1024, 1024), new("2048x2048x2048", 2048, 2048, 2048),
+        new("cb1 64x64064x9", 64, 64064, 9),
+        new("cb1 64x64064x576", 64, 64064, 576),
+        new("L1 64x16000x576", 64, 16000, 576),
+        new("L2 128x4000x1152", 128, 4000, 1152),
+        new("L3 256x1000x2304", 256, 1000, 2304),
+        new("L4 512x248x4608", 512, 248, 4608),
+        new("tall 4096x64x64", 4096, 64, 64),
     ];
 
-    [ParamsSource(nameof(Shapes))] public string Shape { get; set; } = "M=512 N=512 K=512";
+    [ParamsSource(nameof(Shapes))] public GemmShape Shape { get; set; } = new("512x512x512", 512, 512, 512);
     [Params(1, 2)] public int Threads { get; set; }
 
     CpuBackend _backend = null!;
@@ -48,7 +50,7 @@ public class GemmBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var (m, n, k) = GemmShape.Parse(Shape);
+        var (m, n, k) = (Shape.M, Shape.N, Shape.K);
         _backend = new CpuBackend(Threads);
         (_a, _b, _c) = (GemmShape.Random(_backend, (long)m * k, 1), GemmShape.Random(_backend, (long)k * n, 2), _backend.Allocate((long)m * n, zero: true));
         _args = new GemmArgs(m, n, k, 1f, _a, 0, k, false, _b, 0, n, false, 0f, _c, 0, n);
@@ -70,7 +72,9 @@ public class GemmBenchmarks
 [Config(typeof(GemmConfig))]
 public unsafe class GemmNaiveBenchmarks
 {
-    [Params("M=256 N=256 K=256")] public string Shape { get; set; } = "M=256 N=256 K=256";
+    public static IEnumerable<GemmShape> Shapes => [new("256x256x256", 256, 256, 256)];
+
+    [ParamsSource(nameof(Shapes))] public GemmShape Shape { get; set; } = new("256x256x256", 256, 256, 256);
 
     CpuBackend _backend = null!;
     Storage _a = null!, _b = null!, _c = null!;
@@ -79,7 +83,7 @@ public unsafe class GemmNaiveBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        (_m, _n, _k) = GemmShape.Parse(Shape);
+        (_m, _n, _k) = (Shape.M, Shape.N, Shape.K);
         _backend = new CpuBackend(1);
         (_a, _b, _c) = (GemmShape.Random(_backend, (long)_m * _k, 1), GemmShape.Random(_backend, (long)_k * _n, 2), _backend.Allocate((long)_m * _n, zero: true));
     }
@@ -106,24 +110,25 @@ public unsafe class GemmNaiveBenchmarks
     }
 }
 
-internal static partial class GemmShape
+/// <summary>A benchmark shape: C[M×N] = A[M×K]·B[K×N]; shown by its label, ordered as listed.</summary>
+public sealed class GemmShape(string label, int m, int n, int k) : IComparable<GemmShape>, IComparable
 {
-    [GeneratedRegex(@"M=(\d+) N=(\d+) K=(\d+)")]
-    private static partial Regex Pattern();
+    public string Label { get; } = label;
+    public int M { get; } = m;
+    public int N { get; } = n;
+    public int K { get; } = k;
+    public double Flops => 2.0 * M * N * K;
 
-    public static (int M, int N, int K) Parse(string shape)
-    {
-        var m = Pattern().Match(shape);
-        if (!m.Success) throw new ArgumentException($"bad GEMM shape '{shape}'");
-        return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture),
-            int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture));
-    }
+    public override string ToString() => Label;
 
-    public static double Flops(string shape)
-    {
-        var (m, n, k) = Parse(shape);
-        return 2.0 * m * n * k;
-    }
+    // Squares by size first, then the named shapes in their listed (layer) order.
+    int Rank => Label.Contains(' ') ? 1 : 0;
+    public int CompareTo(GemmShape? other) => other is null ? 1
+        : Rank != other.Rank ? Rank.CompareTo(other.Rank)
+        : Rank == 0 ? Flops.CompareTo(other.Flops)
+        : Order(Label).CompareTo(Order(other.Label));
+    public int CompareTo(object? obj) => CompareTo(obj as GemmShape);
+    static int Order(string label) => label.StartsWith("cb1") ? (label.EndsWith("x9") ? 0 : 1) : label.StartsWith('L') ? 1 + label[1] - '0' : 9;
 
     public static Storage Random(IBackend backend, long length, int seed)
     {
@@ -191,8 +196,8 @@ public sealed class GflopsColumn : IColumn
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var stats = summary[benchmarkCase]?.ResultStatistics;
-        if (stats is null || benchmarkCase.Parameters["Shape"] is not string shape) return "NA";
-        return (GemmShape.Flops(shape) / stats.Mean).ToString("F1", CultureInfo.InvariantCulture); // mean is in ns
+        if (stats is null || benchmarkCase.Parameters["Shape"] is not GemmShape shape) return "NA";
+        return (shape.Flops / stats.Mean).ToString("F1", CultureInfo.InvariantCulture); // mean is in ns
     }
 
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
