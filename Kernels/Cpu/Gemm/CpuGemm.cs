@@ -65,7 +65,7 @@ internal readonly record struct GemmBlocking(int MR, int NR, int MC, int KC, int
 /// <summary>One GEMM call cut into C tiles; reused per calling thread so a call allocates nothing.</summary>
 internal sealed unsafe class GemmJob : ParallelJob
 {
-    /// <summary>Below this many multiply-adds a call runs as one task on the calling thread.</summary>
+    /// <summary>Up to this many multiply-adds C is not split for the threads (only by batch and the NC limit).</summary>
     const long SmallWork = 32 * 32 * 32;
 
     /// <summary>Cost of packing one float, in multiply-adds of the micro-kernel (measured: about 1 cycle per float).</summary>

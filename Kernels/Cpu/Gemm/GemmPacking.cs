@@ -16,6 +16,7 @@ internal static unsafe class GemmPacking
 
     /// <summary>Up to this many rows of B, packing walks panel by panel; above it, row by row.</summary>
     const int FewRows = 16;
+
     /// <summary>
     /// Packs op(A)[0..rows, 0..kc] into ceil(rows/mr) panels of mr×kc, each stored k-major (mr floats per k).
     /// <paramref name="a"/> points at op(A)[0,0]: element (i,p) is a[i·lda + p], or a[p·lda + i] when transposed.
