@@ -125,6 +125,36 @@ internal static unsafe class GemmPacking
         }
     }
 
+    /// <summary>
+    /// A full panel of nr (a multiple of 8) columns of op(B) stored transposed (each column contiguous in k): groups
+    /// of 8 columns are transposed in registers 8 k at a time.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void PackColumnsAvx(float* dst, float* src, nint ldb, int kc, int nr)
+    {
+        for (int g = 0; g < nr; g += 8)
+        {
+            float* s = src + g * ldb;
+            int p = 0;
+            for (; p + 8 <= kc; p += 8)
+            {
+                float* q = s + p;
+                Vector256<float> r0 = Avx.LoadVector256(q), r1 = Avx.LoadVector256(q + ldb), r2 = Avx.LoadVector256(q + 2 * ldb);
+                Vector256<float> r3 = Avx.LoadVector256(q + 3 * ldb), r4 = Avx.LoadVector256(q + 4 * ldb), r5 = Avx.LoadVector256(q + 5 * ldb);
+                Vector256<float> r6 = Avx.LoadVector256(q + 6 * ldb), r7 = Avx.LoadVector256(q + 7 * ldb);
+                Transpose8x8(ref r0, ref r1, ref r2, ref r3, ref r4, ref r5, ref r6, ref r7);
+                float* d = dst + p * nr + g;
+                r0.Store(d); r1.Store(d + nr); r2.Store(d + 2 * nr); r3.Store(d + 3 * nr);
+                r4.Store(d + 4 * nr); r5.Store(d + 5 * nr); r6.Store(d + 6 * nr); r7.Store(d + 7 * nr);
+            }
+            for (; p < kc; p++)
+            {
+                float* d = dst + p * nr + g;
+                for (int c = 0; c < 8; c++) d[c] = s[c * ldb + p];
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store6(float* d, Vector256<float> v)
     {
@@ -235,6 +265,12 @@ internal static unsafe class GemmPacking
             int wdt = Math.Min(nr, cols - j0);
             // Rows of op(B)ᵀ are contiguous in k: walk each once, scatter with stride nr.
             float* src = b + j0 * ldb;
+            if (wdt == nr && nr % 8 == 0 && Avx.IsSupported)
+            {
+                PackColumnsAvx(dst, src, ldb, kc, nr);
+                dst += nr * kc;
+                continue;
+            }
             for (int c = 0; c < wdt; c++)
             {
                 float* s = src + c * ldb, d = dst + c;
