@@ -65,18 +65,20 @@ public static class Check
         Matrix(backend, "C", g.C, g.OffsetC, g.M, g.N, g.Ldc, g.Batch, g.StrideC, g);
     }
 
+    // Built only when a check fails: formatting it on every call would allocate in the hot path.
+    static string Shapes(in GemmArgs g) => $"m={g.M} n={g.N} k={g.K} transA={g.TransA} transB={g.TransB}";
+
     static void Matrix(IBackend backend, string name, Storage s, long offset, int rows, int cols, int ld, int batch, long stride, in GemmArgs g)
     {
-        string shapes = $"m={g.M} n={g.N} k={g.K} transA={g.TransA} transB={g.TransB}";
         if (!ReferenceEquals(s.Backend, backend))
             throw new ArgumentException($"gemm: {name} lives on {s.Backend.Kind}, not on {backend.Kind}");
         if (s.IsReleased) throw new ObjectDisposedException($"gemm: {name} storage was released");
         if (ld < Math.Max(1, cols))
-            throw new ArgumentException($"gemm: ld{name.ToLowerInvariant()}={ld} < {cols} columns of {name} [{rows}x{cols}] ({shapes})");
+            throw new ArgumentException($"gemm: ld{name.ToLowerInvariant()}={ld} < {cols} columns of {name} [{rows}x{cols}] ({Shapes(g)})");
         if (rows == 0 || cols == 0) return;
         long end = offset + (long)(batch - 1) * stride + (long)(rows - 1) * ld + cols;
         if (offset < 0 || stride < 0 || end > s.Length)
             throw new ArgumentOutOfRangeException(name,
-                $"gemm: {name} [{rows}x{cols}] ld={ld} x{batch} (stride {stride}) at offset {offset} needs {end} elements, storage has {s.Length} ({shapes})");
+                $"gemm: {name} [{rows}x{cols}] ld={ld} x{batch} (stride {stride}) at offset {offset} needs {end} elements, storage has {s.Length} ({Shapes(g)})");
     }
 }
