@@ -1,5 +1,4 @@
 // xunit v2 brings no implicit usings; Tests/Support needs Xunit too. Repeating a global using elsewhere is harmless.
-global using Xunit;
 using NativeASD.Kernels;
 
 namespace NativeASD.Tests;

@@ -17,7 +17,7 @@ public class TorchReferenceTests
     /// The backends the fixtures run on. The 'ilgpu-cpu' backend is not there yet (TestBackends.Get throws
     /// DeviceNotFoundException): when it lands, change CpuNames to AllNames here.
     /// </summary>
-    static IEnumerable<string> BackendNames => TestBackends.CpuNames();
+    static IEnumerable<string> BackendNames => TestBackends.AllNames();
 
     public static TheoryData<string, string> Cases
     {
