@@ -21,7 +21,7 @@ public sealed class WorkerPool : IDisposable
 {
     readonly Thread[] _workers;
     readonly SemaphoreSlim[] _wake;
-    readonly object _gate = new();
+    int _busy; // 1 while a job runs; not a Monitor, which would let the owning thread re-enter
     ParallelJob? _job;
     int _taskCount;
     int _nextTask;
@@ -50,7 +50,7 @@ public sealed class WorkerPool : IDisposable
     public void Run(ParallelJob job, int taskCount)
     {
         if (taskCount <= 0) return;
-        if (_workers.Length == 0 || taskCount == 1 || !Monitor.TryEnter(_gate))
+        if (_workers.Length == 0 || taskCount == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int t = 0; t < taskCount; t++) job.Execute(t);
             return;
@@ -73,7 +73,7 @@ public sealed class WorkerPool : IDisposable
         }
         finally
         {
-            Monitor.Exit(_gate);
+            Volatile.Write(ref _busy, 0);
         }
     }
 
