@@ -1,0 +1,70 @@
+using NativeASD.Engine;
+using NativeASD.Engine.Detection;
+
+namespace NativeASD.Tests.Detection;
+
+public class MetricDetectorTests
+{
+    static readonly MetricOptions ReferenceOptions = new(Width: 32, Depth: 2, OutputSize: 8, VarianceWeight: 0.5f, Epochs: 2,
+        LearningRate: 1e-3f, BatchSize: 64, WeightDecay: 1e-6f, Slope: 0.1f);
+
+    /// <summary>Same rows, initial weights and batches as Tests/Reference/make_detector_references.py: losses and final weights match torch.</summary>
+    [Fact]
+    public void TrainingTrajectoryMatchesTorch()
+    {
+        var (rows, shape) = Fixtures.Npy("detectors", "metric_rows.npy");
+        using var detector = new MetricDetector(ReferenceOptions);
+        detector.CreateHead(shape[1]);
+        foreach (var (name, p) in detector.Head.NamedParameters())
+            p.Value.Backend.Upload(Fixtures.Npy("detectors", $"metric_init_{name}.npy").Data, p.Value.Storage, p.Value.Offset);
+        detector.FitFromStandardised((float[])rows.Clone(), shape[1], new SeededRandom(0), shuffleRows: false);
+
+        var expected = Fixtures.Npy("detectors", "metric_losses.npy").Data;
+        Assert.Equal(expected.Length, detector.StepLosses.Count);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(detector.StepLosses[i] - expected[i]) <= 1e-4 * Math.Abs(expected[i]), $"step {i}: {detector.StepLosses[i]} vs torch {expected[i]}");
+        foreach (var (name, p) in detector.Head.NamedParameters())
+        {
+            var want = Fixtures.Npy("detectors", $"metric_final_{name}.npy").Data;
+            var got = p.Value.ToArray();
+            double err = 0, norm = 0;
+            for (int i = 0; i < want.Length; i++) { err += (got[i] - want[i]) * (double)(got[i] - want[i]); norm += want[i] * (double)want[i]; }
+            Assert.True(Math.Sqrt(err / norm) <= 1e-4, $"{name}: relative L2 {Math.Sqrt(err / norm)}");
+        }
+    }
+
+    static ClipFeatures Clip(string name, Random rng, float shift) =>
+        new(name, Enumerable.Range(0, 4 * 10).Select(i => (float)(rng.NextDouble() + (i % 10 < 3 ? shift : 0))).ToArray(), 4, 10, [10]);
+
+    [Fact]
+    public void SeparatesShiftedClipsDeterministicallyAndRoundTrips()
+    {
+        var options = new MetricOptions(Width: 32, Depth: 1, OutputSize: 8, Epochs: 20, BatchSize: 32, Seed: 5);
+        var rng = new Random(9);
+        var train = Enumerable.Range(0, 40).Select(i => Clip($"n{i}", rng, 0)).ToList();
+        var normals = Enumerable.Range(0, 10).Select(i => Clip($"tn{i}", rng, 0)).ToList();
+        var anomalies = Enumerable.Range(0, 10).Select(i => Clip($"ta{i}", rng, 1.5f)).ToList();
+        using var a = new MetricDetector(options);
+        using var b = new MetricDetector(options);
+        a.Fit(train);
+        b.Fit(train);
+        Assert.Equal(a.EpochLosses, b.EpochLosses);
+        var scores = normals.Concat(anomalies).Select(a.Score).ToArray();
+        Assert.Equal(scores, normals.Concat(anomalies).Select(b.Score).ToArray());
+        double auc = Engine.Metrics.RocMetrics.Auc(scores, [.. Enumerable.Repeat(false, 10), .. Enumerable.Repeat(true, 10)]);
+        Assert.True(auc > 0.9, $"AUC {auc}");
+        Assert.True(a.EpochLosses[^1] < a.EpochLosses[0]);
+        using var loaded = MetricDetector.Load(a.Save());
+        Assert.Equal(scores[3], loaded.Score(normals[3]));
+    }
+
+    [Fact]
+    public void WrongFeatureSizeNamesTheClip()
+    {
+        using var d = new MetricDetector(new MetricOptions(Width: 4, Depth: 1, OutputSize: 2, Epochs: 1));
+        var rng = new Random(1);
+        d.Fit([Clip("a", rng, 0), Clip("b", rng, 0)]);
+        var odd = new ClipFeatures("odd.wav", new float[5], 1, 5, [5]);
+        Assert.Contains("odd.wav", Assert.Throws<InvalidDataException>(() => d.Score(odd)).Message);
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/python3
+"""Reference training trajectories of the detectors' heads, from Debian torch.
+
+    /usr/bin/python3 Tests/Reference/make_detector_references.py
+
+metric: a bias-free MLP (Linear→LeakyReLU(0.1) ×2 → Linear) on standardised rows, centre = mean of the initial outputs
+with components |c| < 0.1 pushed to ±0.1, loss = mean(d) + λ·var(d) with d = ‖z − c‖² (population variance), Adam with
+L2 weight decay, batches in row order (no shuffle). Writes Tests/Fixtures/detectors/metric_*.npy: rows, initial weights,
+centre, per-step losses, final weights.
+"""
+import os
+
+import numpy as np
+import torch
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "Fixtures", "detectors")
+os.makedirs(OUT, exist_ok=True)
+torch.manual_seed(20261126)
+np.random.seed(20261126)
+
+rows, dim, width, out, lam, lr, batch, epochs, wd = 200, 24, 32, 8, 0.5, 1e-3, 64, 2, 1e-6
+x = torch.randn(rows, dim)
+head = torch.nn.Sequential(torch.nn.Linear(dim, width, bias=False), torch.nn.LeakyReLU(0.1),
+                           torch.nn.Linear(width, width, bias=False), torch.nn.LeakyReLU(0.1),
+                           torch.nn.Linear(width, out, bias=False))
+np.save(f"{OUT}/metric_rows.npy", x.numpy())
+for name, p in head.named_parameters():
+    np.save(f"{OUT}/metric_init_{name}.npy", p.detach().numpy())
+with torch.no_grad():
+    c = head(x).mean(0)
+    c = torch.where(c.abs() < 0.1, torch.where(c < 0, torch.full_like(c, -0.1), torch.full_like(c, 0.1)), c)
+np.save(f"{OUT}/metric_centre.npy", c.numpy())
+opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=wd)
+losses = []
+for epoch in range(epochs):
+    for start in range(0, rows, batch):
+        z = head(x[start:start + batch])
+        d = ((z - c) ** 2).sum(1)
+        loss = d.mean() + lam * ((d - d.mean()) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+np.save(f"{OUT}/metric_losses.npy", np.array(losses, dtype=np.float32))
+for name, p in head.named_parameters():
+    np.save(f"{OUT}/metric_final_{name}.npy", p.detach().numpy())
+print(f"wrote {OUT}")
