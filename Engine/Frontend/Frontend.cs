@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using NativeASD.Engine.Audio;
 using NativeASD.Kernels.Cpu;
 
 namespace NativeASD.Engine.Frontend;
@@ -13,8 +14,9 @@ public enum FrontendPrecision { Single, Double }
 /// frames and the <see cref="WorkerPool"/> across frames and clips.
 /// <code>
 /// using var fe = new Frontend(FrontendPreset.Get("dcase2020"));
-/// float[,] logMel = fe.Compute(clip.Samples, clip.SampleRate, clip.Source);   // [frames, 128]
-/// float[,] vectors = FrameStacking.Stack(logMel, fe.Preset.StackFrames);      // [frames − 4, 640]
+/// float[,] logMel = fe.ComputeFile("normal_id_00_00000000.wav");              // [313, 128]
+/// float[,] same = fe.Compute(AudioFile.Read(path, ChannelMix.Mean, fe.Preset.SampleRate));
+/// float[,] vectors = FrameStacking.Stack(logMel, fe.Preset.StackFrames);      // [309, 640]
 /// </code>
 /// </summary>
 public sealed unsafe class Frontend : IDisposable
@@ -60,6 +62,12 @@ public sealed unsafe class Frontend : IDisposable
         Run([clip]);
         return clip.Finish(this);
     }
+
+    /// <summary>Features of a clip read by <see cref="AudioFile.Read"/> (at the preset's rate; errors name its source).</summary>
+    public float[,] Compute(AudioClip clip) => Compute(clip.Samples, clip.SampleRate, clip.Source);
+
+    /// <summary>Reads <paramref name="path"/> (channel or mean per <paramref name="mix"/>, resampled to the preset's rate) and computes its features.</summary>
+    public float[,] ComputeFile(string path, ChannelMix mix = default) => Compute(AudioFile.Read(path, mix, Preset.SampleRate));
 
     /// <summary>Features of many clips at once (all at the preset's rate), spread over the worker threads; result i belongs to clip i.</summary>
     public float[][,] ComputeBatch(IReadOnlyList<float[]> clips, int sampleRate, IReadOnlyList<string>? sources = null)
