@@ -8,6 +8,7 @@ namespace NativeASD.Cli
         public static readonly CommandSpec[] Commands =
         [
             BenchCommand.Spec,
+            FeaturesCommand.Spec,
         ];
 
         public static int Main(string[] args)
