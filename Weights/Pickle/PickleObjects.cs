@@ -14,6 +14,7 @@ public sealed record PickleTuple(object?[] Items)
 public sealed class PickleDict
 {
     readonly List<KeyValuePair<object?, object?>> _items = [];
+    readonly Dictionary<object, int> _index = []; // key → position; boxed primitives compare by value
     public IReadOnlyList<KeyValuePair<object?, object?>> Items => _items;
     public object? State { get; internal set; }
 
@@ -22,20 +23,20 @@ public sealed class PickleDict
     /// <summary>Python semantics: a repeated key overwrites the earlier value in place.</summary>
     public void Set(object? key, object? value)
     {
-        for (int i = 0; i < _items.Count; i++)
-            if (KeyEquals(_items[i].Key, key)) { _items[i] = new(key, value); return; }
+        object k = key ?? NoneKey;
+        if (_index.TryGetValue(k, out int at)) { _items[at] = new(key, value); return; }
+        _index[k] = _items.Count;
         _items.Add(new(key, value));
     }
 
     public bool TryGet(string key, out object? value)
     {
-        foreach (var kv in _items)
-            if (kv.Key is string s && s == key) { value = kv.Value; return true; }
+        if (_index.TryGetValue(key, out int at)) { value = _items[at].Value; return true; }
         value = null;
         return false;
     }
 
-    static bool KeyEquals(object? a, object? b) => a is string sa && b is string sb ? sa == sb : Equals(a, b);
+    static readonly object NoneKey = new();
 }
 
 /// <summary>A global (module.name) that the whitelist allowed; what REDUCE/NEWOBJ on it produce is decided by the <see cref="PickleClasses"/>.</summary>

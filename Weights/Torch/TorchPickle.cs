@@ -38,6 +38,8 @@ public sealed record TorchTensorRef(TorchStorage Storage, long Offset, int[] Sha
 public sealed class TorchPickleClasses : IPickleClasses
 {
     const int MaxDims = 16;
+    /// <summary>Stride-0 (expanded) views may have more elements than their storage, up to this many: no amplification past it.</summary>
+    const long MaxBroadcastElements = 1 << 24;
 
     static readonly Dictionary<string, WeightDType> StorageTypes = new()
     {
@@ -144,6 +146,8 @@ public sealed class TorchPickleClasses : IPickleClasses
         }
         long count = WeightDTypes.CheckedCount(shape.Select(d => (long)d).ToArray());
         if (count < 0) throw new PickleRefusedException("tensor element count overflows");
+        if (count > slice.Numel && count > MaxBroadcastElements)
+            throw new PickleRefusedException($"tensor [{string.Join(",", shape)}] has {count} elements but its storage only {slice.Numel} (broadcast views over {MaxBroadcastElements} elements are refused)");
         if (!empty && (off > slice.Numel || last >= slice.Numel - off))
             throw new PickleRefusedException($"tensor [{string.Join(",", shape)}] at offset {off} with strides ({string.Join(",", strides)}) reaches past its storage of {slice.Numel} elements");
         return new TorchTensorRef(slice.Storage, slice.Offset + off, shape, strides);

@@ -85,6 +85,9 @@ public sealed class TorchZipReader : IWeightSource
     {
         if (entry.Length > limit || entry.Length > Array.MaxLength)
             throw new WeightFormatException(path, $"{entry.FullName} claims {entry.Length} bytes (limit {limit})");
+        // Deflate cannot expand more than ~1032×: a larger claim is a lie, refused before allocating.
+        if (entry.Length > 1032 * Math.Max(entry.CompressedLength, 1))
+            throw new WeightFormatException(path, $"{entry.FullName} claims {entry.Length} bytes from {entry.CompressedLength} compressed");
         var buf = new byte[entry.Length];
         using var s = entry.Open();
         s.ReadExactly(buf);
