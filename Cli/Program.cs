@@ -9,6 +9,8 @@ namespace NativeASD.Cli
         [
             BenchCommand.Spec,
             FeaturesCommand.Spec,
+            InspectCommand.Spec,
+            ConvertCommand.Spec,
         ];
 
         public static int Main(string[] args)
