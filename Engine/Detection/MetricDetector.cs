@@ -72,7 +72,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
 
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {
-        var (rows, dim) = Rows(normal);
+        var (rows, dim) = TrainingRows.Gather(normal, "metric");
         FitStandardisation(rows, dim);
         Standardise(rows, dim);
         var rng = new SeededRandom(Options.Seed);
@@ -92,23 +92,13 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         _centre = InitialCentre(rows, dim);
         head.Train();
         using var adam = new Adam(head.NamedParameters().Select(p => p.Parameter), Options.LearningRate, weightDecay: Options.WeightDecay);
-        var order = Enumerable.Range(0, count).ToArray();
-        var batch = new float[Math.Min(Options.BatchSize, count) * dim];
         EpochLosses.Clear();
         StepLosses.Clear();
-        for (int epoch = 0; epoch < Options.Epochs; epoch++)
+        foreach (var (epoch, batches) in TrainingRows.Epochs(rows, dim, Options.Epochs, Options.BatchSize, shuffleRows ? shuffle : null))
         {
-            if (shuffleRows)
-                for (int i = count - 1; i > 0; i--)
-                {
-                    int j = (int)(shuffle.NextUInt64() % (ulong)(i + 1));
-                    (order[i], order[j]) = (order[j], order[i]);
-                }
             double epochLoss = 0;
-            for (int start = 0; start < count; start += Options.BatchSize)
+            foreach (var (batch, b) in batches)
             {
-                int b = Math.Min(Options.BatchSize, count - start);
-                for (int k = 0; k < b; k++) rows.AsSpan(order[start + k] * dim, dim).CopyTo(batch.AsSpan(k * dim, dim));
                 using var x = Tensor.FromSpan(batch.AsSpan(0, b * dim), [b, dim], _backend);
                 adam.ZeroGrad();
                 using var z = head.Forward(x);
@@ -173,21 +163,6 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         return total / clip.Rows;
     }
 
-    static (float[] Rows, int Dim) Rows(IReadOnlyList<ClipFeatures> clips)
-    {
-        if (clips.Count == 0) throw new ArgumentException("metric: no training clips");
-        int dim = clips[0].Dimension;
-        foreach (var c in clips)
-        {
-            c.Validate();
-            if (c.Dimension != dim) throw new InvalidDataException($"{c.Source}: {c.Dimension} features per segment, the first clip has {dim}");
-        }
-        var rows = new float[clips.Sum(c => (long)c.Values.Length)];
-        long at = 0;
-        foreach (var c in clips) { c.Values.CopyTo(rows, at); at += c.Values.Length; }
-        return (rows, dim);
-    }
-
     /// <summary>Per-feature mean and population standard deviation of the training rows (floored at 1e-6 so constant features stay finite).</summary>
     void FitStandardisation(float[] rows, int dim)
     {
@@ -216,7 +191,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         state.Tensors["standardise.mean"] = ([_mean.Length], _mean);
         state.Tensors["standardise.std"] = ([_std.Length], _std);
         state.Tensors["centre"] = ([_centre.Length], _centre);
-        foreach (var (name, p) in Head.NamedParameters()) state.Tensors["head." + name] = (p.Value.ShapeArray(), p.Value.ToArray());
+        TrainingRows.SaveModule(state, "head.", Head);
         return state;
     }
 
@@ -230,13 +205,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
             _centre = state.Tensor("centre").Data,
         };
         detector._head = detector.Build(detector._mean.Length, null);
-        foreach (var (name, p) in detector._head.NamedParameters())
-        {
-            var (shape, data) = state.Tensor("head." + name);
-            if (!shape.SequenceEqual(p.Value.ShapeArray()))
-                throw new InvalidDataException($"metric: head.{name} is [{string.Join(",", shape)}], expected [{string.Join(",", p.Value.ShapeArray())}]");
-            p.Value.Backend.Upload(data, p.Value.Storage, p.Value.Offset);
-        }
+        TrainingRows.LoadModule(state, "head.", detector._head);
         detector._head.Eval();
         return detector;
     }

@@ -68,3 +68,54 @@ public class MetricDetectorTests
         Assert.Contains("odd.wav", Assert.Throws<InvalidDataException>(() => d.Score(odd)).Message);
     }
 }
+
+public class AutoencoderDetectorTests
+{
+    [Fact]
+    public void TrainingTrajectoryMatchesTorch()
+    {
+        var (rows, shape) = Fixtures.Npy("detectors", "ae_rows.npy");
+        using var detector = new AutoencoderDetector(new AutoencoderOptions(Epochs: 2, BatchSize: 128));
+        detector.CreateNetwork(shape[1]);
+        foreach (var (name, p) in detector.Network.NamedParameters())
+            p.Value.Backend.Upload(Fixtures.Npy("detectors", $"ae_init_{name}.npy").Data, p.Value.Storage, p.Value.Offset);
+        detector.FitRows(rows, shape[1], shuffle: null);
+
+        var expected = Fixtures.Npy("detectors", "ae_losses.npy").Data;
+        Assert.Equal(expected.Length, detector.StepLosses.Count);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(detector.StepLosses[i] - expected[i]) <= 1e-4 * Math.Abs(expected[i]), $"step {i}: {detector.StepLosses[i]} vs torch {expected[i]}");
+        var parameters = detector.Network.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Value);
+        var buffers = detector.Network.NamedBuffers().ToDictionary(p => p.Name, p => p.Buffer);
+        TensorAssertRelative(Fixtures.Npy("detectors", "ae_final_27.weight.npy").Data, parameters["27.weight"].ToArray(), "27.weight");
+        // Running means are 1 % blends of batch means that nearly cancel (|values| ≤ 0.03), so they carry the training's
+        // ~1e-4 relative float divergence amplified; max-abs 1e-4 still catches a wrong momentum (10× off) or eps.
+        var wantMean = Fixtures.Npy("detectors", "ae_final_25.running_mean.npy").Data;
+        var gotMean = buffers["25.running_mean"].ToArray();
+        for (int i = 0; i < wantMean.Length; i++) Assert.True(Math.Abs(gotMean[i] - wantMean[i]) <= 1e-4, $"25.running_mean[{i}]: {gotMean[i]} vs {wantMean[i]}");
+        var scores = Fixtures.Npy("detectors", "ae_eval_scores.npy").Data;
+        for (int i = 0; i < scores.Length; i++)
+        {
+            double got = detector.Score(new ClipFeatures($"row{i}", rows.AsSpan(i * shape[1], shape[1]).ToArray(), 1, shape[1], [shape[1]]));
+            Assert.True(Math.Abs(got - scores[i]) <= 1e-4 * scores[i], $"row {i}: {got} vs {scores[i]}");
+        }
+    }
+
+    static void TensorAssertRelative(float[] want, float[] got, string name)
+    {
+        double err = 0, norm = 0;
+        for (int i = 0; i < want.Length; i++) { err += (got[i] - want[i]) * (double)(got[i] - want[i]); norm += want[i] * (double)want[i]; }
+        Assert.True(Math.Sqrt(err / norm) <= 1e-4, $"{name}: relative L2 {Math.Sqrt(err / norm)}");
+    }
+
+    [Fact]
+    public void SaveLoadGivesTheSameScores()
+    {
+        var rng = new Random(2);
+        var clips = Enumerable.Range(0, 6).Select(i => new ClipFeatures($"c{i}", Enumerable.Range(0, 8 * 20).Select(_ => (float)rng.NextDouble()).ToArray(), 8, 20, [20])).ToList();
+        using var d = new AutoencoderDetector(new AutoencoderOptions(Epochs: 2, BatchSize: 16, Seed: 1));
+        d.Fit(clips);
+        using var loaded = AutoencoderDetector.Load(d.Save());
+        Assert.Equal(d.Score(clips[0]), loaded.Score(clips[0]));
+    }
+}

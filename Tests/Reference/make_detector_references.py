@@ -45,3 +45,35 @@ np.save(f"{OUT}/metric_losses.npy", np.array(losses, dtype=np.float32))
 for name, p in head.named_parameters():
     np.save(f"{OUT}/metric_final_{name}.npy", p.detach().numpy())
 print(f"wrote {OUT}")
+
+# ae: the DCASE 2020 dense autoencoder on 40-d rows (the real one takes 640-d; the widths are the baseline's),
+# BatchNorm eps 1e-3 / momentum 0.01 (Keras 0.99), MSE, Adam, batches in row order. Saves initial weights, per-step
+# losses and the final output layer.
+torch.manual_seed(7)
+rows, dim, batch, epochs = 300, 40, 128, 2
+x = torch.randn(rows, dim) * 2 + 1
+layers, width = [], dim
+for size in [128, 128, 128, 128, 8, 128, 128, 128, 128]:
+    layers += [torch.nn.Linear(width, size), torch.nn.BatchNorm1d(size, eps=1e-3, momentum=0.01), torch.nn.ReLU()]
+    width = size
+layers.append(torch.nn.Linear(width, dim))
+ae = torch.nn.Sequential(*layers)
+np.save(f"{OUT}/ae_rows.npy", x.numpy())
+for name, p in ae.named_parameters():
+    np.save(f"{OUT}/ae_init_{name}.npy", p.detach().numpy())
+opt = torch.optim.Adam(ae.parameters(), lr=1e-3)
+losses = []
+for epoch in range(epochs):
+    for start in range(0, rows, batch):
+        xb = x[start:start + batch]
+        loss = torch.nn.functional.mse_loss(ae(xb), xb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+np.save(f"{OUT}/ae_losses.npy", np.array(losses, dtype=np.float32))
+np.save(f"{OUT}/ae_final_27.weight.npy", ae[27].weight.detach().numpy())
+np.save(f"{OUT}/ae_final_25.running_mean.npy", ae[25].running_mean.numpy())
+ae.eval()
+np.save(f"{OUT}/ae_eval_scores.npy", ((ae(x[:10]) - x[:10]) ** 2).mean(1).detach().numpy())
+print(f"wrote ae references")
