@@ -119,3 +119,40 @@ public class AutoencoderDetectorTests
         Assert.Equal(d.Score(clips[0]), loaded.Score(clips[0]));
     }
 }
+
+public class VaeDetectorTests
+{
+    [Fact]
+    public void TrainingTrajectoryMatchesTorch()
+    {
+        var (rows, shape) = Fixtures.Npy("detectors", "vae_rows.npy");
+        var noise = Fixtures.Npy("detectors", "vae_noise.npy").Data;
+        using var detector = new VaeDetector(new VaeOptions(Hidden: 16, Latent: 6, Layers: 2, Epochs: 2, BatchSize: 50));
+        detector.CreateNetwork(shape[1]);
+        foreach (var (prefix, part) in detector.Parts)
+            foreach (var (name, p) in part.NamedParameters())
+                p.Value.Backend.Upload(Fixtures.Npy("detectors", $"vae_init_{prefix}{name}.npy").Data, p.Value.Storage, p.Value.Offset);
+        int used = 0;
+        detector.FitRows(rows, shape[1], shuffle: null, (n, k) => { var e = noise.AsSpan(used, n * k).ToArray(); used += n * k; return e; });
+
+        var expected = Fixtures.Npy("detectors", "vae_losses.npy").Data;
+        Assert.Equal(expected.Length, detector.StepLosses.Count);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(detector.StepLosses[i] - expected[i]) <= 1e-4 * Math.Abs(expected[i]), $"step {i}: {detector.StepLosses[i]} vs torch {expected[i]}");
+    }
+
+    [Fact]
+    public void FitScoreSaveLoadIsDeterministic()
+    {
+        var rng = new Random(4);
+        var clips = Enumerable.Range(0, 5).Select(i => new ClipFeatures($"c{i}", Enumerable.Range(0, 6 * 12).Select(_ => (float)rng.NextDouble()).ToArray(), 6, 12, [12])).ToList();
+        var options = new VaeOptions(Hidden: 8, Latent: 3, Epochs: 3, BatchSize: 8, Seed: 2);
+        using var a = new VaeDetector(options);
+        using var b = new VaeDetector(options);
+        a.Fit(clips);
+        b.Fit(clips);
+        Assert.Equal(a.StepLosses, b.StepLosses);
+        using var loaded = VaeDetector.Load(a.Save());
+        Assert.Equal(a.Score(clips[1]), loaded.Score(clips[1]));
+    }
+}

@@ -77,3 +77,43 @@ np.save(f"{OUT}/ae_final_25.running_mean.npy", ae[25].running_mean.numpy())
 ae.eval()
 np.save(f"{OUT}/ae_eval_scores.npy", ((ae(x[:10]) - x[:10]) ** 2).mean(1).detach().numpy())
 print(f"wrote ae references")
+
+# vae: encoder (Linear→BatchNorm1d→LeakyReLU(0.01)) ×2 → μ, log σ² heads; decoder (Linear→BN→LeakyReLU) ×2 → Linear;
+# loss = mse(mean) + KL(sum over latents, mean over batch) / D; ε saved so the C# side uses the same noise.
+torch.manual_seed(11)
+rows, dim, hidden, latent, batch, epochs = 120, 30, 16, 6, 50, 2
+
+
+def stack(i):
+    return torch.nn.Sequential(torch.nn.Linear(i, hidden), torch.nn.BatchNorm1d(hidden), torch.nn.LeakyReLU(0.01),
+                               torch.nn.Linear(hidden, hidden), torch.nn.BatchNorm1d(hidden), torch.nn.LeakyReLU(0.01))
+
+
+enc, mu_head, lv_head, dec = stack(dim), torch.nn.Linear(hidden, latent), torch.nn.Linear(hidden, latent), stack(latent)
+dec.add_module("6", torch.nn.Linear(hidden, dim))
+parts = {"encoder": enc, "mu": mu_head, "logvar": lv_head, "decoder": dec}
+x = torch.randn(rows, dim)
+np.save(f"{OUT}/vae_rows.npy", x.numpy())
+for prefix, part in parts.items():
+    for name, p in part.named_parameters():
+        np.save(f"{OUT}/vae_init_{prefix}.{name}.npy", p.detach().numpy())
+params = [p for part in parts.values() for p in part.parameters()]
+opt = torch.optim.Adam(params, lr=1e-3, weight_decay=1e-4)
+losses, noise = [], []
+for epoch in range(epochs):
+    for start in range(0, rows, batch):
+        xb = x[start:start + batch]
+        h = enc(xb)
+        mu, lv = mu_head(h), lv_head(h)
+        eps = torch.randn_like(mu)
+        noise.append(eps.numpy().copy())
+        recon = dec(mu + torch.exp(0.5 * lv) * eps)
+        kl = (-0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(1)).mean()
+        loss = torch.nn.functional.mse_loss(recon, xb) + kl / dim
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+np.save(f"{OUT}/vae_noise.npy", np.concatenate(noise))
+np.save(f"{OUT}/vae_losses.npy", np.array(losses, dtype=np.float32))
+print("wrote vae references")
