@@ -11,6 +11,8 @@ namespace NativeASD.Cli
             FeaturesCommand.Spec,
             InspectCommand.Spec,
             ConvertCommand.Spec,
+            FitCommand.Spec,
+            ScoreCommand.Spec,
         ];
 
         public static int Main(string[] args)

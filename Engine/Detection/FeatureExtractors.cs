@@ -106,3 +106,28 @@ public sealed class FeatureCache(string directory)
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 }
+
+/// <summary>Builds the extractor a configuration string names (as stored in model files).</summary>
+public static class FeatureExtractors
+{
+    /// <summary>The features a detector uses without a backbone: log-mel statistics for mahalanobis, stacked frames otherwise.</summary>
+    public static FeatureExtractor DefaultFor(string detector, ChannelMix mix = default, int threads = 0) => detector switch
+    {
+        "mahalanobis" => new LogMelStatisticsExtractor("dcase2020", mix, threads),
+        "vae" => new StackedFramesExtractor("vae60", 11, mix, threads),
+        "ae" or "metric" => new StackedFramesExtractor("dcase2020", 5, mix, threads),
+        _ => throw new ArgumentException($"unknown detector '{detector}' (metric, mahalanobis, vae, ae)"),
+    };
+
+    public static FeatureExtractor FromConfiguration(string configuration, int threads = 0)
+    {
+        var parts = configuration.Split(':');
+        ChannelMix Mix(string p) => ChannelMix.Parse(p.StartsWith("ch", StringComparison.Ordinal) ? p[2..] : p);
+        return parts switch
+        {
+            ["logmel-stats", var preset, var ch] => new LogMelStatisticsExtractor(preset, Mix(ch), threads),
+            ["stacked", var preset, var k, var ch] => new StackedFramesExtractor(preset, int.Parse(k, System.Globalization.CultureInfo.InvariantCulture), Mix(ch), threads),
+            _ => throw new InvalidDataException($"unknown feature configuration '{configuration}'"),
+        };
+    }
+}

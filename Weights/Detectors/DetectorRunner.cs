@@ -1,0 +1,112 @@
+using System.Reflection;
+using NativeASD.Engine.Audio;
+using NativeASD.Engine.Detection;
+using NativeASD.Engine.Evaluation;
+using NativeASD.Engine.Metrics;
+using NativeASD.Kernels;
+
+namespace NativeASD.Weights.Detectors;
+
+/// <summary>What to train: detector kind and settings, features, threshold percentile, cache.</summary>
+public sealed record FitSettings(
+    string Detector = "metric", ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
+    ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null);
+
+/// <summary>One scored clip.</summary>
+public sealed record ClipScore(string File, double Score, bool Anomalous);
+
+/// <summary>
+/// Fit and score end to end: clip files → features (cached) → detector → model file with threshold; and model file →
+/// scores and decisions. Used by <c>nasd fit</c>, <c>nasd score</c> and <c>nasd eval</c>.
+/// </summary>
+public static class DetectorRunner
+{
+    public static string EngineVersion => typeof(DetectorRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+
+    /// <summary>The .wav files of each input (a file, or a folder's *.wav, sorted), de-duplicated in order.</summary>
+    public static IReadOnlyList<string> CollectWavs(IEnumerable<string> inputs)
+    {
+        var files = new List<string>();
+        foreach (string input in inputs)
+        {
+            if (Directory.Exists(input))
+            {
+                var found = Directory.GetFiles(input).Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0) throw new IOException($"{input}: folder has no .wav files");
+                files.AddRange(found);
+            }
+            else if (File.Exists(input)) files.Add(input);
+            else throw new FileNotFoundException($"{input}: no such file or folder", input);
+        }
+        return files.Distinct().ToList();
+    }
+
+    /// <summary>Features of each file; unreadable clips are skipped and reported in <paramref name="skipped"/> (file: reason).</summary>
+    public static List<ClipFeatures> Extract(IReadOnlyList<string> files, FeatureExtractor extractor, string? cacheDirectory,
+        List<string> skipped, IProgress<DetectorProgress>? progress = null)
+    {
+        var cache = cacheDirectory is null ? null : new FeatureCache(cacheDirectory);
+        var result = new List<ClipFeatures>();
+        for (int i = 0; i < files.Count; i++)
+        {
+            try { result.Add(cache is null ? extractor.Extract(files[i]) : cache.GetOrExtract(files[i], extractor)); }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+            {
+                skipped.Add(e.Message.StartsWith(files[i], StringComparison.Ordinal) ? e.Message : $"{files[i]}: {e.Message}");
+            }
+            progress?.Report(new DetectorProgress("features", i + 1, files.Count));
+        }
+        return result;
+    }
+
+    public static IAnomalyDetector Create(FitSettings s, IBackend? backend) => s.Detector switch
+    {
+        "metric" => new MetricDetector((s.Metric ?? new MetricOptions()) with { Seed = s.Seed }, backend),
+        "mahalanobis" => new MahalanobisDetector(),
+        "ae" => new AutoencoderDetector((s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
+        "vae" => new VaeDetector((s.Vae ?? new VaeOptions()) with { Seed = s.Seed }, backend),
+        var other => throw new ArgumentException($"unknown detector '{other}' (metric, mahalanobis, vae, ae)"),
+    };
+
+    /// <summary>Trains on normal clips and writes the model file atomically. Files labelled anomalous by name are refused.</summary>
+    public static (DetectorModelInfo Info, List<string> Skipped) Fit(IReadOnlyList<string> trainFiles, string modelPath, FitSettings settings,
+        IBackend? backend = null, IProgress<DetectorProgress>? progress = null)
+    {
+        var anomalous = trainFiles.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
+        if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; training uses normal clips only");
+        if (trainFiles.Count == 0) throw new IOException("no training clips");
+        using var extractor = FeatureExtractors.DefaultFor(settings.Detector, settings.Channel, backend?.Threads ?? 0);
+        var skipped = new List<string>();
+        var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress);
+        if (features.Count == 0)
+            throw new IOException($"none of the {trainFiles.Count} training clips could be read; first problem: {skipped.FirstOrDefault()}");
+        var detector = Create(settings, backend);
+        try
+        {
+            string summary = detector.Fit(features, progress);
+            var trainingScores = features.Select(detector.Score).ToArray();
+            var threshold = GammaThreshold.Fit(trainingScores, settings.Percentile);
+            var info = new DetectorModelInfo(detector.Kind, extractor.Configuration, null, null, null, threshold, features.Count, summary,
+                EngineVersion, DateTime.UtcNow.ToString("O"));
+            DetectorFile.Save(modelPath, detector, info);
+            return (info, skipped);
+        }
+        finally { (detector as IDisposable)?.Dispose(); }
+    }
+
+    /// <summary>Scores files with a model file; unreadable clips are reported in skipped and not scored.</summary>
+    public static (List<ClipScore> Scores, DetectorModelInfo Info, List<string> Skipped) Score(string modelPath, IReadOnlyList<string> files,
+        string? cacheDirectory = null, IBackend? backend = null, IProgress<DetectorProgress>? progress = null)
+    {
+        var (detector, info) = DetectorFile.Load(modelPath, backend);
+        try
+        {
+            using var extractor = FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0);
+            var skipped = new List<string>();
+            var features = Extract(files, extractor, cacheDirectory, skipped, progress);
+            var scores = features.Select(f => { double s = detector.Score(f); return new ClipScore(f.Source, s, s > info.Threshold.Threshold); }).ToList();
+            return (scores, info, skipped);
+        }
+        finally { (detector as IDisposable)?.Dispose(); }
+    }
+}
