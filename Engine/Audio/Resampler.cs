@@ -236,39 +236,37 @@ public sealed class Resampler
         return sum;
     }
 
-    /// <summary>Σ a[i]·b[i] in a fixed order (two 8-wide accumulators, then a fixed horizontal sum): deterministic, independent of alignment. Length is a multiple of 8.</summary>
+    /// <summary>Σ a[i]·b[i] in a fixed order (four 8-wide accumulators, then a fixed horizontal sum): deterministic, independent of alignment. Length is a multiple of 8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         int n = a.Length;
+        if (b.Length < n) throw new ArgumentException("dot: spans differ in length");
         ref float pa = ref MemoryMarshal.GetReference(a);
-        ref float pb = ref MemoryMarshal.GetReference(b[..n]);
+        ref float pb = ref MemoryMarshal.GetReference(b);
         if (Vector256.IsHardwareAccelerated)
         {
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             int i = 0;
-            for (; i + 16 <= n; i += 16)
+            for (; i + 32 <= n; i += 32)
             {
-                var a0 = Vector256.LoadUnsafe(ref pa, (nuint)i);
-                var b0 = Vector256.LoadUnsafe(ref pb, (nuint)i);
-                var a1 = Vector256.LoadUnsafe(ref pa, (nuint)(i + 8));
-                var b1 = Vector256.LoadUnsafe(ref pb, (nuint)(i + 8));
-                acc0 = Fma.IsSupported ? Fma.MultiplyAdd(a0, b0, acc0) : acc0 + a0 * b0;
-                acc1 = Fma.IsSupported ? Fma.MultiplyAdd(a1, b1, acc1) : acc1 + a1 * b1;
+                acc0 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)i), Vector256.LoadUnsafe(ref pb, (nuint)i), acc0);
+                acc1 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)(i + 8)), Vector256.LoadUnsafe(ref pb, (nuint)(i + 8)), acc1);
+                acc2 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)(i + 16)), Vector256.LoadUnsafe(ref pb, (nuint)(i + 16)), acc2);
+                acc3 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)(i + 24)), Vector256.LoadUnsafe(ref pb, (nuint)(i + 24)), acc3);
             }
-            if (i < n)
-            {
-                var a0 = Vector256.LoadUnsafe(ref pa, (nuint)i);
-                var b0 = Vector256.LoadUnsafe(ref pb, (nuint)i);
-                acc0 = Fma.IsSupported ? Fma.MultiplyAdd(a0, b0, acc0) : acc0 + a0 * b0;
-            }
-            return Vector256.Sum(acc0 + acc1);
+            for (; i < n; i += 8)
+                acc0 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)i), Vector256.LoadUnsafe(ref pb, (nuint)i), acc0);
+            return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
         }
         float s = 0;
         for (int i = 0; i < n; i++) s += a[i] * b[i];
         return s;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> acc)
+        => Fma.IsSupported ? Fma.MultiplyAdd(a, b, acc) : acc + a * b;
 
     static long GreatestCommonDivisor(long a, long b)
     {
