@@ -46,6 +46,8 @@ public sealed class Resampler
     long historyStart;
     long inputCount;                 // inputs received so far
     long nextOutput;                 // k of the next output sample
+    long nextBase;                   // ⌊k·M/L⌋ for k = nextOutput, kept incrementally (no 64-bit division per sample)
+    int nextPhase;                   // k·M mod L
     bool flushed;
 
     public Resampler(int fromRate, int toRate, ResamplerOptions? options = null)
@@ -114,6 +116,8 @@ public sealed class Resampler
         history.AsSpan(0, historyCount).Clear();
         inputCount = 0;
         nextOutput = 0;
+        nextBase = 0;
+        nextPhase = 0;
         flushed = false;
     }
 
@@ -166,15 +170,15 @@ public sealed class Resampler
     int Produce(Span<float> output, long lastAvailable, long end)
     {
         int written = 0;
-        for (long k = nextOutput; k < end; k++)
+        int step = Down / Up, stepPhase = Down % Up, dataOffset = -(half - 1);
+        while (nextOutput < end && nextBase + Lookahead <= lastAvailable)
         {
-            long position = k * Down;
-            long baseIndex = position / Up;
-            if (baseIndex + Lookahead > lastAvailable) break;
-            int phase = (int)(position - baseIndex * Up);
-            int start = (int)(baseIndex - (half - 1) - historyStart);
-            output[written++] = Dot(Row(phase), history.AsSpan(start, Taps));
-            nextOutput = k + 1;
+            int start = (int)(nextBase + dataOffset - historyStart);
+            output[written++] = Dot(Row(nextPhase), history.AsSpan(start, Taps));
+            nextOutput++;
+            nextBase += step;
+            nextPhase += stepPhase;
+            if (nextPhase >= Up) { nextPhase -= Up; nextBase++; }
         }
         return written;
     }
@@ -185,7 +189,7 @@ public sealed class Resampler
         int needed = historyCount + input.Length;
         if (needed > history.Length)
         {
-            long oldestNeeded = nextOutput * Down / Up - (half - 1);
+            long oldestNeeded = nextBase - (half - 1);
             int drop = (int)Math.Clamp(oldestNeeded - historyStart, 0, historyCount);
             var target = needed - drop > history.Length ? new float[Math.Max(2 * history.Length, needed - drop)] : history;
             history.AsSpan(drop, historyCount - drop).CopyTo(target);
