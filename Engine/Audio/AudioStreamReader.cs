@@ -9,13 +9,17 @@ namespace NativeASD.Engine.Audio;
 /// </summary>
 public sealed class AudioStreamReader : IDisposable
 {
-    /// <summary>Frames decoded per block.</summary>
+    /// <summary>Frames decoded per block (fewer when a frame is wide: a block never exceeds <see cref="MaxBlockBytes"/>).</summary>
     public const int BlockFrames = 8192;
+
+    /// <summary>Largest raw block read at once.</summary>
+    public const int MaxBlockBytes = 1 << 20;
 
     readonly FileStream stream;
     readonly WavContainer container;
     readonly ChannelMix mix;
     readonly Resampler? resampler;
+    readonly int blockFrames;
     readonly byte[] raw;
     readonly float[] mono;
     readonly float[] resampled;
@@ -47,13 +51,14 @@ public sealed class AudioStreamReader : IDisposable
                 throw new ArgumentException($"target sample rate {rate} Hz is outside 1..{WavContainer.MaxSampleRate}");
             this.mix = mix;
             stream.Position = container.DataOffset;
-            raw = new byte[BlockFrames * container.BlockAlign];
-            mono = new float[BlockFrames];
+            blockFrames = Math.Clamp(MaxBlockBytes / container.BlockAlign, 1, BlockFrames);
+            raw = new byte[blockFrames * container.BlockAlign];
+            mono = new float[blockFrames];
             SampleRate = targetRate ?? info.SampleRate;
             if (SampleRate != info.SampleRate)
             {
                 resampler = new Resampler(info.SampleRate, SampleRate);
-                resampled = new float[Math.Max(resampler.OutputCapacity(BlockFrames), resampler.FlushCapacity)];
+                resampled = new float[Math.Max(resampler.OutputCapacity(blockFrames), resampler.FlushCapacity)];
                 Length = resampler.OutputLength(info.Frames);
             }
             else
@@ -113,11 +118,11 @@ public sealed class AudioStreamReader : IDisposable
         return written;
     }
 
-    /// <summary>Decodes up to <c>min(destination.Length, BlockFrames)</c> frames into mono samples; 0 at the end of the data.</summary>
+    /// <summary>Decodes up to <c>min(destination.Length, blockFrames)</c> frames into mono samples; 0 at the end of the data.</summary>
     int DecodeBlock(Span<float> destination)
     {
         long remaining = container.Info.Frames - framesDecoded;
-        int frames = (int)Math.Min(Math.Min(remaining, destination.Length), BlockFrames);
+        int frames = (int)Math.Min(Math.Min(remaining, destination.Length), blockFrames);
         if (frames <= 0) return 0;
         int bytes = frames * container.BlockAlign;
         int got = stream.ReadAtLeast(raw.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);

@@ -35,6 +35,9 @@ public sealed class Resampler
     /// <summary>Above this many table floats (L × taps) rows are computed per output instead of stored.</summary>
     const int MaxTableFloats = 1 << 22;
 
+    /// <summary>Longest filter accepted (a downsampling ratio of ~1000 at the default design).</summary>
+    const int MaxTaps = 1 << 17;
+
     readonly float[]? table;        // [L, Taps]: row φ holds h(j − φ/L) for j = 1−H … Taps−H
     readonly float[] scratchRow;     // row computed on demand when there is no table
     int scratchPhase = -1;
@@ -71,6 +74,8 @@ public sealed class Resampler
         double a = o.AttenuationDb;
         beta = a > 50 ? 0.1102 * (a - 8.7) : a >= 21 ? 0.5842 * Math.Pow(a - 21, 0.4) + 0.07886 * (a - 21) : 0;
         double length = (a - 7.95) / (14.36 * (stop - pass));   // Kaiser's estimate of the filter length
+        if (!(length <= MaxTaps))
+            throw new ArgumentException($"resampling {fromRate} Hz → {toRate} Hz with {o} needs {length:F0} taps per output, more than {MaxTaps}; resample in stages");
         windowHalfWidth = length / 2;
         i0Beta = BesselI0(beta);
         half = (int)Math.Ceiling(windowHalfWidth);
@@ -145,8 +150,7 @@ public sealed class Resampler
         if (flushed) throw new InvalidOperationException("the resampler was already flushed; call Reset() before processing a new signal");
         flushed = true;
         if (Up == Down) return 0;
-        Span<float> zeros = stackalloc float[Lookahead + 1];
-        zeros.Clear();
+        var zeros = new float[Lookahead + 1];
         Append(zeros);
         long end = OutputLength(inputCount);
         if (output.Length < end - nextOutput)

@@ -226,6 +226,7 @@ public sealed class ResamplerTests(ITestOutputHelper output)
         Assert.Equal(16000, Resampler.Resample(new float[44100], 44100, 16000).Length);
         Assert.Empty(Resampler.Resample([], 16000, 32000));
         Assert.Throws<ArgumentException>(() => new Resampler(0, 16000));
+        Assert.Contains("resample in stages", Assert.Throws<ArgumentException>(() => new Resampler(10_000_000, 1)).Message);
         Assert.Throws<ArgumentException>(() => new Resampler(16000, 8000, new ResamplerOptions(PassbandEdge: 1.2)));
     }
 
