@@ -63,7 +63,7 @@ public sealed class Resampler
             throw new ArgumentException($"resampler options {o}: need 0 < passband < stopband ≤ 1.5 and 20 ≤ attenuation ≤ 200 dB");
         FromRate = fromRate;
         ToRate = toRate;
-        int g = (int)ulong.Min((ulong)GreatestCommonDivisor(fromRate, toRate), int.MaxValue);
+        int g = (int)GreatestCommonDivisor(fromRate, toRate);
         Up = toRate / g;
         Down = fromRate / g;
 
@@ -81,13 +81,13 @@ public sealed class Resampler
         half = (int)Math.Ceiling(windowHalfWidth);
         Taps = (2 * half + 7) & ~7;                             // a multiple of 8 for the vector dot product; extra taps are 0
         scratchRow = new float[Taps];
+        history = new float[Math.Max(4 * Taps, 1024)];
         if (Up == Down) Taps = 0;
         else if ((long)Up * Taps <= MaxTableFloats)
         {
             table = new float[Up * Taps];
             for (int phase = 0; phase < Up; phase++) FillRow(phase, table.AsSpan(phase * Taps, Taps));
         }
-        history = new float[Math.Max(4 * Taps, 1024)];
         Reset();
     }
 
