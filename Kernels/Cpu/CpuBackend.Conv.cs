@@ -28,6 +28,13 @@ public sealed unsafe partial class CpuBackend
             dw.Clear();
             return;
         }
+        if (WinogradConvJob.Suits(g) && !GeneralConvOnly)
+        {
+            var wino = WinogradConvJob.Rent();
+            _pool.Run(wino, wino.Prepare(g, x, w, bias, y, Simd));
+            wino.Clear();
+            return;
+        }
         var job = ConvForwardJob.Rent();
         _pool.Run(job, job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly));
         job.Clear();

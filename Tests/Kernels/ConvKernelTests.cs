@@ -11,7 +11,7 @@ namespace NativeASD.Tests;
 /// </summary>
 public class ConvKernelTests
 {
-    /// <summary>Geometries that reach each CPU path: row panels, panels wrapping rows, 1×1 flat, depthwise, K blocking, strides, dilation, groups, asymmetric padding.</summary>
+    /// <summary>Geometries that reach each CPU path: row panels, panels wrapping rows, 1×1 flat, depthwise, Winograd, K blocking, strides, dilation, groups, asymmetric padding.</summary>
     public static readonly Conv2dGeometry[] Geometries =
     [
         new(2, 3, 7, 9, 5, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),
@@ -25,6 +25,8 @@ public class ConvKernelTests
         new(1, 3, 11, 12, 4, 3, 3, 2, 2, 2, 1, 1, 2, 2, 2),                                          // stride + dilation + asymmetric
         new(2, 3, 8, 9, 2, 2, 4, 1, 1, 0, 1, 2, 1),                                                    // even kernel, asymmetric pads
         new(1, 2, 13, 12, 3, 5, 5, 3, 3, 2, 2, 2, 2),
+        new(2, 20, 9, 135, 17, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // Winograd: odd sizes, 2 tile chunks, edge rows
+        new(1, 260, 5, 20, 16, 3, 3, PadTop: 0, PadBottom: 1, PadLeft: 1, PadRight: 0),              // Winograd: two K blocks, asymmetric pads
     ];
 
     public static TheoryData<int, string> Cases
@@ -145,7 +147,7 @@ public class ConvKernelTests
         using var fast = new Run(fastBackend, g, x, w, b, dy);
         using var general = new Run(generalBackend, g, x, w, b, dy);
         foreach (var (f, s, name) in new[] { (fast.Y, general.Y, "y"), (fast.Dx, general.Dx, "dx"), (fast.Dw, general.Dw, "dw"), (fast.Db, general.Db, "db") })
-            TensorAssert.Close(s, f, 2e-5, 2e-6, $"{g} fast vs general {name}");
+            TensorAssert.Close(s, f, 1e-4, 1e-5, $"{g} fast vs general {name}"); // Winograd rounds more (transforms): ~100 ulp at K = 2340
     }
 
     [Theory]
