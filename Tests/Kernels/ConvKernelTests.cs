@@ -26,7 +26,8 @@ public class ConvKernelTests
         new(2, 3, 8, 9, 2, 2, 4, 1, 1, 0, 1, 2, 1),                                                    // even kernel, asymmetric pads
         new(1, 2, 13, 12, 3, 5, 5, 3, 3, 2, 2, 2, 2),
         new(2, 20, 9, 135, 17, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // Winograd: odd sizes, 2 tile chunks, edge rows
-        new(1, 260, 5, 20, 16, 3, 3, PadTop: 0, PadBottom: 1, PadLeft: 1, PadRight: 0),              // Winograd: two K blocks, asymmetric pads
+        new(1, 260, 24, 24, 16, 3, 3, PadTop: 0, PadBottom: 1, PadLeft: 1, PadRight: 0),             // Winograd: two K blocks, asymmetric pads
+        new(2, 16, 40, 31, 24, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // Winograd: narrow rows (chunk of 16 tiles)
     ];
 
     public static TheoryData<int, string> Cases

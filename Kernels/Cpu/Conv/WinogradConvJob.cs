@@ -7,15 +7,16 @@ namespace NativeASD.Kernels.Cpu;
 /// 3×3 stride-1 convolutions (groups 1) by Winograd F(2×2, 3×3) (Lavin &amp; Gray 2016): each 2×2 output tile is
 /// Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d Bᵀ)]A over its 4×4 input patch d, so the multiply-adds become 16 GEMMs M_ξ[O, tiles] =
 /// U_ξ[O, C] · V_ξ[C, tiles] with 2.25× fewer multiply-adds than the direct 3×3 conv. A task takes one image, one row
-/// of tiles and a chunk of <see cref="Chunk"/> tiles along it: it transforms the input straight into the GEMM's packed
+/// of tiles and a chunk of up to <see cref="MaxChunk"/> tiles along it: it transforms the input straight into the GEMM's packed
 /// B-panel layout (vectorised across tiles after splitting each input row into even and odd columns), runs the GEMM
 /// micro-kernel against the weight transforms packed once per call, and transforms the products back into y.
 /// The arithmetic order per element is fixed, so results do not depend on the thread count.
 /// </summary>
 internal sealed unsafe class WinogradConvJob : ParallelJob
 {
-    /// <summary>Tiles per task: a multiple of every NR, small enough that V and M (16·C·Chunk floats each) stay in L2.</summary>
-    const int Chunk = 64;
+    /// <summary>Most tiles per task: small enough that V and M (16·C·chunk floats each) stay in L2. Narrow rows of tiles
+    /// take a smaller chunk (the row's tiles rounded up to whole B panels) so little of the GEMM runs on padding.</summary>
+    const int MaxChunk = 64;
 
     [ThreadStatic] static WinogradConvJob? _cached;
     public static WinogradConvJob Rent() => _cached ??= new WinogradConvJob();
@@ -25,12 +26,13 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
     float* _x, _y, _bias, _u;
     SimdLevel _level;
     GemmBlocking _blk;
-    int _kc, _mPad, _tilesH, _tilesW, _chunks;
+    int _kc, _mPad, _tilesH, _tilesW, _chunk, _chunks;
 
     /// <summary>When this path applies (and pays: with few channels the transforms outweigh the saved multiply-adds).</summary>
     public static bool Suits(in Conv2dGeometry g) =>
         g.KernelH == 3 && g.KernelW == 3 && g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1
-        && g.Groups == 1 && g.InChannels >= 16 && g.OutChannels >= 16 && g.OutHeight * g.OutWidth >= 64;
+        && g.Groups == 1 && g.InChannels >= 16 && g.OutChannels >= 16
+        && (g.OutWidth + 1) / 2 >= 12 && (long)g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2) >= 128;
 
     public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level)
     {
@@ -68,7 +70,9 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
 
         _tilesH = (g.OutHeight + 1) / 2;
         _tilesW = (g.OutWidth + 1) / 2;
-        _chunks = (_tilesW + Chunk - 1) / Chunk;
+        int unit = Math.Max(8, _blk.NR); // whole B panels and whole 8-tile vectors
+        _chunk = Math.Min(MaxChunk, (_tilesW + unit - 1) / unit * unit);
+        _chunks = (_tilesW + _chunk - 1) / _chunk;
         return checked(g.Batch * _tilesH * _chunks);
     }
 
@@ -90,7 +94,7 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
     {
         ref readonly var g = ref _g;
         int chunk = task % _chunks, rest = task / _chunks, ty = rest % _tilesH, n = rest / _tilesH;
-        int c = g.InChannels, o = g.OutChannels, nr = _blk.NR, mr = _blk.MR;
+        int c = g.InChannels, o = g.OutChannels, nr = _blk.NR, mr = _blk.MR, Chunk = _chunk;
         int t0 = chunk * Chunk;
         // Scratch: V [16][Chunk/nr panels][C][nr], M [16][O][Chunk], row splits and transform temporaries.
         long vSize = 16L * c * Chunk, mSize = 16L * o * Chunk;
@@ -129,17 +133,17 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
             for (int i0 = 0; i0 < Chunk; i0 += 8)
             {
                 // e[r][j] = (d·B)[r][j] for the 8 tiles i0..i0+7
-                var (e00, e01, e02, e03) = RowTransform(even, i0);
-                var (e10, e11, e12, e13) = RowTransform(even + 2 * (Chunk + 1), i0);
-                var (e20, e21, e22, e23) = RowTransform(even + 4 * (Chunk + 1), i0);
-                var (e30, e31, e32, e33) = RowTransform(even + 6 * (Chunk + 1), i0);
+                var (e00, e01, e02, e03) = RowTransform(even, Chunk + 1, i0);
+                var (e10, e11, e12, e13) = RowTransform(even + 2 * (Chunk + 1), Chunk + 1, i0);
+                var (e20, e21, e22, e23) = RowTransform(even + 4 * (Chunk + 1), Chunk + 1, i0);
+                var (e30, e31, e32, e33) = RowTransform(even + 6 * (Chunk + 1), Chunk + 1, i0);
                 // Bᵀ·e down the rows; V_ξ (ξ = 4i + j) for these tiles sits at panel i0 / nr, lane i0 % nr.
                 float* dst = vc + (long)(i0 / nr) * c * nr + i0 % nr;
                 long plane16 = (long)c * Chunk;
-                Store(dst, plane16, 0, e00 - e20, e01 - e21, e02 - e22, e03 - e23, nr);
-                Store(dst, plane16, 4, e10 + e20, e11 + e21, e12 + e22, e13 + e23, nr);
-                Store(dst, plane16, 8, e20 - e10, e21 - e11, e22 - e12, e23 - e13, nr);
-                Store(dst, plane16, 12, e10 - e30, e11 - e31, e12 - e32, e13 - e33, nr);
+                Store(dst, plane16, 0, e00 - e20, e01 - e21, e02 - e22, e03 - e23, nr, (long)c * nr);
+                Store(dst, plane16, 4, e10 + e20, e11 + e21, e12 + e22, e13 + e23, nr, (long)c * nr);
+                Store(dst, plane16, 8, e20 - e10, e21 - e11, e22 - e12, e23 - e13, nr, (long)c * nr);
+                Store(dst, plane16, 12, e10 - e30, e11 - e31, e12 - e32, e13 - e33, nr, (long)c * nr);
             }
         }
 
@@ -197,9 +201,9 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
 
     /// <summary>The four patch columns of (d·B) for 8 tiles from a row split into even/odd columns: d0 − d2, d1 + d2, d2 − d1, d1 − d3.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) RowTransform(float* even, int i0)
+    static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) RowTransform(float* even, int oddOffset, int i0)
     {
-        float* odd = even + Chunk + 1;
+        float* odd = even + oddOffset;
         var d0 = Vector256.Load(even + i0); var d2 = Vector256.Load(even + i0 + 1);
         var d1 = Vector256.Load(odd + i0); var d3 = Vector256.Load(odd + i0 + 1);
         return (d0 - d2, d1 + d2, d2 - d1, d1 - d3);
@@ -207,7 +211,7 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
 
     /// <summary>Stores V_ξ for ξ = first..first+3 (8 tiles each) into the packed panels; panels narrower than 8 take two pieces.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static void Store(float* dst, long plane, int first, Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d, int nr)
+    static void Store(float* dst, long plane, int first, Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d, int nr, long panelStride)
     {
         if (nr >= 8)
         {
@@ -217,7 +221,6 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
         // Narrow panels (scalar and Vector128 levels): lanes i0..i0+7 span several panels of nr lanes, c·nr apart.
         float* tmp = stackalloc float[32];
         a.Store(tmp); b.Store(tmp + 8); c.Store(tmp + 16); d.Store(tmp + 24);
-        long panelStride = plane / Chunk * nr; // c·nr
         for (int k = 0; k < 4; k++)
             for (int lane = 0; lane < 8; lane++)
                 dst[(first + k) * plane + lane / nr * panelStride + lane % nr] = tmp[k * 8 + lane];
