@@ -60,8 +60,8 @@ internal readonly struct FlatTable(FlatBuffer buffer, int position, int vtable, 
     public FlatBuffer Buffer { get; } = buffer;
     public string What { get; } = what;
 
-    /// <summary>Absolute position of field <paramref name="field"/>, or -1 when absent.</summary>
-    int Field(int field, int width)
+    /// <summary>Absolute position of field <paramref name="field"/> (<paramref name="width"/> bytes), or -1 when absent.</summary>
+    internal int Field(int field, int width)
     {
         int slot = 4 + 2 * field;
         if (slot + 2 > vtableSize) return -1;
