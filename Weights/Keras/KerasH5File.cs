@@ -59,7 +59,7 @@ public sealed class KerasH5Source : IWeightSource
     {
         NativeFile file;
         try { file = open(); }
-        catch (Exception e) when (e is not OutOfMemoryException) { throw Wrap(path, "not a readable HDF5 file", e); }
+        catch (Exception e) { throw Wrap(path, "not a readable HDF5 file", e); }
         var source = new KerasH5Source(path, file, length);
         try { source.ReadStructure(); }
         catch (Exception e) when (e is not WeightFormatException)
@@ -72,7 +72,8 @@ public sealed class KerasH5Source : IWeightSource
     }
 
     // PureHDF reports corrupt structures with many exception types (its own, IO, argument, overflow, index, cast …);
-    // at this library boundary all of them mean "malformed file".
+    // at this library boundary all of them mean "malformed file". That includes OutOfMemoryException: PureHDF
+    // allocates a buffer of a size read from the file before reading it (up to 2 GiB for an int length field).
     static WeightFormatException Wrap(string path, string what, Exception e) =>
         new(path, $"{what} ({e.GetType().Name}: {e.Message})", e);
 
@@ -140,7 +141,7 @@ public sealed class KerasH5Source : IWeightSource
             if (values.Length != count) throw Error($"weight '{name}' read {values.Length} values for {count} elements");
             return values;
         }
-        catch (Exception e) when (e is not (WeightFormatException or OutOfMemoryException))
+        catch (Exception e) when (e is not WeightFormatException)
         {
             throw Wrap(Path, $"weight '{name}' could not be read", e);
         }
