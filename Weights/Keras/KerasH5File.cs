@@ -124,8 +124,10 @@ public sealed class KerasH5Source : IWeightSource
             if (dims[d] > int.MaxValue) throw Error($"weight '{name}' has dimension {dims[d]}");
             shape[d] = (int)dims[d];
             count *= shape[d];
-            if (count * type.Size > fileLength && dataset.Layout.Class != H5DataLayoutClass.Chunked)
-                throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] needs more bytes than the file's {fileLength}");
+            // Stored bytes must fit in the file; chunked (possibly compressed) data may expand, but not beyond 1024×.
+            long limit = dataset.Layout.Class == H5DataLayoutClass.Chunked ? fileLength * 1024 : fileLength;
+            if (count * type.Size > limit)
+                throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] needs more bytes than the file's {fileLength} can hold");
             if (count > int.MaxValue) throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] has more elements than one array holds");
         }
         long bytes = count * type.Size;
