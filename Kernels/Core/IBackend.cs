@@ -5,7 +5,7 @@ namespace NativeASD.Kernels;
 /// them and is checked against the CPU backend by the same tests.
 /// Calls validate their arguments (<see cref="Check"/>) and throw naming the op and the shapes.
 /// </summary>
-public interface IBackend : IDisposable
+public partial interface IBackend : IDisposable
 {
     /// <summary>Device option value: cpu, cuda, opencl, ilgpu-cpu.</summary>
     DeviceKind Kind { get; }

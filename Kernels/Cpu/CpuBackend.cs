@@ -5,7 +5,7 @@ namespace NativeASD.Kernels.Cpu;
 /// on all cores through a <see cref="WorkerPool"/>. Deterministic: every kernel splits work into
 /// fixed-size tasks whose results do not depend on which thread, or how many, ran them.
 /// </summary>
-public sealed unsafe class CpuBackend : IBackend
+public sealed unsafe partial class CpuBackend : IBackend
 {
     internal StoragePool Pool { get; } = new();
     readonly WorkerPool _pool;

@@ -30,6 +30,24 @@ internal static unsafe class CpuGemm
         job.Clear();
     }
 
+    /// <summary>
+    /// A GEMM on raw pointers run entirely on the calling thread, for kernels that call GEMM from inside their own
+    /// parallel tasks (convolutions). Only the sizes, strides, flags and scalars of <paramref name="shape"/> are used.
+    /// </summary>
+    public static void RunOnThisThread(in GemmArgs shape, float* a, float* b, float* c, SimdLevel level)
+    {
+        if (shape.M == 0 || shape.N == 0) return;
+        if (shape.K == 0 || shape.Alpha == 0f)
+        {
+            ScaleC(shape, c);
+            return;
+        }
+        var job = GemmJob.Rent();
+        int tasks = job.Prepare(shape, a, b, c, level, threads: 1);
+        for (int t = 0; t < tasks; t++) job.Execute(t);
+        job.Clear();
+    }
+
     static void ScaleC(in GemmArgs g, float* c)
     {
         if (g.Beta == 1f) return;

@@ -1,0 +1,69 @@
+using NativeASD.Kernels;
+
+namespace NativeASD.Engine.Layers;
+
+/// <summary>
+/// Flattens axes [startDim, endDim] into one (torch.nn.Flatten; defaults keep the batch axis).
+/// A view when the input is contiguous; backward reshapes dy back to the input's shape.
+/// </summary>
+public sealed class Flatten(int startDim = 1, int endDim = -1, IBackend? backend = null) : Layer(backend)
+{
+    int[]? _inShape;
+
+    public override string Describe() => $"Flatten({startDim},{endDim})";
+
+    public override Tensor Forward(Tensor x)
+    {
+        int s = startDim < 0 ? startDim + x.Rank : startDim, e = endDim < 0 ? endDim + x.Rank : endDim;
+        if (s < 0 || e >= x.Rank || s > e)
+            throw new ArgumentException($"{Describe()}: axes out of range for input {Layout.Format(x.Shape)}");
+        var shape = new List<int>();
+        for (int i = 0; i < s; i++) shape.Add(x.Dim(i));
+        int merged = 1;
+        for (int i = s; i <= e; i++) merged *= x.Dim(i);
+        shape.Add(merged);
+        for (int i = e + 1; i < x.Rank; i++) shape.Add(x.Dim(i));
+        _inShape = Training ? x.ShapeArray() : null;
+        return x.Reshape([.. shape]);
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        var shape = _inShape ?? throw new InvalidOperationException($"{Describe()}: Backward needs a training-mode Forward first");
+        if (dy.Count != Layout.Count(shape))
+            throw new ArgumentException($"{Describe()}: gradient {Layout.Format(dy.Shape)} does not fit the input {Layout.Format(shape)}");
+        _inShape = null;
+        return dy.Reshape(shape);
+    }
+}
+
+/// <summary>
+/// Reshapes each sample: [N, ...] → [N, shape...], the batch axis kept (torch.nn.Unflatten on dims 1..);
+/// one entry of <c>shape</c> may be −1.
+/// </summary>
+public sealed class Reshape(int[] shape, IBackend? backend = null) : Layer(backend)
+{
+    readonly int[] _shape = (int[])shape.Clone();
+    int[]? _inShape;
+
+    public override string Describe() => $"Reshape([N,{string.Join(",", _shape)}])";
+
+    public override Tensor Forward(Tensor x)
+    {
+        if (x.Rank < 1) throw new ArgumentException($"{Describe()}: input {Layout.Format(x.Shape)} has no batch axis");
+        Tensor y;
+        try { y = x.Reshape([x.Dim(0), .. _shape]); }
+        catch (ArgumentException e) { throw new ArgumentException($"{Describe()}: cannot reshape input {Layout.Format(x.Shape)}: {e.Message}", e); }
+        _inShape = Training ? x.ShapeArray() : null;
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        var shape = _inShape ?? throw new InvalidOperationException($"{Describe()}: Backward needs a training-mode Forward first");
+        if (dy.Count != Layout.Count(shape))
+            throw new ArgumentException($"{Describe()}: gradient {Layout.Format(dy.Shape)} does not fit the input {Layout.Format(shape)}");
+        _inShape = null;
+        return dy.Reshape(shape);
+    }
+}

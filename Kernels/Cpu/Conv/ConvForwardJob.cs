@@ -1,0 +1,207 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeASD.Kernels.Cpu;
+
+/// <summary>
+/// Convolution forward as an implicit GEMM: per image and group, Y[O/g, Ho·Wo] = W[O/g, C/g·kh·kw] · col(x), where the
+/// columns of col(x) are never materialised. The weights are packed once per call into the GEMM's MR-row panels; each
+/// task owns a strip of output positions and, per K block, packs one NR-column B panel at a time straight from x
+/// (for stride 1 a panel row is two vector loads of one input row; padding becomes zeros) and runs the GEMM
+/// micro-kernel down the weight panels while the panel is in L1. 1×1 stride-1 unpadded convs read x as a plain matrix.
+/// The K blocking depends only on the patch size and the SIMD level, so results do not depend on the thread count.
+/// </summary>
+internal sealed unsafe class ConvForwardJob : ParallelJob
+{
+    /// <summary>Target output positions per task: the C strip (O/g × this) stays in L2.</summary>
+    const int StripColumns = 256;
+
+    [ThreadStatic] static ConvForwardJob? _cached;
+    public static ConvForwardJob Rent() => _cached ??= new ConvForwardJob();
+
+    readonly NativeBuffer _packedWeights = new();
+    int[] _tapOffset = [], _tapDy = [], _tapDx = [];
+
+    Conv2dGeometry _g;
+    float* _x, _y, _bias, _w;
+    SimdLevel _level;
+    GemmBlocking _blk;
+    int _kc, _mPad, _positions, _stripColumns, _strips;
+    bool _flat;
+
+    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads)
+    {
+        _g = g; _x = x; _y = y; _bias = bias; _level = level;
+        _blk = GemmBlocking.For(level);
+        int k = g.PatchSize, og = g.OutPerGroup;
+        int kBlocks = (k + _blk.KC - 1) / _blk.KC;
+        _kc = (k + kBlocks - 1) / kBlocks;
+        _mPad = (og + _blk.MR - 1) / _blk.MR * _blk.MR;
+        _positions = g.OutHeight * g.OutWidth;
+        _flat = g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1
+                && g.PadTop == 0 && g.PadBottom == 0 && g.PadLeft == 0 && g.PadRight == 0;
+
+        // Weights of every group and K block in MR-row panels: group g's block at p0 starts at (g·K + p0)·mPad.
+        _w = _packedWeights.Get((long)g.Groups * k * _mPad);
+        for (int grp = 0; grp < g.Groups; grp++)
+            for (int p0 = 0; p0 < k; p0 += _kc)
+                GemmPacking.PackA(_w + ((long)grp * k + p0) * _mPad, w + (long)grp * og * k + p0, k, false, og, Math.Min(_kc, k - p0), _blk.MR);
+
+        // Patch index p = (ci, ky, kx) → channel offset and the tap's displacement from the window's corner.
+        if (_tapOffset.Length < k) { _tapOffset = new int[k]; _tapDy = new int[k]; _tapDx = new int[k]; }
+        int khw = g.KernelH * g.KernelW;
+        for (int p = 0; p < k; p++)
+        {
+            int ci = p / khw, ky = p % khw / g.KernelW, kx = p % g.KernelW;
+            _tapOffset[p] = ci * g.Height * g.Width;
+            _tapDy[p] = ky * g.DilationH - g.PadTop;
+            _tapDx[p] = kx * g.DilationW - g.PadLeft;
+        }
+
+        int nr = _blk.NR;
+        long images = (long)g.Batch * g.Groups;
+        int wanted = (int)Math.Clamp((images * _positions + 4L * threads - 1) / (4L * threads), nr, StripColumns);
+        _stripColumns = (wanted + nr - 1) / nr * nr;
+        _strips = (_positions + _stripColumns - 1) / _stripColumns;
+        return checked((int)(images * _strips));
+    }
+
+    public void Clear() { _x = _y = _bias = null; }
+
+    public override void Execute(int task)
+    {
+        switch (_level)
+        {
+            case SimdLevel.Vector512: Strip<GemmVector512, Vector512<float>>(task); break;
+            case SimdLevel.Vector256: Strip<GemmVector256, Vector256<float>>(task); break;
+            case SimdLevel.Vector128: Strip<GemmVector128, Vector128<float>>(task); break;
+            default: Strip<GemmScalar, float>(task); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void Strip<T, V>(int task) where T : struct, IGemmVector<V> where V : struct
+    {
+        ref readonly var g = ref _g;
+        int strip = task % _strips, image = task / _strips;
+        int n = image / g.Groups, grp = image % g.Groups;
+        int og = g.OutPerGroup, k = g.PatchSize, mr = _blk.MR, nr = _blk.NR;
+        int j0 = strip * _stripColumns, cols = Math.Min(_stripColumns, _positions - j0);
+        float* x = _x + ((long)n * g.InChannels + (long)grp * g.InPerGroup) * g.Height * g.Width;
+        float* y = _y + ((long)n * g.OutChannels + (long)grp * og) * _positions + j0;
+        nint ldc = _positions;
+        float* panel = ConvScratch.Panel.Get((long)nr * _kc);
+        float* edge = stackalloc float[12 * 32];
+
+        for (int p0 = 0; p0 < k; p0 += _kc)
+        {
+            int kc = Math.Min(_kc, k - p0);
+            float beta = p0 == 0 ? 0f : 1f;
+            float* a = _w + ((long)grp * k + p0) * _mPad;
+            for (int jr = 0; jr < cols; jr += nr)
+            {
+                int width = Math.Min(nr, cols - jr);
+                PackPanel<T, V>(panel, x, j0 + jr, width, p0, kc);
+                float* c = y + jr;
+                for (int ir = 0; ir < og; ir += mr)
+                {
+                    int h = Math.Min(mr, og - ir);
+                    float* aPanel = a + (nint)ir * kc, cTile = c + ir * ldc;
+                    if (h == mr && width == nr)
+                    {
+                        Kernel<T, V>(mr, kc, aPanel, panel, cTile, ldc, beta);
+                        continue;
+                    }
+                    if (beta != 0f)
+                        for (int r = 0; r < h; r++)
+                            for (int q = 0; q < width; q++) edge[r * nr + q] = cTile[r * ldc + q];
+                    Kernel<T, V>(mr, kc, aPanel, panel, edge, nr, beta);
+                    for (int r = 0; r < h; r++)
+                        for (int q = 0; q < width; q++) cTile[r * ldc + q] = edge[r * nr + q];
+                }
+            }
+        }
+        if (_bias != null)
+            for (int r = 0; r < og; r++)
+            {
+                var row = new Span<float>(y + r * ldc, cols);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, _bias[grp * og + r], row);
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Kernel<T, V>(int mr, int kc, float* a, float* b, float* c, nint ldc, float beta)
+        where T : struct, IGemmVector<V> where V : struct
+    {
+        if (mr == 12) GemmMicroKernels.Kernel12x2<T, V>(kc, a, b, c, ldc, 1f, beta);
+        else GemmMicroKernels.Kernel6x2<T, V>(kc, a, b, c, ldc, 1f, beta);
+    }
+
+    /// <summary>
+    /// B panel rows p0..p0+kc for output positions j..j+width: dst[p·nr + q] = x[ci, iy, ix] of patch entry p at
+    /// position j+q (zero outside the input), columns past <paramref name="width"/> zero.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void PackPanel<T, V>(float* dst, float* x, int j, int width, int p0, int kc) where T : struct, IGemmVector<V> where V : struct
+    {
+        ref readonly var g = ref _g;
+        int w = T.Width, nr = 2 * w, H = g.Height, W = g.Width;
+        if (_flat)
+        {
+            long plane = (long)H * W;
+            float* s = x + p0 * plane + j;
+            for (int p = 0; p < kc; p++, s += plane, dst += nr)
+            {
+                if (width == nr) { T.Store(dst, T.Load(s)); T.Store(dst + w, T.Load(s + w)); continue; }
+                int q = 0;
+                for (; q < width; q++) dst[q] = s[q];
+                for (; q < nr; q++) dst[q] = 0f;
+            }
+            return;
+        }
+        int wo = g.OutWidth, sh = g.StrideH, sw = g.StrideW;
+        int oy = j / wo, ox = j % wo;
+        if (ox + width <= wo)
+        {
+            // One output row: one input row per patch entry.
+            int iy0 = oy * sh, ix0 = ox * sw;
+            for (int p = p0; p < p0 + kc; p++, dst += nr)
+            {
+                int iy = iy0 + _tapDy[p], ix = ix0 + _tapDx[p];
+                if ((uint)iy >= (uint)H) { T.Store(dst, T.Zero); T.Store(dst + w, T.Zero); continue; }
+                float* row = x + _tapOffset[p] + (long)iy * W;
+                if (sw == 1 && width == nr && ix >= 0 && ix + nr <= W)
+                {
+                    T.Store(dst, T.Load(row + ix));
+                    T.Store(dst + w, T.Load(row + ix + w));
+                    continue;
+                }
+                int q = 0;
+                for (; q < width; q++, ix += sw) dst[q] = (uint)ix < (uint)W ? row[ix] : 0f;
+                for (; q < nr; q++) dst[q] = 0f;
+            }
+            return;
+        }
+        // The panel wraps to the next output row(s): locate each column separately.
+        int* iyq = stackalloc int[32];
+        int* ixq = stackalloc int[32];
+        for (int q = 0; q < width; q++)
+        {
+            int jj = j + q;
+            iyq[q] = jj / wo * sh;
+            ixq[q] = jj % wo * sw;
+        }
+        for (int p = p0; p < p0 + kc; p++, dst += nr)
+        {
+            float* plane = x + _tapOffset[p];
+            int dy = _tapDy[p], dx = _tapDx[p];
+            int q = 0;
+            for (; q < width; q++)
+            {
+                int iy = iyq[q] + dy, ix = ixq[q] + dx;
+                dst[q] = (uint)iy < (uint)H && (uint)ix < (uint)W ? plane[(long)iy * W + ix] : 0f;
+            }
+            for (; q < nr; q++) dst[q] = 0f;
+        }
+    }
+}

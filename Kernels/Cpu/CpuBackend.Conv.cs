@@ -1,0 +1,97 @@
+namespace NativeASD.Kernels.Cpu;
+
+// ---- convolution and pooling (see Kernels/Cpu/Conv) ----
+public sealed unsafe partial class CpuBackend
+{
+    [ThreadStatic] static NativeBuffer? _flippedWeights;
+
+    static float* P(in StridedView v) => ((CpuStorage)v.Storage).Pointer + v.Offset;
+    static float* P(StridedView? v) => v is { } view ? P(view) : null;
+
+    public void Conv2dForward(in Conv2dGeometry g, in StridedView x, in StridedView w, StridedView? bias, in StridedView y)
+    {
+        ConvCheck.Forward(this, g, x, w, bias, y);
+        if (g.Batch == 0) return;
+        Conv2dForward(g, P(x), P(w), P(bias), P(y));
+    }
+
+    void Conv2dForward(in Conv2dGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        if (g.InPerGroup == 1 && g.Groups > 1)
+        {
+            var dw = DepthwiseConvJob.Rent();
+            _pool.Run(dw, dw.Prepare(g, x, w, bias, y));
+            dw.Clear();
+            return;
+        }
+        var job = ConvForwardJob.Rent();
+        _pool.Run(job, job.Prepare(g, x, w, bias, y, Simd, Threads));
+        job.Clear();
+    }
+
+    public void Conv2dBackwardData(in Conv2dGeometry g, in StridedView dy, in StridedView w, in StridedView dx)
+    {
+        ConvCheck.BackwardData(this, g, dy, w, dx);
+        if (g.Batch == 0) return;
+        if (TransposedAsForward(g, out var t))
+        {
+            // Stride 1: dx = conv(dy, W flipped in space with in/out channels swapped), padded by reach − pad per side.
+            int og = g.OutPerGroup, cg = g.InPerGroup, khw = g.KernelH * g.KernelW;
+            float* src = P(w);
+            float* flipped = (_flippedWeights ??= new NativeBuffer()).Get((long)g.OutChannels * g.PatchSize);
+            for (int grp = 0; grp < g.Groups; grp++)
+                for (int co = 0; co < og; co++)
+                    for (int ci = 0; ci < cg; ci++)
+                    {
+                        float* s = src + (((long)grp * og + co) * cg + ci) * khw;
+                        float* d = flipped + (((long)grp * cg + ci) * og + co) * khw;
+                        for (int q = 0; q < khw; q++) d[q] = s[khw - 1 - q];
+                    }
+            Conv2dForward(t, P(dy), flipped, null, P(dx));
+            return;
+        }
+        var job = ConvBackwardDataJob.Rent();
+        _pool.Run(job, job.Prepare(g, P(dy), P(w), P(dx), Simd, Threads));
+        job.Clear();
+    }
+
+    /// <summary>The stride-1 conv whose forward is the backward-data pass of <paramref name="g"/>, when padding allows.</summary>
+    static bool TransposedAsForward(in Conv2dGeometry g, out Conv2dGeometry t)
+    {
+        int reachH = g.DilationH * (g.KernelH - 1), reachW = g.DilationW * (g.KernelW - 1);
+        t = new Conv2dGeometry(g.Batch, g.OutChannels, g.OutHeight, g.OutWidth, g.InChannels, g.KernelH, g.KernelW, 1, 1,
+            reachH - g.PadTop, reachH - g.PadBottom, reachW - g.PadLeft, reachW - g.PadRight, g.DilationH, g.DilationW, g.Groups);
+        return g.StrideH == 1 && g.StrideW == 1 && t.PadTop >= 0 && t.PadBottom >= 0 && t.PadLeft >= 0 && t.PadRight >= 0;
+    }
+
+    public void Conv2dBackwardWeight(in Conv2dGeometry g, in StridedView x, in StridedView dy, in StridedView dw, StridedView? db)
+    {
+        ConvCheck.BackwardWeight(this, g, x, dy, dw, db);
+        if (g.Batch == 0) return;
+        var job = ConvBackwardWeightJob.Rent();
+        _pool.Run(job, job.Prepare(g, P(x), P(dy), P(dw), Simd, Threads));
+        job.Clear();
+        if (db is not { } bias) return;
+        float* b = P(bias), d = P(dy);
+        int positions = g.OutHeight * g.OutWidth;
+        for (int n = 0; n < g.Batch; n++)
+            for (int o = 0; o < g.OutChannels; o++)
+                b[o] += System.Numerics.Tensors.TensorPrimitives.Sum(new ReadOnlySpan<float>(d + ((long)n * g.OutChannels + o) * positions, positions));
+    }
+
+    public void Pool2dForward(in Pool2dGeometry g, in StridedView x, in StridedView y, StridedView? indices)
+    {
+        ConvCheck.PoolForward(this, g, x, y, indices);
+        var job = PoolJob.Rent();
+        _pool.Run(job, job.Prepare(g, P(x), P(y), P(indices), backward: false));
+        job.Clear();
+    }
+
+    public void Pool2dBackward(in Pool2dGeometry g, in StridedView dy, StridedView? indices, in StridedView dx)
+    {
+        ConvCheck.PoolBackward(this, g, dy, indices, dx);
+        var job = PoolJob.Rent();
+        _pool.Run(job, job.Prepare(g, P(dy), P(dx), P(indices), backward: true));
+        job.Clear();
+    }
+}

@@ -1,0 +1,144 @@
+using System.Runtime.Intrinsics;
+
+namespace NativeASD.Kernels.Cpu;
+
+public sealed unsafe partial class CpuBackend
+{
+    public void UnaryGrad(UnaryOp op, in StridedView saved, in StridedView dy, in StridedView dx, float alpha = 0f)
+    {
+        NnGrad.CheckUnaryGrad(this, op, saved, dy, dx);
+        var rows = new StridedRows(dx.Shape, saved, dy, dx);
+        var job = UnaryGradJob.Rent();
+        _pool.Run(job, job.Prepare(op, rows, Ptr(saved.Storage), Ptr(dy.Storage), Ptr(dx.Storage), alpha));
+    }
+
+    public void ScatterAlongAxis(in StridedView values, in StridedView index, int axis, in StridedView y)
+    {
+        NnGrad.CheckScatter(this, values, index, axis, y);
+        Fill(y, 0f);
+        // One element per output of the reduction: small next to the pooled input, so a plain serial walk.
+        float* v = Ptr(values.Storage), ix = Ptr(index.Storage), yp = Ptr(y.Storage);
+        int rank = y.Rank, n = y.Shape[axis];
+        long count = values.Count;
+        Span<int> at = stackalloc int[Math.Max(rank, 1)];
+        at.Clear();
+        for (long e = 0; e < count; e++)
+        {
+            long vo = values.Offset, io = index.Offset, yo = y.Offset;
+            for (int d = 0; d < rank; d++) { vo += at[d] * values.Strides[d]; io += at[d] * index.Strides[d]; yo += at[d] * y.Strides[d]; }
+            float fi = ix[io];
+            int i = (int)fi;
+            if (!(fi >= 0f) || i >= n || i != fi)
+                throw new ArgumentOutOfRangeException(nameof(index), $"ScatterAlongAxis: index {fi} outside axis {axis} of y {Layout.Format(y.Shape)}");
+            yp[yo + i * y.Strides[axis]] = v[vo];
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                if (++at[d] < values.Shape[d]) break;
+                at[d] = 0;
+            }
+        }
+    }
+}
+
+/// <summary>dx = dy · f'(saved) over strided rows, in fixed-size tasks; unit-stride rows of the activations run on Vector256.</summary>
+internal sealed unsafe class UnaryGradJob : ParallelJob
+{
+    [ThreadStatic] static UnaryGradJob? _cached;
+
+    StridedRows _rows = null!;
+    UnaryOp _op;
+    float _alpha;
+    float* _s, _dy, _dx;
+    int _rowsPerTask, _segmentsPerRow;
+
+    public static UnaryGradJob Rent() => _cached ??= new UnaryGradJob();
+
+    public int Prepare(UnaryOp op, StridedRows rows, float* s, float* dy, float* dx, float alpha)
+    {
+        _op = op; _rows = rows; _s = s; _dy = dy; _dx = dx; _alpha = alpha;
+        if (rows.Count == 0) return 0;
+        const int chunk = ElementwiseJob.ChunkElements;
+        _segmentsPerRow = (rows.RowLength + chunk - 1) / chunk;
+        _rowsPerTask = _segmentsPerRow > 1 ? 1 : Math.Max(1, chunk / rows.RowLength);
+        return _segmentsPerRow > 1
+            ? checked((int)(rows.Rows * _segmentsPerRow))
+            : checked((int)((rows.Rows + _rowsPerTask - 1) / _rowsPerTask));
+    }
+
+    public override void Execute(int task)
+    {
+        const int chunk = ElementwiseJob.ChunkElements;
+        if (_segmentsPerRow > 1)
+        {
+            long row = task / _segmentsPerRow;
+            int start = task % _segmentsPerRow * chunk;
+            RunRow(row, start, Math.Min(chunk, _rows.RowLength - start));
+            return;
+        }
+        long first = (long)task * _rowsPerTask, end = Math.Min(first + _rowsPerTask, _rows.Rows);
+        for (long r = first; r < end; r++) RunRow(r, 0, _rows.RowLength);
+    }
+
+    void RunRow(long row, int start, int length)
+    {
+        long ss = _rows.InnerStride(0), ds = _rows.InnerStride(1), xs = _rows.InnerStride(2);
+        float* s = _s + _rows.RowStart(row, 0) + start * ss;
+        float* dy = _dy + _rows.RowStart(row, 1) + start * ds;
+        float* dx = _dx + _rows.RowStart(row, 2) + start * xs;
+        int i = 0;
+        if (ss == 1 && ds == 1 && xs == 1 && Vector256.IsHardwareAccelerated) i = Vectorised(s, dy, dx, length);
+        int op = (int)_op;
+        for (; i < length; i++) dx[i * xs] = NnGrad.Of(op, s[i * ss], dy[i * ds], _alpha);
+    }
+
+    /// <summary>The activations' rules on whole vectors; returns how many elements it did (the rest go scalar).</summary>
+    int Vectorised(float* s, float* dy, float* dx, int length)
+    {
+        int i = 0;
+        var zero = Vector256<float>.Zero;
+        var one = Vector256.Create(1f);
+        var six = Vector256.Create(6f);
+        var alpha = Vector256.Create(_alpha);
+        switch (_op)
+        {
+            case UnaryOp.Relu:
+                for (; i <= length - 8; i += 8)
+                {
+                    var x = Vector256.Load(s + i);
+                    Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), Vector256.Load(dy + i), zero), dx + i);
+                }
+                break;
+            case UnaryOp.Relu6:
+                for (; i <= length - 8; i += 8)
+                {
+                    var x = Vector256.Load(s + i);
+                    var pass = Vector256.GreaterThan(x, zero) & Vector256.LessThan(x, six);
+                    Vector256.Store(Vector256.ConditionalSelect(pass, Vector256.Load(dy + i), zero), dx + i);
+                }
+                break;
+            case UnaryOp.LeakyRelu:
+                for (; i <= length - 8; i += 8)
+                {
+                    var x = Vector256.Load(s + i);
+                    var g = Vector256.Load(dy + i);
+                    Vector256.Store(Vector256.ConditionalSelect(Vector256.GreaterThan(x, zero), g, g * alpha), dx + i);
+                }
+                break;
+            case UnaryOp.Sigmoid:
+                for (; i <= length - 8; i += 8)
+                {
+                    var y = Vector256.Load(s + i);
+                    Vector256.Store(Vector256.Load(dy + i) * y * (one - y), dx + i);
+                }
+                break;
+            case UnaryOp.Tanh:
+                for (; i <= length - 8; i += 8)
+                {
+                    var y = Vector256.Load(s + i);
+                    Vector256.Store(Vector256.Load(dy + i) * (one - y * y), dx + i);
+                }
+                break;
+        }
+        return i;
+    }
+}
