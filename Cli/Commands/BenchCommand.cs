@@ -6,18 +6,25 @@ using NativeASD.Kernels.Cpu;
 
 namespace NativeASD.Cli.Commands;
 
-/// <summary><c>nasd bench gemm|peak</c>: quick self-timing of kernels on this machine.</summary>
+/// <summary><c>nasd bench gemm|conv|peak</c>: quick self-timing of kernels on this machine.</summary>
 public static class BenchCommand
 {
     public static readonly CommandSpec Spec = new(
         "bench",
-        "time kernels on this machine (GEMM GFLOP/s, FP32 FMA peak)",
-        "bench gemm [--size N | --m M --n N --k K] [--threads T] [--device D] [--repeats R] [--json]\n       nasd bench peak [--threads T] [--json]",
+        "time kernels on this machine (GEMM and conv2d GFLOP/s, FP32 FMA peak)",
+        "bench gemm [--size N | --m M --n N --k K] [--threads T] [--device D] [--repeats R] [--json]\n" +
+        "       nasd bench conv [--input N,C,H,W] [--out-channels O] [--kernel K] [--stride S] [--padding P] [--threads T] [--device D] [--repeats R] [--json]\n" +
+        "       nasd bench peak [--threads T] [--json]",
         [
             new("--size", "N", "square GEMM N×N×N", "512"),
             new("--m", "M", "rows of A and C (non-square GEMM)"),
             new("--n", "N", "columns of B and C"),
             new("--k", "K", "inner dimension"),
+            new("--input", "N,C,H,W", "conv: input shape", "1,64,64,1000"),
+            new("--out-channels", "O", "conv: output channels", "64"),
+            new("--kernel", "K", "conv: square kernel size", "3"),
+            new("--stride", "S", "conv: stride", "1"),
+            new("--padding", "P", "conv: padding on every side", "1"),
             new("--repeats", "R", "timed repeats; the median is reported", "15"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
@@ -26,6 +33,8 @@ public static class BenchCommand
             "nasd bench gemm",
             "nasd bench gemm --size 1024 --threads 1",
             "nasd bench gemm --m 64 --n 16000 --k 576 --json",
+            "nasd bench conv --threads 1 --json",
+            "nasd bench conv --input 1,16,32,100 --out-channels 32 --kernel 1 --padding 0",
             "nasd bench peak --threads 2",
         ],
         Run, MinPositionals: 1, MaxPositionals: 1);
@@ -33,8 +42,9 @@ public static class BenchCommand
     static int Run(ParsedArgs args) => args.Positionals[0] switch
     {
         "gemm" => Gemm(args),
+        "conv" => Conv(args),
         "peak" => Peak(args),
-        var other => throw new UsageException($"bench: unknown benchmark '{other}'", "choose gemm or peak"),
+        var other => throw new UsageException($"bench: unknown benchmark '{other}'", "choose gemm, conv or peak"),
     };
 
     static int Gemm(ParsedArgs args)
@@ -65,6 +75,48 @@ public static class BenchCommand
         {
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"gemm {m}x{n}x{k} on {backend.Description}: {gflops:F1} GFLOP/s (median {time.MedianSeconds * 1e3:F3} ms of {time.Repeats} repeats, min {time.MinSeconds * 1e3:F3}, max {time.MaxSeconds * 1e3:F3})"));
+        }
+        return ExitCode.Ok;
+    }
+
+    /// <summary>conv2d forward GFLOP/s (2·N·O·C/g·kh·kw·Ho·Wo flops) and backward (dx, dW + db) time relative to forward.</summary>
+    static int Conv(ParsedArgs args)
+    {
+        var dims = (args.String("--input") ?? "1,64,64,1000").Split(',');
+        if (dims.Length != 4 || !dims.All(d => int.TryParse(d, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v is >= 1 and <= 1 << 20))
+            throw new UsageException($"bench conv: --input '{args.String("--input")}' must be four positive integers N,C,H,W");
+        int[] s = dims.Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray();
+        int o = args.Int("--out-channels", 64, 1, 1 << 16), k = args.Int("--kernel", 3, 1, 64);
+        int stride = args.Int("--stride", 1, 1, 64), pad = args.Int("--padding", 1, 0, 64);
+        int repeats = args.Int("--repeats", 15, 1, 1000);
+        var g = new Conv2dGeometry(s[0], s[1], s[2], s[3], o, k, k, stride, stride, pad, pad, pad, pad);
+        try { g.Validate("bench conv"); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        var backend = Compute.OpenBackend(args);
+        var (forward, data, weight, gflops) = Timing.Conv2d(backend, g, repeats);
+        double backwardRatio = (data.MedianSeconds + weight.MedianSeconds) / forward.MedianSeconds;
+        if (args.Flag("--json"))
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new
+            {
+                op = "conv2d",
+                input = s, out_channels = o, kernel = k, stride, padding = pad,
+                threads = backend.Threads,
+                backend = Backends.Name(backend.Kind),
+                device = backend.Description,
+                gflops = Math.Round(gflops, 2),
+                forward_ms = Math.Round(forward.MedianSeconds * 1e3, 4),
+                backward_data_ms = Math.Round(data.MedianSeconds * 1e3, 4),
+                backward_weight_ms = Math.Round(weight.MedianSeconds * 1e3, 4),
+                backward_over_forward = Math.Round(backwardRatio, 3),
+                repeats,
+            }));
+        }
+        else
+        {
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"conv2d [{string.Join(",", s)}] {s[1]}→{o} k{k} s{stride} p{pad} on {backend.Description}: forward {gflops:F1} GFLOP/s ({forward.MedianSeconds * 1e3:F2} ms), " +
+                $"backward dx {data.MedianSeconds * 1e3:F2} ms + dW {weight.MedianSeconds * 1e3:F2} ms = {backwardRatio:F2}× forward (medians of {repeats})"));
         }
         return ExitCode.Ok;
     }

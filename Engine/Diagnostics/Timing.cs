@@ -41,4 +41,28 @@ public static class Timing
         var t = Measure(() => { backend.Gemm(args); backend.Synchronize(); }, repeats);
         return (t, 2.0 * m * n * k / t.MedianSeconds / 1e9);
     }
+
+    /// <summary>
+    /// Times one convolution on a backend: forward, backward data (dx) and backward weight (dW + db), each the backend
+    /// call itself. Returns the three timings and the forward GFLOP/s at the median (<see cref="Conv2dGeometry.Flops"/>).
+    /// </summary>
+    public static (TimingResult Forward, TimingResult BackwardData, TimingResult BackwardWeight, double Gflops) Conv2d(
+        IBackend backend, Conv2dGeometry g, int repeats = 15)
+    {
+        var rng = new Random(1);
+        float[] Fill(int[] shape) { var a = new float[Layout.Count(shape)]; for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
+        using var x = Tensor.FromSpan(Fill(g.InputShape), g.InputShape, backend);
+        using var w = Tensor.FromSpan(Fill(g.WeightShape), g.WeightShape, backend);
+        using var b = Tensor.FromSpan(Fill([g.OutChannels]), [g.OutChannels], backend);
+        using var y = Tensor.Zeros(g.OutputShape, backend);
+        using var dy = Tensor.FromSpan(Fill(g.OutputShape), g.OutputShape, backend);
+        using var dx = Tensor.Zeros(g.InputShape, backend);
+        using var dw = Tensor.Zeros(g.WeightShape, backend);
+        using var db = Tensor.Zeros([g.OutChannels], backend);
+        var (xv, wv, bv, yv, dyv, dxv, dwv, dbv) = (x.View, w.View, b.View, y.View, dy.View, dx.View, dw.View, db.View);
+        var forward = Measure(() => { backend.Conv2dForward(g, xv, wv, bv, yv); backend.Synchronize(); }, repeats);
+        var data = Measure(() => { backend.Conv2dBackwardData(g, dyv, wv, dxv); backend.Synchronize(); }, repeats);
+        var weight = Measure(() => { backend.Conv2dBackwardWeight(g, xv, dyv, dwv, dbv); backend.Synchronize(); }, repeats);
+        return (forward, data, weight, g.Flops / forward.MedianSeconds / 1e9);
+    }
 }
