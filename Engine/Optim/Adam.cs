@@ -1,0 +1,68 @@
+using NativeASD.Engine.Layers;
+
+namespace NativeASD.Engine.Optim;
+
+/// <summary>
+/// torch.optim.Adam (amsgrad off). At step t: g = grad (+ wd·p for Adam's L2 decay);
+/// m = β₁m + (1 − β₁)g; v = β₂v + (1 − β₂)g²; p −= lr/(1 − β₁ᵗ) · m / (√v/√(1 − β₂ᵗ) + eps) — eps added AFTER the
+/// bias-corrected square root, as torch. <see cref="AdamW"/> instead decays decoupled: p ·= 1 − lr·wd before the step.
+/// </summary>
+public class Adam : Optimizer
+{
+    readonly Tensor?[] _m, _v;
+    readonly bool _decoupled;
+
+    public float Beta1 { get; }
+    public float Beta2 { get; }
+    public float Eps { get; }
+    public float WeightDecay { get; }
+
+    public Adam(IEnumerable<Parameter> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 0f)
+        : this(parameters, learningRate, beta1, beta2, eps, weightDecay, decoupled: false) { }
+
+    protected Adam(IEnumerable<Parameter> parameters, float learningRate, float beta1, float beta2, float eps, float weightDecay, bool decoupled)
+        : base(parameters, learningRate)
+    {
+        if (!(beta1 is >= 0f and < 1f) || !(beta2 is >= 0f and < 1f))
+            throw new ArgumentException($"{GetType().Name}: betas must be in [0, 1), got ({beta1}, {beta2})");
+        (Beta1, Beta2, Eps, WeightDecay, _decoupled) = (beta1, beta2, eps, weightDecay, decoupled);
+        _m = new Tensor?[Parameters.Count];
+        _v = new Tensor?[Parameters.Count];
+    }
+
+    protected override void Update(int index, Parameter p)
+    {
+        var m = _m[index] ??= Tensor.Zeros(p.Value.ShapeArray(), p.Value.Backend);
+        var v = _v[index] ??= Tensor.Zeros(p.Value.ShapeArray(), p.Value.Backend);
+        using var g = p.Grad.Clone();
+        if (WeightDecay != 0f)
+        {
+            if (_decoupled) Ops.Scale(p.Value, 1f - LearningRate * WeightDecay, into: p.Value);
+            else AddScaled(g, p.Value, WeightDecay);
+        }
+        Ops.Scale(m, Beta1, into: m);
+        AddScaled(m, g, 1f - Beta1);
+        Ops.Scale(v, Beta2, into: v);
+        Ops.Square(g, into: g);
+        AddScaled(v, g, 1f - Beta2);
+
+        int t = Steps;
+        double bias1 = 1 - Math.Pow(Beta1, t), bias2 = 1 - Math.Pow(Beta2, t);
+        float stepSize = (float)(LearningRate / bias1);
+        using var denom = Ops.Sqrt(v);
+        Ops.Affine(denom, (float)(1 / Math.Sqrt(bias2)), Eps, into: denom);
+        using var update = Ops.Div(m, denom);
+        AddScaled(p.Value, update, -stepSize);
+    }
+
+    public override void Dispose()
+    {
+        DisposeAll(_m);
+        DisposeAll(_v);
+        base.Dispose();
+    }
+}
+
+/// <summary>torch.optim.AdamW: Adam with decoupled weight decay (default 0.01).</summary>
+public sealed class AdamW(IEnumerable<Parameter> parameters, float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f, float weightDecay = 1e-2f)
+    : Adam(parameters, learningRate, beta1, beta2, eps, weightDecay, decoupled: true);
