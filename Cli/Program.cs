@@ -8,6 +8,8 @@ namespace NativeASD.Cli
         public static readonly CommandSpec[] Commands =
         [
             BenchCommand.Spec,
+            InspectCommand.Spec,
+            ConvertCommand.Spec,
         ];
 
         public static int Main(string[] args)
