@@ -7,6 +7,7 @@ public static class Program
     /// <summary>
     /// BenchmarkDotNet switcher (e.g. <c>--filter *Gemm*</c>). <c>gemm-quick M N K threads [simd] [seconds]</c> instead
     /// times one GEMM shape with a plain stopwatch loop (for tuning; no BenchmarkDotNet overhead);
+    /// <c>frontend-quick [preset] [seconds] [batch] [threads] [single|double]</c> times a frontend preset;
     /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with.
     /// </summary>
     public static void Main(string[] args)
@@ -14,6 +15,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "fma-peak")
         {
             FmaPeak.Run(args[1..]);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "frontend-quick")
+        {
+            FrontendQuick.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "gemm-quick")

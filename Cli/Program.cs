@@ -10,6 +10,7 @@ namespace NativeASD.Cli
             BenchCommand.Spec,
             InspectCommand.Spec,
             ConvertCommand.Spec,
+            FeaturesCommand.Spec,
         ];
 
         public static int Main(string[] args)

@@ -1,0 +1,208 @@
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using NativeASD.Engine.Audio;
+using NativeASD.Kernels.Cpu;
+
+namespace NativeASD.Engine.Frontend;
+
+/// <summary>Arithmetic of the STFT and mel stages. Double meets the exactness bounds everywhere; single is faster.</summary>
+public enum FrontendPrecision { Single, Double }
+
+/// <summary>
+/// A frontend: audio samples → [frames, bins] features (log-mel, MFCC or a linear spectrum) as a
+/// <see cref="FrontendPreset"/> describes. Thread-safe; reuse one instance. Runs on the CPU with SIMD across
+/// frames and the <see cref="WorkerPool"/> across frames and clips.
+/// <code>
+/// using var fe = new Frontend(FrontendPreset.Get("dcase2020"));
+/// float[,] logMel = fe.ComputeFile("normal_id_00_00000000.wav");              // [313, 128]
+/// float[,] same = fe.Compute(AudioFile.Read(path, ChannelMix.Mean, fe.Preset.SampleRate));
+/// float[,] vectors = FrameStacking.Stack(logMel, fe.Preset.StackFrames);      // [309, 640]
+/// </code>
+/// </summary>
+public sealed unsafe class Frontend : IDisposable
+{
+    readonly IFrontendKernel _kernel;
+    readonly WorkerPool _pool;
+    readonly double[,]? _dct;
+    /// <summary>Frames per parallel task.</summary>
+    const int ChunkFrames = 64;
+
+    public FrontendPreset Preset { get; }
+    public FrontendPrecision Precision { get; }
+    public int Threads => _pool.Threads;
+    /// <summary>Values per output frame.</summary>
+    public int Bins => Preset.Bins;
+
+    /// <param name="threads">worker threads (0: all cores).</param>
+    public Frontend(FrontendPreset preset, int threads = 0, FrontendPrecision precision = FrontendPrecision.Single)
+    {
+        preset.Validate();
+        Preset = preset;
+        Precision = precision;
+        _kernel = precision == FrontendPrecision.Double ? new FrontendKernel<double>(preset) : new FrontendKernel<float>(preset);
+        _pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
+        if (preset.Mfcc > 0) _dct = Dct.OrthoMatrix(preset.Mfcc, _kernel.Bands);
+    }
+
+    /// <summary>Frames a clip of <paramref name="samples"/> samples gives (0 when it is shorter than one frame).</summary>
+    public int FrameCount(long samples)
+    {
+        long padded = samples + (Preset.Center ? 2L * (Preset.NFft / 2) : 0);
+        long span = Preset.Alignment == FrameAlignment.Torch ? Preset.NFft : Preset.EffectiveWinLength;
+        return padded < span ? 0 : checked((int)(1 + (padded - span) / Preset.Hop));
+    }
+
+    /// <summary>
+    /// Features of one clip, [frames, <see cref="Bins"/>]. <paramref name="sampleRate"/> must be the preset's
+    /// (read with <c>AudioFile.Read(path, mix, preset.SampleRate)</c>); <paramref name="source"/> names the clip in errors.
+    /// </summary>
+    public float[,] Compute(ReadOnlySpan<float> samples, int sampleRate, string? source = null)
+    {
+        var clip = Prepare(samples, sampleRate, source);
+        Run([clip]);
+        return clip.Finish(this);
+    }
+
+    /// <summary>Features of a clip read by <see cref="AudioFile.Read"/> (at the preset's rate; errors name its source).</summary>
+    public float[,] Compute(AudioClip clip) => Compute(clip.Samples, clip.SampleRate, clip.Source);
+
+    /// <summary>Reads <paramref name="path"/> (channel or mean per <paramref name="mix"/>, resampled to the preset's rate) and computes its features.</summary>
+    public float[,] ComputeFile(string path, ChannelMix mix = default) => Compute(AudioFile.Read(path, mix, Preset.SampleRate));
+
+    /// <summary>Features of many clips at once (all at the preset's rate), spread over the worker threads; result i belongs to clip i.</summary>
+    public float[][,] ComputeBatch(IReadOnlyList<float[]> clips, int sampleRate, IReadOnlyList<string>? sources = null)
+    {
+        if (sources is not null && sources.Count != clips.Count)
+            throw new ArgumentException($"frontend: {clips.Count} clips but {sources.Count} source names");
+        var prepared = new Clip[clips.Count];
+        for (int i = 0; i < clips.Count; i++) prepared[i] = Prepare(clips[i], sampleRate, sources?[i] ?? $"clip {i}");
+        Run(prepared);
+        var result = new float[clips.Count][,];
+        for (int i = 0; i < clips.Count; i++) result[i] = prepared[i].Finish(this);
+        return result;
+    }
+
+    sealed class Clip(float[] padded, int frames, long firstStart, int bands)
+    {
+        public readonly float[] Padded = padded;
+        public readonly int Frames = frames;
+        public readonly long FirstStart = firstStart;
+        public readonly float[,] Rows = new float[frames, bands];
+
+        /// <summary>Log, top_db and DCT over the whole clip, after all its frames are in.</summary>
+        public float[,] Finish(Frontend fe) => fe.Finish(Rows);
+    }
+
+    Clip Prepare(ReadOnlySpan<float> samples, int sampleRate, string? source)
+    {
+        string name = source ?? "clip";
+        var p = Preset;
+        if (sampleRate != p.SampleRate)
+            throw new ArgumentException($"{name}: sample rate {sampleRate} Hz, but preset '{p.Name}' needs {p.SampleRate} Hz (read it with AudioFile.Read(path, mix, targetRate: {p.SampleRate}))");
+        int frames = FrameCount(samples.Length);
+        if (frames == 0)
+        {
+            long span = p.Alignment == FrameAlignment.Torch ? p.NFft : p.EffectiveWinLength;
+            throw new InvalidDataException($"{name}: clip of {samples.Length} samples is shorter than one frame ({span} samples{(p.Center ? ", after centring padding" : "")}) for preset '{p.Name}'");
+        }
+        int pad = p.Center ? p.NFft / 2 : 0;
+        if (p.Center && p.PadMode == PadMode.Reflect && samples.Length <= pad)
+            throw new InvalidDataException($"{name}: clip of {samples.Length} samples is too short for reflect padding by {pad} (n_fft/2) in preset '{p.Name}'");
+        var padded = new float[samples.Length + 2 * pad];
+        CopyFinite(samples, padded.AsSpan(pad), name);
+        if (pad > 0 && p.PadMode == PadMode.Reflect)
+            for (int i = 1; i <= pad; i++)
+            {
+                padded[pad - i] = samples[i];
+                padded[pad + samples.Length - 1 + i] = samples[samples.Length - 1 - i];
+            }
+        long firstStart = p.Alignment == FrameAlignment.Torch ? (p.NFft - p.EffectiveWinLength) / 2 : 0;
+        return new Clip(padded, frames, firstStart, _kernel.Bands);
+    }
+
+    /// <summary>Copies samples, rejecting NaN and ±∞ (x − x is 0 only for finite x).</summary>
+    static void CopyFinite(ReadOnlySpan<float> source, Span<float> destination, string name)
+    {
+        source.CopyTo(destination);
+        int i = 0;
+        bool finite = true;
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= source.Length && finite; i += 8)
+            {
+                var v = Vector256.Create(source.Slice(i, 8));
+                finite = Vector256.EqualsAll(v - v, Vector256<float>.Zero);
+            }
+        for (; i < source.Length && finite; i++) finite = float.IsFinite(source[i]);
+        if (!finite)
+        {
+            int bad = FirstNonFinite(source);
+            throw new InvalidDataException($"{name}: sample {bad} is {source[bad]} (NaN or infinite samples are rejected)");
+        }
+    }
+
+    static int FirstNonFinite(ReadOnlySpan<float> s)
+    {
+        for (int i = 0; i < s.Length; i++) if (!float.IsFinite(s[i])) return i;
+        return 0;
+    }
+
+    void Run(Clip[] clips)
+    {
+        var tasks = new List<(Clip Clip, int First, int Count)>();
+        foreach (var c in clips)
+            for (int f = 0; f < c.Frames; f += ChunkFrames) tasks.Add((c, f, Math.Min(ChunkFrames, c.Frames - f)));
+        _pool.Run(new RowsJob(_kernel, Preset.Hop, tasks), tasks.Count);
+    }
+
+    sealed class RowsJob(IFrontendKernel kernel, int hop, List<(Clip Clip, int First, int Count)> tasks) : ParallelJob
+    {
+        public override void Execute(int task)
+        {
+            var (c, first, count) = tasks[task];
+            fixed (float* signal = c.Padded)
+            fixed (float* rows = &c.Rows[0, 0])
+                kernel.Rows(signal, c.FirstStart, hop, first, count, rows + (long)first * kernel.Bands);
+        }
+    }
+
+    float[,] Finish(float[,] rows)
+    {
+        var p = Preset;
+        int frames = rows.GetLength(0), bands = rows.GetLength(1);
+        fixed (float* r = &rows[0, 0])
+        {
+            var all = new Span<float>(r, frames * bands);
+            switch (p.Log)
+            {
+                case LogKind.Decibel:
+                    if (p.LogOffset != 0) TensorPrimitives.Add(all, (float)p.LogOffset, all);
+                    if (p.Amin > 0) TensorPrimitives.Max(all, (float)p.Amin, all);
+                    TensorPrimitives.Log10(all, all);
+                    TensorPrimitives.Multiply(all, 10f, all);
+                    if (p.Ref != 1.0) TensorPrimitives.Add(all, (float)(-10 * Math.Log10(Math.Max(p.Ref, p.Amin))), all);
+                    if (p.TopDb is { } top) TensorPrimitives.Max(all, TensorPrimitives.Max(all) - (float)top, all);
+                    break;
+                case LogKind.NaturalOffset:
+                    TensorPrimitives.Add(all, (float)p.LogOffset, all);
+                    TensorPrimitives.Log(all, all);
+                    break;
+                case LogKind.NaturalPositive:
+                    for (int i = 0; i < all.Length; i++) all[i] = all[i] > 0 ? MathF.Log(all[i]) : 0f;
+                    break;
+            }
+        }
+        if (_dct is null) return rows;
+        int coefficients = _dct.GetLength(0);
+        var mfcc = new float[frames, coefficients];
+        for (int t = 0; t < frames; t++)
+            for (int c = 0; c < coefficients; c++)
+            {
+                double acc = 0;
+                for (int b = 0; b < bands; b++) acc += _dct[c, b] * rows[t, b];
+                mfcc[t, c] = (float)acc;
+            }
+        return mfcc;
+    }
+
+    public void Dispose() => _pool.Dispose();
+}
