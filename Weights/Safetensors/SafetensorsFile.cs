@@ -90,6 +90,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource
     static (List<SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
         if (header[0] != (byte)'{') throw new WeightFormatException(path, "safetensors header does not start with '{'");
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new WeightFormatException(path, "safetensors header is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new WeightFormatException(path, $"safetensors header is not valid JSON: {e.Message}", e); }
