@@ -173,7 +173,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource
     {
         long count = e.ByteLength / WeightDTypes.Size(e.DType);
         if (count > Array.MaxLength) throw new WeightFormatException(Path, $"tensor {e.Name} has {count} elements, more than one array holds");
-        var result = new float[count];
+        var result = GC.AllocateUninitializedArray<float>((int)count); // every element is written below
         WeightDTypes.DecodeToFloat32(GetBytes(e), e.DType, result);
         return result;
     }

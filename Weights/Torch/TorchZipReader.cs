@@ -107,7 +107,7 @@ public sealed class TorchZipReader : IWeightSource
             {
                 var entry = _zip.GetEntry($"{_prefix}data/{s.Key}") ?? throw new WeightFormatException(Path, $"storage entry data/{s.Key} is missing");
                 var all = ReadEntry(Path, entry, long.MaxValue);
-                return all.AsSpan(checked((int)(offset * size)), checked((int)(count * size))).ToArray();
+                return offset == 0 && count * size == all.Length ? all : all.AsSpan(checked((int)(offset * size)), checked((int)(count * size))).ToArray();
             }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or NotSupportedException or ArgumentException or OverflowException)
             {
