@@ -8,7 +8,8 @@ public static class Program
     /// BenchmarkDotNet switcher (e.g. <c>--filter *Gemm*</c>). <c>gemm-quick M N K threads [simd] [seconds]</c> instead
     /// times one GEMM shape with a plain stopwatch loop (for tuning; no BenchmarkDotNet overhead);
     /// <c>frontend-quick [preset] [seconds] [batch] [threads] [single|double]</c> times a frontend preset;
-    /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with.
+    /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with;
+    /// <c>weights-load [file] [repeats]</c> times loading a ResNet38-size safetensors file.
     /// </summary>
     public static void Main(string[] args)
     {
@@ -20,6 +21,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "frontend-quick")
         {
             FrontendQuick.Run(args[1..]);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "weights-load")
+        {
+            WeightLoad.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "gemm-quick")
