@@ -11,6 +11,8 @@ namespace NativeASD.Cli
             InspectCommand.Spec,
             ConvertCommand.Spec,
             FeaturesCommand.Spec,
+            EmbedCommand.Spec,
+            TagCommand.Spec,
         ];
 
         public static int Main(string[] args)
