@@ -13,6 +13,8 @@ namespace NativeASD.Cli
             ConvertCommand.Spec,
             FitCommand.Spec,
             ScoreCommand.Spec,
+            EmbedCommand.Spec,
+            TagCommand.Spec,
         ];
 
         public static int Main(string[] args)

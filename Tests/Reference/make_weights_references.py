@@ -9,7 +9,9 @@ PANNs key/shape lists (from the model definition below, no weights); and a safet
 per the format spec (stdlib + numpy only: python3-safetensors is not packaged here). manifest.json describes it all.
 
    /usr/bin/python3 Tests/Reference/make_weights_references.py --verify FILE.safetensors
-checks a safetensors file the way the reference (Rust) implementation does and prints its tensors and metadata.
+checks a safetensors file the way the reference (Rust) implementation does and prints its tensors and metadata;
+   /usr/bin/python3 Tests/Reference/make_weights_references.py --compare SRC.pt FILE.safetensors
+also checks that every tensor equals torch.load(SRC) (its 'model' entry when there is one).
 """
 import json, os, struct, sys
 import numpy as np
@@ -222,7 +224,16 @@ def torch_zeros(*shape):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--verify":
+    if len(sys.argv) == 4 and sys.argv[1] == "--compare":
+        import torch
+        src = torch.load(sys.argv[2], map_location="cpu")
+        sd = src["model"] if isinstance(src, dict) and "model" in src else src
+        tensors, meta = verify_safetensors(sys.argv[3])
+        assert set(tensors) == set(sd), f"names differ: {sorted(set(tensors) ^ set(sd))[:8]}"
+        for k, v in sd.items():
+            assert np.array_equal(tensors[k].astype(np.float64), v.double().numpy()), f"{k} differs"
+        print(f"ok: {len(tensors)} tensors equal torch.load({sys.argv[2]}); metadata arch={meta.get('arch')}")
+    elif len(sys.argv) == 3 and sys.argv[1] == "--verify":
         tensors, meta = verify_safetensors(sys.argv[2])
         print(json.dumps({"ok": True, "metadata": meta, "tensors": {k: [str(v.dtype), list(v.shape)] for k, v in tensors.items()}}, indent=1))
     else:

@@ -203,7 +203,7 @@ public class HostileFileTests(ITestOutputHelper output)
     public void Fuzz_only_weight_format_exceptions_escape()
     {
         const int cases = 10_000;
-        using var dir = new WeightFixtures.TempDir();
+        using var dir = new WeightFixtures.TempDir(inMemory: true);
         string converted = dir.File("converted.safetensors");
         NativeASD.Weights.Mapping.WeightConverter.Convert(WeightFixtures.PathOf("panns_resnet38_narrow.pth"), converted, null, false);
         var bases = new List<(string Name, byte[] Bytes)>
@@ -220,16 +220,20 @@ public class HostileFileTests(ITestOutputHelper output)
         int loaded = 0;
         var clock = Stopwatch.StartNew();
         string path = dir.File("case.bin");
+        var perBase = new double[bases.Count];
         for (int i = 0; i < cases; i++)
         {
             var (name, original) = bases[i % bases.Count];
             var bytes = Mutate(original, rng, out string how);
+            long t0 = Stopwatch.GetTimestamp();
             File.WriteAllBytes(path, bytes);
             try { OpenAndReadAll(path); loaded++; }
             catch (WeightFormatException) { }
             catch (Exception e) { if (failures.Count < 20) failures.Add($"case {i} ({name}, {how}): {e.GetType().Name}: {e.Message}"); }
+            perBase[i % bases.Count] += Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         output.WriteLine($"{cases} cases in {clock.Elapsed.TotalSeconds:F1} s; {loaded} still loaded");
+        for (int b = 0; b < bases.Count; b++) output.WriteLine($"  {bases[b].Name}: {perBase[b]:F2} s");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 

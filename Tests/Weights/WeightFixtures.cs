@@ -15,9 +15,12 @@ static class WeightFixtures
     public static int[] Shape(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
 
     /// <summary>A fresh directory under the temp folder, deleted on dispose.</summary>
-    public sealed class TempDir : IDisposable
+    public sealed class TempDir(bool inMemory = false) : IDisposable
     {
-        public string Path { get; } = Directory.CreateTempSubdirectory("nasd-weights-").FullName;
+        /// <summary>In memory (/dev/shm where it exists) for tests that write thousands of small files: a disk write costs ~7 ms here.</summary>
+        public string Path { get; } = inMemory && Directory.Exists("/dev/shm")
+            ? Directory.CreateDirectory(System.IO.Path.Combine("/dev/shm", $"nasd-weights-{Guid.NewGuid():N}")).FullName
+            : Directory.CreateTempSubdirectory("nasd-weights-").FullName;
         public string File(string name) => System.IO.Path.Combine(Path, name);
         public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
     }

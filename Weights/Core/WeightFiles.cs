@@ -1,4 +1,7 @@
+using NativeASD.Weights.Keras;
+using NativeASD.Weights.Onnx;
 using NativeASD.Weights.Safetensors;
+using NativeASD.Weights.Tflite;
 using NativeASD.Weights.Torch;
 
 namespace NativeASD.Weights;
@@ -15,18 +18,17 @@ public static class WeightFiles
     static readonly byte[] Hdf5Magic = [0x89, (byte)'H', (byte)'D', (byte)'F', (byte)'\r', (byte)'\n', 0x1a, (byte)'\n'];
 
     /// <summary>
-    /// The registration point: formats in the order they are tried. TFLite, ONNX and Keras HDF5 are recognised here;
-    /// their readers plug in by setting Open.
+    /// The registration point: formats in the order they are tried.
     /// </summary>
     public static readonly List<WeightFormat> Formats =
     [
         new("torch-zip", (h, _) => h.Length >= 4 && h[0] == (byte)'P' && h[1] == (byte)'K' && h[2] == 3 && h[3] == 4, TorchZipReader.Open),
         new("torch-legacy", (h, _) => TorchLegacyReader.Sniff(h), TorchLegacyReader.Open),
-        new("keras-h5", (h, _) => h.Length >= 8 && h[..8].SequenceEqual(Hdf5Magic), null),
-        new("tflite", (h, _) => h.Length >= 8 && h[4..8].SequenceEqual("TFL3"u8), null),
+        new("keras-h5", (h, _) => h.Length >= 8 && h[..8].SequenceEqual(Hdf5Magic), KerasH5File.Open),
+        new("tflite", (h, _) => h.Length >= 8 && h[4..8].SequenceEqual("TFL3"u8), TfliteFile.Open),
         new("safetensors", (h, _) => SafetensorsFile.Sniff(h), SafetensorsFile.Open),
         // ONNX has no magic: a ModelProto starts with field 1 (ir_version, varint, tag 0x08); the extension confirms it.
-        new("onnx", (h, p) => h.Length >= 2 && h[0] == 0x08 && p.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase), null),
+        new("onnx", (h, p) => h.Length >= 2 && h[0] == 0x08 && p.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase), OnnxFile.Open),
     ];
 
     /// <summary>Opens <paramref name="path"/> with the reader its magic bytes select; throws <see cref="WeightFormatException"/> for unknown or unusable files.</summary>

@@ -34,6 +34,7 @@ public static class ArchitectureMappings
         new PannsResNetMapping("panns-resnet22", [2, 2, 2, 2]),
         new PannsResNetMapping("panns-resnet38", [3, 4, 6, 3]),
         new HonkRes8Mapping(),
+        new YamNetMapping(),
     ];
 
     /// <summary>Every --arch name the CLI accepts, registered or not.</summary>

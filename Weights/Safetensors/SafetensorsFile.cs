@@ -90,6 +90,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource
     static (List<SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)
     {
         if (header[0] != (byte)'{') throw new WeightFormatException(path, "safetensors header does not start with '{'");
+        if (!System.Text.Unicode.Utf8.IsValid(header)) throw new WeightFormatException(path, "safetensors header is not valid UTF-8");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header, new JsonDocumentOptions { MaxDepth = 8 }); }
         catch (JsonException e) { throw new WeightFormatException(path, $"safetensors header is not valid JSON: {e.Message}", e); }
@@ -172,7 +173,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource
     {
         long count = e.ByteLength / WeightDTypes.Size(e.DType);
         if (count > Array.MaxLength) throw new WeightFormatException(Path, $"tensor {e.Name} has {count} elements, more than one array holds");
-        var result = new float[count];
+        var result = GC.AllocateUninitializedArray<float>((int)count); // every element is written below
         WeightDTypes.DecodeToFloat32(GetBytes(e), e.DType, result);
         return result;
     }

@@ -6,7 +6,7 @@ namespace NativeASD.Weights.Torch;
 /// <summary>
 /// A <c>torch.save</c> zip checkpoint (PyTorch ≥ 1.6): <c>PREFIX/data.pkl</c> (the pickled object, storages as
 /// persistent ids) and <c>PREFIX/data/KEY</c> (raw little-endian storage bytes). Storages are read on demand, whole
-/// entries at a time so that the zip CRC is checked.
+/// entries at a time so that each entry's CRC-32 is checked.
 /// </summary>
 public sealed class TorchZipReader : IWeightSource
 {
@@ -80,7 +80,7 @@ public sealed class TorchZipReader : IWeightSource
         }
     }
 
-    /// <summary>Reads a whole entry (which makes ZipArchive check its CRC-32), refusing entries larger than <paramref name="limit"/>.</summary>
+    /// <summary>Reads a whole entry and checks its CRC-32, refusing entries larger than <paramref name="limit"/>.</summary>
     static byte[] ReadEntry(string path, ZipArchiveEntry entry, long limit)
     {
         if (entry.Length > limit || entry.Length > Array.MaxLength)
@@ -91,8 +91,10 @@ public sealed class TorchZipReader : IWeightSource
         var buf = new byte[entry.Length];
         using var s = entry.Open();
         s.ReadExactly(buf);
-        // Reading past the end lets a CRC-checking stream compare its checksum, and exposes entries longer than declared.
         if (s.ReadByte() >= 0) throw new WeightFormatException(path, $"{entry.FullName} holds more bytes than its header declares");
+        // ZipArchive (.NET 10) does not verify CRC-32 on read; a corrupted storage must not load silently.
+        uint crc = System.IO.Hashing.Crc32.HashToUInt32(buf);
+        if (crc != entry.Crc32) throw new WeightFormatException(path, $"{entry.FullName}: CRC-32 is {crc:x8}, the zip directory says {entry.Crc32:x8} (corrupt file)");
         return buf;
     }
 
@@ -105,7 +107,7 @@ public sealed class TorchZipReader : IWeightSource
             {
                 var entry = _zip.GetEntry($"{_prefix}data/{s.Key}") ?? throw new WeightFormatException(Path, $"storage entry data/{s.Key} is missing");
                 var all = ReadEntry(Path, entry, long.MaxValue);
-                return all.AsSpan(checked((int)(offset * size)), checked((int)(count * size))).ToArray();
+                return offset == 0 && count * size == all.Length ? all : all.AsSpan(checked((int)(offset * size)), checked((int)(count * size))).ToArray();
             }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or NotSupportedException or ArgumentException or OverflowException)
             {

@@ -1,0 +1,143 @@
+using NativeASD.Engine.Layers;
+using NativeASD.Kernels;
+
+namespace NativeASD.Engine.Models.Panns;
+
+/// <summary>
+/// PANNs' ConvBlock: (conv3×3, no bias → BatchNorm2d → ReLU) ×2, then average pooling (2×2 for conv_block1,
+/// 1×1 = none for conv_block_after1). Keys: conv1.weight, bn1.*, conv2.weight, bn2.*.
+/// x [N, Cin, H, W] → [N, Cout, H/p, W/p].
+/// </summary>
+public sealed class ConvBlock : Layer
+{
+    readonly Conv2d _conv1, _conv2;
+    readonly BatchNorm2d _bn1, _bn2;
+    readonly ReLU _relu1, _relu2;
+    readonly AvgPool2d? _pool;
+
+    public int InChannels { get; }
+    public int OutChannels { get; }
+
+    public ConvBlock(int inChannels, int outChannels, int pool, IBackend? backend = null) : base(backend)
+    {
+        (InChannels, OutChannels) = (inChannels, outChannels);
+        _conv1 = AddChild("conv1", PannsLayers.Conv(inChannels, outChannels, 3, Backend));
+        _conv2 = AddChild("conv2", PannsLayers.Conv(outChannels, outChannels, 3, Backend));
+        _bn1 = AddChild("bn1", new BatchNorm2d(outChannels, backend: Backend));
+        _bn2 = AddChild("bn2", new BatchNorm2d(outChannels, backend: Backend));
+        _relu1 = AddChild("relu1", new ReLU(Backend));
+        _relu2 = AddChild("relu2", new ReLU(Backend));
+        if (pool > 1) _pool = AddChild("pool", PannsLayers.AvgPool(pool, Backend));
+    }
+
+    public override string Describe() => $"ConvBlock({InChannels}→{OutChannels})";
+
+    public override Tensor Forward(Tensor x)
+    {
+        using var a = _conv1.Forward(x);
+        using var b = _bn1.Forward(a);
+        using var c = _relu1.Forward(b);
+        using var d = _conv2.Forward(c);
+        using var e = _bn2.Forward(d);
+        var f = _relu2.Forward(e);
+        if (_pool is null) return f;
+        using (f) return _pool.Forward(f);
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        using var df = _pool is null ? dy.Share() : _pool.Backward(dy);
+        using var de = _relu2.Backward(df);
+        using var dd = _bn2.Backward(de);
+        using var dc = _conv2.Backward(dd);
+        using var db = _relu1.Backward(dc);
+        using var da = _bn1.Backward(db);
+        return _conv1.Backward(da);
+    }
+}
+
+/// <summary>
+/// PANNs' BasicBlock (audioset_tagging_cnn _ResnetBasicBlock). A stride-2 block average-pools 2×2 BEFORE its first
+/// conv (every conv is stride 1) and its shortcut is AvgPool2d(2) → conv1×1 → BatchNorm2d (keys downsample.1.weight,
+/// downsample.2.*); a stride-1 block whose width changes uses conv1×1 → BN (downsample.0 / .1).
+/// out = ReLU(bn2(conv2(dropout(ReLU(bn1(conv1(pool?(x)))))) + shortcut(x)).
+/// </summary>
+public sealed class BasicBlock : Layer
+{
+    readonly AvgPool2d? _pool;
+    readonly Conv2d _conv1, _conv2;
+    readonly BatchNorm2d _bn1, _bn2;
+    readonly ReLU _relu1, _relu2;
+    readonly Dropout? _dropout;
+    readonly Sequential? _downsample;
+
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public int Stride { get; }
+
+    public BasicBlock(int inChannels, int outChannels, int stride, float dropout, ulong seed, IBackend? backend = null) : base(backend)
+    {
+        if (stride is not (1 or 2)) throw new ArgumentException($"BasicBlock: stride must be 1 or 2, got {stride}");
+        (InChannels, OutChannels, Stride) = (inChannels, outChannels, stride);
+        if (stride == 2) _pool = AddChild("pool", PannsLayers.AvgPool(2, Backend));
+        _conv1 = AddChild("conv1", PannsLayers.Conv(inChannels, outChannels, 3, Backend));
+        _bn1 = AddChild("bn1", new BatchNorm2d(outChannels, backend: Backend));
+        _relu1 = AddChild("relu1", new ReLU(Backend));
+        if (dropout > 0f) _dropout = AddChild("dropout", new Dropout(dropout, seed, Backend));
+        _conv2 = AddChild("conv2", PannsLayers.Conv(outChannels, outChannels, 3, Backend));
+        _bn2 = AddChild("bn2", new BatchNorm2d(outChannels, backend: Backend));
+        _relu2 = AddChild("relu2", new ReLU(Backend));
+        if (stride == 2)
+            _downsample = AddChild("downsample", new Sequential([
+                ("0", PannsLayers.AvgPool(2, Backend)),
+                ("1", PannsLayers.Conv(inChannels, outChannels, 1, Backend)),
+                ("2", new BatchNorm2d(outChannels, backend: Backend))], Backend));
+        else if (inChannels != outChannels)
+            _downsample = AddChild("downsample", new Sequential([
+                ("0", PannsLayers.Conv(inChannels, outChannels, 1, Backend)),
+                ("1", new BatchNorm2d(outChannels, backend: Backend))], Backend));
+    }
+
+    public override string Describe() => $"BasicBlock({InChannels}→{OutChannels}, stride {Stride})";
+
+    public override Tensor Forward(Tensor x)
+    {
+        using var p = _pool is null ? x.Share() : _pool.Forward(x);
+        using var a = _conv1.Forward(p);
+        using var b = _bn1.Forward(a);
+        using var c = _relu1.Forward(b);
+        using var d = _dropout is null ? c.Share() : _dropout.Forward(c);
+        using var e = _conv2.Forward(d);
+        using var f = _bn2.Forward(e);
+        using var identity = _downsample is null ? x.Share() : _downsample.Forward(x);
+        if (!Layout.SameShape(f.Shape, identity.Shape))
+            throw new ArgumentException($"{Describe()}: residual branch {Layout.Format(f.Shape)} and shortcut {Layout.Format(identity.Shape)} differ (input {Layout.Format(x.Shape)})");
+        using var sum = Ops.Add(f, identity);
+        return _relu2.Forward(sum);
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        using var dsum = _relu2.Backward(dy);
+        using var df = _bn2.Backward(dsum);
+        using var de = _conv2.Backward(df);
+        using var dd = _dropout is null ? de.Share() : _dropout.Backward(de);
+        using var dc = _relu1.Backward(dd);
+        using var db = _bn1.Backward(dc);
+        using var da = _conv1.Backward(db);
+        using var dp = _pool is null ? da.Share() : _pool.Backward(da);
+        if (_downsample is null) return Ops.Add(dp, dsum);
+        using var dIdentity = _downsample.Backward(dsum);
+        return Ops.Add(dp, dIdentity);
+    }
+}
+
+/// <summary>The conv and pool layers PANNs is built from, in one place.</summary>
+static class PannsLayers
+{
+    /// <summary>k×k conv, stride 1, padding k/2, no bias (every conv in PANNs' ResNets).</summary>
+    public static Conv2d Conv(int inChannels, int outChannels, int k, IBackend backend) =>
+        new(inChannels, outChannels, k, stride: 1, padding: k / 2, bias: false, backend: backend);
+
+    public static AvgPool2d AvgPool(int k, IBackend backend) => new(k, backend: backend);
+}
