@@ -17,7 +17,8 @@ public static class FitCommand
             new("--train", "DIR|FILE", "normal training clips: a folder of .wav files or one file (more may follow as arguments)"),
             new("--out", "MODEL", "model file to write (safetensors; written atomically)"),
             new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
-            new("--backbone", "W|none", "backbone weights for the features; none = log-mel features", "none"),
+            new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
+            new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3"),
             new("--seed", "N", "seed for initialisation and shuffling (same seed, same model bit for bit on the CPU)", "0"),
             new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
             new("--lr", "X", "learning rate", "0.001"),
@@ -37,6 +38,7 @@ public static class FitCommand
             "nasd fit --train fan/train --out fan.safetensors",
             "nasd fit --train pump/train --out pump-ae.safetensors --detector ae --epochs 50",
             "nasd fit --train valve/train --out valve.safetensors --detector mahalanobis --json",
+            "nasd fit --train fan/train --out fan-yamnet.safetensors --backbone yamnet.safetensors --tap layer10",
         ],
         Run, MinPositionals: 0, MaxPositionals: int.MaxValue);
 
@@ -48,9 +50,14 @@ public static class FitCommand
         if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
             throw new UsageException($"fit: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
         string backbone = args.String("--backbone") ?? "none";
-        if (backbone != "none")
-            throw new UsageException("fit: backbone features are not built into this version yet", "use --backbone none (log-mel features)");
-        var settings = Settings(args, detector);
+        string? taps = args.String("--tap");
+        if (backbone != "none" && taps is null) throw new UsageException("fit: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
+        if (backbone == "none" && taps is not null) throw new UsageException("fit: --tap needs --backbone W");
+        var settings = Settings(args, detector) with
+        {
+            Backbone = backbone == "none" ? null : backbone,
+            Taps = taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+        };
         var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);

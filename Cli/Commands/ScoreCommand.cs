@@ -15,6 +15,7 @@ public static class ScoreCommand
         "score --model MODEL.safetensors INPUT… [--csv OUT.csv] [--json]",
         [
             new("--model", "MODEL", "model file written by 'nasd fit'"),
+            new("--backbone", "W", "the model's backbone file, when it moved since fitting (must have the same SHA-256)"),
             new("--csv", "OUT", "write file,score,decision to OUT (atomically; nothing is written when a clip fails) instead of standard output"),
             new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
             new("--no-cache", null, "do not read or write cached features"),
@@ -33,7 +34,7 @@ public static class ScoreCommand
         var files = DetectorRunner.CollectWavs(args.Positionals);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
-        var (scores, info, skipped) = DetectorRunner.Score(model, files, FitCommand.CacheDirectory(args), backend, progress);
+        var (scores, info, skipped) = DetectorRunner.Score(model, files, FitCommand.CacheDirectory(args), backend, progress, args.String("--backbone"));
         if (skipped.Count > 0)
             throw new InputException($"{skipped.Count} of {files.Count} clips could not be scored; first: {skipped[0]}", "no scores were written; fix or remove the clip");
 

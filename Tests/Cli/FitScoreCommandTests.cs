@@ -85,3 +85,40 @@ public sealed class FitScoreCommandTests : IDisposable
         Assert.False(File.Exists(csv));
     }
 }
+
+/// <summary>Backbone features (YAMNet from ../shared) through fit and score, and the backbone hash check.</summary>
+public sealed class BackboneFitScoreTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasd-backbone").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [SkippableFact]
+    public void YamnetFeaturesFitScoreAndRefuseADifferentBackbone()
+    {
+        string yamnet = SharedData.Require("weights/yamnet_spectra_in.tflite");
+        string train = Directory.CreateDirectory(Path.Combine(_dir, "train")).FullName;
+        var generator = new MachineSoundGenerator(new SynthOptions(Seed: 1, Seconds: 2));
+        for (int i = 0; i < 3; i++)
+        {
+            var clip = new SynthClip("pump", 0, "train", i, AnomalyKind.None);
+            WavWriter.Write(Path.Combine(train, clip.FileName), generator.Generate(clip), 16000);
+        }
+        string model = Path.Combine(_dir, "m.safetensors");
+        var fit = NasdProcess.Run("fit", "--train", train, "--out", model, "--detector", "mahalanobis", "--backbone", yamnet, "--tap", "layer12,embedding", "--no-cache", "--json");
+        Assert.True(fit.ExitCode == 0, fit.Stderr);
+        Assert.Contains("backbone:", fit.Stdout);
+        var score = NasdProcess.Run("score", "--model", model, train, "--no-cache");
+        Assert.True(score.ExitCode == 0, score.Stderr);
+        Assert.Equal(4, score.Stdout.Trim().Split('\n').Length);
+
+        string altered = Path.Combine(_dir, "altered.tflite");
+        var bytes = File.ReadAllBytes(yamnet);
+        bytes[^1] ^= 1;
+        File.WriteAllBytes(altered, bytes);
+        var refused = NasdProcess.Run("score", "--model", model, train, "--no-cache", "--backbone", altered);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("SHA-256", refused.Stderr);
+        Assert.Contains("yamnet_spectra_in.tflite", refused.Stderr);
+    }
+}

@@ -10,7 +10,8 @@ namespace NativeASD.Weights.Detectors;
 /// <summary>What to train: detector kind and settings, features, threshold percentile, cache.</summary>
 public sealed record FitSettings(
     string Detector = "metric", ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
-    ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null);
+    ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
+    string? Backbone = null, IReadOnlyList<string>? Taps = null);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);
@@ -75,7 +76,10 @@ public static class DetectorRunner
         var anomalous = trainFiles.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
         if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; training uses normal clips only");
         if (trainFiles.Count == 0) throw new IOException("no training clips");
-        using var extractor = FeatureExtractors.DefaultFor(settings.Detector, settings.Channel, backend?.Threads ?? 0);
+        using FeatureExtractor extractor = settings.Backbone is null
+            ? FeatureExtractors.DefaultFor(settings.Detector, settings.Channel, backend?.Threads ?? 0)
+            : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend);
+        var backbone = extractor as BackboneExtractor;
         var skipped = new List<string>();
         var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress);
         if (features.Count == 0)
@@ -86,7 +90,8 @@ public static class DetectorRunner
             string summary = detector.Fit(features, progress);
             var trainingScores = features.Select(detector.Score).ToArray();
             var threshold = GammaThreshold.Fit(trainingScores, settings.Percentile);
-            var info = new DetectorModelInfo(detector.Kind, extractor.Configuration, null, null, null, threshold, features.Count, summary,
+            var info = new DetectorModelInfo(detector.Kind, extractor.Configuration, backbone is null ? null : Path.GetFullPath(backbone.WeightsPath),
+                backbone?.Sha256, backbone is null ? null : string.Join(",", backbone.Taps), threshold, features.Count, summary,
                 EngineVersion, DateTime.UtcNow.ToString("O"));
             DetectorFile.Save(modelPath, detector, info);
             return (info, skipped);
@@ -95,18 +100,34 @@ public static class DetectorRunner
     }
 
     /// <summary>Scores files with a model file; unreadable clips are reported in skipped and not scored.</summary>
+    /// <param name="backbone">Backbone weights to use instead of the path stored in the model (it must have the stored SHA-256).</param>
     public static (List<ClipScore> Scores, DetectorModelInfo Info, List<string> Skipped) Score(string modelPath, IReadOnlyList<string> files,
-        string? cacheDirectory = null, IBackend? backend = null, IProgress<DetectorProgress>? progress = null)
+        string? cacheDirectory = null, IBackend? backend = null, IProgress<DetectorProgress>? progress = null, string? backbone = null)
     {
         var (detector, info) = DetectorFile.Load(modelPath, backend);
         try
         {
-            using var extractor = FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0);
+            using var extractor = ExtractorFor(modelPath, info, backend, backbone);
             var skipped = new List<string>();
             var features = Extract(files, extractor, cacheDirectory, skipped, progress);
             var scores = features.Select(f => { double s = detector.Score(f); return new ClipScore(f.Source, s, s > info.Threshold.Threshold); }).ToList();
             return (scores, info, skipped);
         }
         finally { (detector as IDisposable)?.Dispose(); }
+    }
+
+    /// <summary>The model's feature extractor; a backbone must be the very file the model was trained with (by SHA-256).</summary>
+    public static FeatureExtractor ExtractorFor(string modelPath, DetectorModelInfo info, IBackend? backend, string? backboneOverride = null)
+    {
+        if (info.BackboneSha256 is null) return FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0);
+        string path = backboneOverride ?? info.BackboneFile ?? throw new WeightFormatException(modelPath, "model names a backbone hash but no backbone file");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{modelPath}: needs backbone {path} (SHA-256 {info.BackboneSha256}), which does not exist; pass its current location with --backbone", path);
+        string sha = BackboneExtractor.FileSha256(path);
+        if (sha != info.BackboneSha256)
+            throw new IOException($"{modelPath}: was trained with backbone {info.BackboneFile} (SHA-256 {info.BackboneSha256}); {path} has SHA-256 {sha}");
+        var parts = info.Features.Split(':');
+        var mix = ChannelMix.Parse(parts[^1].StartsWith("ch", StringComparison.Ordinal) ? parts[^1][2..] : parts[^1]);
+        return new BackboneExtractor(path, (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), mix, backend);
     }
 }
