@@ -7,13 +7,19 @@ public static class Program
     /// <summary>
     /// BenchmarkDotNet switcher (e.g. <c>--filter *Gemm*</c>). <c>gemm-quick M N K threads [simd] [seconds]</c> instead
     /// times one GEMM shape with a plain stopwatch loop (for tuning; no BenchmarkDotNet overhead);
-    /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with.
+    /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with;
+    /// <c>train-step-quick [threads] [batch]</c> times a training step of the autoencoder and VAE baselines.
     /// </summary>
     public static void Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "fma-peak")
         {
             FmaPeak.Run(args[1..]);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "train-step-quick")
+        {
+            TrainStepQuick.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "gemm-quick")
