@@ -9,6 +9,7 @@ public static class Program
     /// times one GEMM shape with a plain stopwatch loop (for tuning; no BenchmarkDotNet overhead);
     /// <c>frontend-quick [preset] [seconds] [batch] [threads] [single|double]</c> times a frontend preset;
     /// <c>conv-quick N C H W O K [threads]</c> compares the conv forward paths on one shape;
+    /// <c>train-step-quick [threads] [batch]</c> times a training step of the autoencoder and VAE baselines;
     /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with;
     /// <c>weights-load [file] [repeats]</c> times loading a ResNet38-size safetensors file.
     /// </summary>
@@ -32,6 +33,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "weights-load")
         {
             WeightLoad.Run(args[1..]);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "train-step-quick")
+        {
+            TrainStepQuick.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "gemm-quick")
