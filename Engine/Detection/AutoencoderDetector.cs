@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using NativeASD.Engine.Layers;
-using NativeASD.Engine.Losses;
+using NativeASD.Engine.Models;
 using NativeASD.Engine.Optim;
 using NativeASD.Kernels;
 
@@ -11,18 +11,15 @@ namespace NativeASD.Engine.Detection;
 public sealed record AutoencoderOptions(int Epochs = 100, int BatchSize = 512, float LearningRate = 1e-3f, float WeightDecay = 0f, ulong Seed = 0);
 
 /// <summary>
-/// The DCASE 2020 Task 2 official baseline (y-kawagu/dcase2020_task2_baseline): a dense autoencoder on 5 stacked
-/// 128-bin log-mel frames, 640-128-128-128-128-8-128-128-128-128-640, every hidden Dense followed by BatchNorm
-/// (Keras eps 1e-3, momentum 0.99 = torch momentum 0.01) and ReLU; MSE loss, Adam. Score = mean squared
-/// reconstruction error over all of the clip's vectors. Differences from the Keras original (documented in the
+/// The DCASE 2020 Task 2 official baseline (y-kawagu/dcase2020_task2_baseline): the <see cref="DenseAutoencoder"/>
+/// (640-128-128-128-128-8-128-128-128-128-640, BatchNorm + ReLU) on 5 stacked 128-bin log-mel frames; MSE loss, Adam.
+/// Score = mean squared reconstruction error over all of the clip's vectors. Differences from the Keras original (documented in the
 /// README): torch's default initialisation instead of Glorot, and no 10 % validation split.
 /// </summary>
 public sealed class AutoencoderDetector : IAnomalyDetector, IDisposable
 {
-    public static readonly int[] HiddenSizes = [128, 128, 128, 128, 8, 128, 128, 128, 128];
-
     readonly IBackend _backend;
-    Sequential? _net;
+    DenseAutoencoder? _net;
     int _inputs;
 
     public AutoencoderDetector(AutoencoderOptions? options = null, IBackend? backend = null)
@@ -35,24 +32,14 @@ public sealed class AutoencoderDetector : IAnomalyDetector, IDisposable
     public string Kind => "ae";
     public List<float> StepLosses { get; } = [];
     public List<float> EpochLosses { get; } = [];
-    public Sequential Network => _net ?? throw new InvalidOperationException("ae: no network before Fit or Load");
+    public DenseAutoencoder Network => _net ?? throw new InvalidOperationException("ae: no network before Fit or Load");
 
-    /// <summary>Builds the network for <paramref name="inputs"/>-d vectors; names "0", "1", … as a torch Sequential of Linear, BatchNorm1d, ReLU.</summary>
+    /// <summary>Builds the baseline network (<see cref="DenseAutoencoder"/>) for <paramref name="inputs"/>-d vectors.</summary>
     public void CreateNetwork(int inputs, SeededRandom? init = null)
     {
         _net?.Dispose();
         _inputs = inputs;
-        var layers = new List<Layer>();
-        int width = inputs;
-        foreach (int size in HiddenSizes)
-        {
-            layers.Add(new Linear(width, size, init: init, backend: _backend));
-            layers.Add(new BatchNorm1d(size, eps: 1e-3f, momentum: 0.01f, backend: _backend));
-            layers.Add(new ReLU(_backend));
-            width = size;
-        }
-        layers.Add(new Linear(width, inputs, init: init, backend: _backend));
-        _net = new Sequential([.. layers]);
+        _net = new DenseAutoencoder(inputs, init: init, backend: _backend);
     }
 
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
@@ -80,12 +67,10 @@ public sealed class AutoencoderDetector : IAnomalyDetector, IDisposable
             {
                 using var x = Tensor.FromSpan(batch.AsSpan(0, b * dim), [b, dim], _backend);
                 adam.ZeroGrad();
-                using var y = net.Forward(x);
-                using var loss = Loss.Mse(y, x);
-                using var dx = net.Backward(loss.Grad);
+                float loss = net.LossAndBackward(x);
                 adam.Step();
-                StepLosses.Add(loss.Value);
-                sum += loss.Value * b;
+                StepLosses.Add(loss);
+                sum += loss * b;
                 count += b;
             }
             EpochLosses.Add((float)(sum / count));
@@ -101,11 +86,8 @@ public sealed class AutoencoderDetector : IAnomalyDetector, IDisposable
             throw new InvalidDataException($"{clip.Source}: {clip.Dimension}-d vectors, the autoencoder was trained on {_inputs}-d");
         Network.Eval();
         using var x = Tensor.FromSpan(clip.Values, [clip.Rows, clip.Dimension], _backend);
-        using var y = Network.Forward(x);
-        var recon = y.ToArray();
-        double sum = 0;
-        for (int i = 0; i < recon.Length; i++) { double d = recon[i] - clip.Values[i]; sum += d * d; }
-        return sum / recon.Length;
+        using var errors = Network.RowErrors(x);
+        return errors.ToArray().Average(e => (double)e);
     }
 
     public DetectorState Save()

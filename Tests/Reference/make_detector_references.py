@@ -78,38 +78,47 @@ ae.eval()
 np.save(f"{OUT}/ae_eval_scores.npy", ((ae(x[:10]) - x[:10]) ** 2).mean(1).detach().numpy())
 print(f"wrote ae references")
 
-# vae: encoder (Linear→BatchNorm1d→LeakyReLU(0.01)) ×2 → μ, log σ² heads; decoder (Linear→BN→LeakyReLU) ×2 → Linear;
-# loss = mse(mean) + KL(sum over latents, mean over batch) / D; ε saved so the C# side uses the same noise.
+# vae: the baseline's layout and names (enc_layers/dec_layers/enc_bnorms/dec_bnorms, LeakyReLU 0.01), loss = mse(mean) +
+# KL summed over batch and latents, Adam with weight decay 1e-4; ε saved so the C# side uses the same noise.
 torch.manual_seed(11)
-rows, dim, hidden, latent, batch, epochs = 120, 30, 16, 6, 50, 2
+rows, dim, hidden, latent, n_hidden, batch, epochs = 120, 30, 16, 6, 1, 50, 2
 
 
-def stack(i):
-    return torch.nn.Sequential(torch.nn.Linear(i, hidden), torch.nn.BatchNorm1d(hidden), torch.nn.LeakyReLU(0.01),
-                               torch.nn.Linear(hidden, hidden), torch.nn.BatchNorm1d(hidden), torch.nn.LeakyReLU(0.01))
+class Vae(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        L, B = torch.nn.Linear, torch.nn.BatchNorm1d
+        self.enc_layers = torch.nn.ModuleList([L(dim, hidden)] + [L(hidden, hidden) for _ in range(n_hidden)] + [L(hidden, latent), L(hidden, latent)])
+        self.dec_layers = torch.nn.ModuleList([L(latent, hidden)] + [L(hidden, hidden) for _ in range(n_hidden)] + [L(hidden, dim)])
+        self.enc_bnorms = torch.nn.ModuleList([B(hidden) for _ in range(n_hidden + 1)])
+        self.dec_bnorms = torch.nn.ModuleList([B(hidden) for _ in range(n_hidden + 1)])
+        self.act = torch.nn.LeakyReLU()
+
+    def forward(self, x, eps):
+        h = x
+        for i in range(n_hidden + 1):
+            h = self.act(self.enc_bnorms[i](self.enc_layers[i](h)))
+        mean, logvar = self.enc_layers[-2](h), self.enc_layers[-1](h)
+        h = mean + eps * torch.exp(0.5 * logvar)
+        for i in range(n_hidden + 1):
+            h = self.act(self.dec_bnorms[i](self.dec_layers[i](h)))
+        return self.dec_layers[-1](h), mean, logvar
 
 
-enc, mu_head, lv_head, dec = stack(dim), torch.nn.Linear(hidden, latent), torch.nn.Linear(hidden, latent), stack(latent)
-dec.add_module("6", torch.nn.Linear(hidden, dim))
-parts = {"encoder": enc, "mu": mu_head, "logvar": lv_head, "decoder": dec}
+vae = Vae()
 x = torch.randn(rows, dim)
 np.save(f"{OUT}/vae_rows.npy", x.numpy())
-for prefix, part in parts.items():
-    for name, p in part.named_parameters():
-        np.save(f"{OUT}/vae_init_{prefix}.{name}.npy", p.detach().numpy())
-params = [p for part in parts.values() for p in part.parameters()]
-opt = torch.optim.Adam(params, lr=1e-3, weight_decay=1e-4)
+for name, p in vae.named_parameters():
+    np.save(f"{OUT}/vae_init_{name}.npy", p.detach().numpy())
+opt = torch.optim.Adam(vae.parameters(), lr=1e-3, weight_decay=1e-4)
 losses, noise = [], []
 for epoch in range(epochs):
     for start in range(0, rows, batch):
         xb = x[start:start + batch]
-        h = enc(xb)
-        mu, lv = mu_head(h), lv_head(h)
-        eps = torch.randn_like(mu)
+        eps = torch.randn(xb.shape[0], latent)
         noise.append(eps.numpy().copy())
-        recon = dec(mu + torch.exp(0.5 * lv) * eps)
-        kl = (-0.5 * (1 + lv - mu ** 2 - lv.exp()).sum(1)).mean()
-        loss = torch.nn.functional.mse_loss(recon, xb) + kl / dim
+        recon, mu, lv = vae(xb, eps)
+        loss = torch.nn.functional.mse_loss(recon, xb) - 0.5 * torch.sum(1 + lv - mu ** 2 - lv.exp())
         opt.zero_grad()
         loss.backward()
         opt.step()
