@@ -186,6 +186,23 @@ public class HostileFileTests(ITestOutputHelper output)
         OpenAndReadAll(WeightFixtures.PathOf(file));
     }
 
+    [Theory]
+    [MemberData(nameof(RealFiles))]
+    public void Every_flipped_header_byte_fails_cleanly_or_still_loads(string file)
+    {
+        using var dir = new WeightFixtures.TempDir(inMemory: true);
+        var bytes = File.ReadAllBytes(WeightFixtures.PathOf(file));
+        string path = dir.File(file);
+        for (int i = 0; i < Math.Min(128, bytes.Length); i++)
+        {
+            var b = (byte[])bytes.Clone();
+            b[i] ^= 0xff;
+            File.WriteAllBytes(path, b);
+            try { OpenAndReadAll(path); }
+            catch (WeightFormatException e) { Assert.Equal(path, e.FilePath); }
+        }
+    }
+
     [SkippableFact]
     public void Truncated_res8_fails_cleanly()
     {
