@@ -9,7 +9,8 @@ public static class Program
     /// times one GEMM shape with a plain stopwatch loop (for tuning; no BenchmarkDotNet overhead);
     /// <c>frontend-quick [preset] [seconds] [batch] [threads] [single|double]</c> times a frontend preset;
     /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with;
-    /// <c>weights-load [file] [repeats]</c> times loading a ResNet38-size safetensors file.
+    /// <c>weights-load [file] [repeats]</c> times loading a ResNet38-size safetensors file;
+    /// <c>resnet38-quick [threads] [repeats]</c> times one PANNs ResNet38 forward on a 10 s clip.
     /// </summary>
     public static void Main(string[] args)
     {
@@ -21,6 +22,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "frontend-quick")
         {
             FrontendQuick.Run(args[1..]);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "resnet38-quick")
+        {
+            ResNet38Quick.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "weights-load")
