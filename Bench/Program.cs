@@ -10,7 +10,8 @@ public static class Program
     /// <c>frontend-quick [preset] [seconds] [batch] [threads] [single|double]</c> times a frontend preset;
     /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with;
     /// <c>weights-load [file] [repeats]</c> times loading a ResNet38-size safetensors file;
-    /// <c>resnet38-quick [threads] [repeats]</c> times one PANNs ResNet38 forward on a 10 s clip.
+    /// <c>resnet38-quick [threads] [repeats]</c> times one PANNs ResNet38 forward on a 10 s clip;
+    /// <c>train-step-quick [threads] [batch]</c> times a training step of the autoencoder and VAE baselines.
     /// </summary>
     public static void Main(string[] args)
     {
@@ -32,6 +33,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "weights-load")
         {
             WeightLoad.Run(args[1..]);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "train-step-quick")
+        {
+            TrainStepQuick.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "gemm-quick")

@@ -165,12 +165,14 @@ public abstract class BatchNorm : Layer
     /// <summary>Mean over axes 0 and 2 of [N, C, L] → [1, C, 1].</summary>
     static Tensor ChannelMean(Tensor x3)
     {
+        if (x3.Dim(2) == 1) return Ops.Mean(x3, 0, keepDim: true);             // [N, C] input: nothing to reduce along L
         using var inner = Ops.Mean(x3, 2, keepDim: true);
         return Ops.Mean(inner, 0, keepDim: true);
     }
 
     static Tensor ChannelSum(Tensor x3)
     {
+        if (x3.Dim(2) == 1) return Ops.Sum(x3, 0, keepDim: true);
         using var inner = Ops.Sum(x3, 2, keepDim: true);
         return Ops.Sum(inner, 0, keepDim: true);
     }

@@ -68,8 +68,7 @@ public sealed class GlobalPool : Layer
 
     public override Tensor Backward(Tensor dy)
     {
-        if (_inShape is null || _mode == PoolMode.Max && _argMax is null) Saved(null);
-        var inShape = _inShape!;
+        var inShape = _inShape ?? throw NoForward();
         var axes = Axes(inShape);
         CheckGradShape(dy, OutShape(inShape, axes, _keepDims));
         int p = axes.Aggregate(1, (acc, a) => acc * inShape[a]);
@@ -84,7 +83,7 @@ public sealed class GlobalPool : Layer
         int[] order = [.. kept, .. axes];
         using var dyRows = dy.Reshape(-1, 1);                                       // [K, 1]
         using var dRows = Tensor.Empty([dyRows.Dim(0), p], dy.Backend);            // [K, P]
-        dy.Backend.ScatterAlongAxis(dyRows.View, _argMax!.View, 1, dRows.View);
+        dy.Backend.ScatterAlongAxis(dyRows.View, Saved(_argMax).View, 1, dRows.View);
         ClearSaved();
         using var dPermuted = dRows.Reshape(order.Select(a => inShape[a]).ToArray());
         var inverse = new int[order.Length];

@@ -49,8 +49,11 @@ public abstract class Layer : Module
     }
 
     /// <summary>A saved tensor, or a clear error when Backward comes without a training-mode Forward.</summary>
-    protected Tensor Saved(Tensor? slot) =>
-        slot ?? throw new InvalidOperationException($"{Describe()}: Backward needs a training-mode Forward first (Train(), then Forward, then one Backward)");
+    protected Tensor Saved(Tensor? slot) => slot ?? throw NoForward();
+
+    /// <summary>The error for a Backward that has nothing saved to work from.</summary>
+    protected InvalidOperationException NoForward() =>
+        new($"{Describe()}: Backward needs a training-mode Forward first (Train(), then Forward, then one Backward)");
 
     /// <summary>grad(p) += g, unless p is frozen.</summary>
     protected static void Accumulate(Parameter p, Tensor g)

@@ -29,7 +29,7 @@ public sealed class Flatten(int startDim = 1, int endDim = -1, IBackend? backend
 
     public override Tensor Backward(Tensor dy)
     {
-        var shape = _inShape ?? throw new InvalidOperationException($"{Describe()}: Backward needs a training-mode Forward first");
+        var shape = _inShape ?? throw NoForward();
         if (dy.Count != Layout.Count(shape))
             throw new ArgumentException($"{Describe()}: gradient {Layout.Format(dy.Shape)} does not fit the input {Layout.Format(shape)}");
         _inShape = null;
@@ -60,7 +60,7 @@ public sealed class Reshape(int[] shape, IBackend? backend = null) : Layer(backe
 
     public override Tensor Backward(Tensor dy)
     {
-        var shape = _inShape ?? throw new InvalidOperationException($"{Describe()}: Backward needs a training-mode Forward first");
+        var shape = _inShape ?? throw NoForward();
         if (dy.Count != Layout.Count(shape))
             throw new ArgumentException($"{Describe()}: gradient {Layout.Format(dy.Shape)} does not fit the input {Layout.Format(shape)}");
         _inShape = null;

@@ -1,4 +1,5 @@
 using NativeASD.Engine.Layers;
+using NativeASD.Kernels;
 
 namespace NativeASD.Engine.Optim;
 
@@ -34,25 +35,13 @@ public class Adam : Optimizer
     {
         var m = _m[index] ??= Tensor.Zeros(p.Value.ShapeArray(), p.Value.Backend);
         var v = _v[index] ??= Tensor.Zeros(p.Value.ShapeArray(), p.Value.Backend);
-        using var g = p.Grad.Clone();
-        if (WeightDecay != 0f)
-        {
-            if (_decoupled) Ops.Scale(p.Value, 1f - LearningRate * WeightDecay, into: p.Value);
-            else AddScaled(g, p.Value, WeightDecay);
-        }
-        Ops.Scale(m, Beta1, into: m);
-        AddScaled(m, g, 1f - Beta1);
-        Ops.Scale(v, Beta2, into: v);
-        Ops.Square(g, into: g);
-        AddScaled(v, g, 1f - Beta2);
-
         int t = Steps;
-        double bias1 = 1 - Math.Pow(Beta1, t), bias2 = 1 - Math.Pow(Beta2, t);
-        float stepSize = (float)(LearningRate / bias1);
-        using var denom = Ops.Sqrt(v);
-        Ops.Affine(denom, (float)(1 / Math.Sqrt(bias2)), Eps, into: denom);
-        using var update = Ops.Div(m, denom);
-        AddScaled(p.Value, update, -stepSize);
+        var args = new AdamArgs(Beta1, Beta2, Eps,
+            StepSize: (float)(LearningRate / (1 - Math.Pow(Beta1, t))),
+            Bias2Sqrt: (float)Math.Sqrt(1 - Math.Pow(Beta2, t)),
+            L2Decay: _decoupled ? 0f : WeightDecay,
+            DecoupledScale: _decoupled ? 1f - LearningRate * WeightDecay : 1f);
+        p.Value.Backend.AdamStep(p.Value.View, p.Grad.View, m.View, v.View, args);   // one fused pass
     }
 
     public override void Dispose()

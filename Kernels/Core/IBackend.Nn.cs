@@ -17,7 +17,20 @@ public partial interface IBackend
     /// axis set to 1; index holds float indices as <see cref="ReduceOp.ArgMax"/> writes them.
     /// </summary>
     void ScatterAlongAxis(in StridedView values, in StridedView index, int axis, in StridedView y);
+
+    /// <summary>
+    /// One Adam/AdamW update of a parameter in a single pass (see <see cref="AdamArgs"/>): reads the gradient, updates
+    /// the moments m, v and the parameter in place. All four views contiguous with the same shape.
+    /// </summary>
+    void AdamStep(in StridedView param, in StridedView grad, in StridedView m, in StridedView v, in AdamArgs args);
 }
+
+/// <summary>
+/// Scalars of one Adam step, torch.optim.Adam/AdamW (1.13) order of operations, per element:
+/// g = grad (+ wd·p when L2); p ·= 1 − lr·wd when decoupled; m = m·β₁ + (1 − β₁)·g; v = v·β₂ + (1 − β₂)·g²;
+/// p = p − StepSize·m/(√v / Bias2Sqrt + eps), with StepSize = lr/(1 − β₁ᵗ) and Bias2Sqrt = √(1 − β₂ᵗ).
+/// </summary>
+public readonly record struct AdamArgs(float Beta1, float Beta2, float Eps, float StepSize, float Bias2Sqrt, float L2Decay, float DecoupledScale);
 
 /// <summary>The derivative rules of <see cref="IBackend.UnaryGrad"/>, scalar: the CPU kernels' tail and the device kernels share them.</summary>
 public static class NnGrad
@@ -56,6 +69,30 @@ public static class NnGrad
         Check.SameBackend(name, backend, dx, "dx");
         Check.SameShape(name, saved, "saved", dx, "dx");
         Check.SameShape(name, dy, "dy", dx, "dx");
+    }
+
+    /// <summary>The Adam rule for one element, in the order of <see cref="AdamArgs"/> (CPU tail and oracle).</summary>
+    public static void Adam(ref float p, float g, ref float m, ref float v, in AdamArgs a)
+    {
+        g += a.L2Decay * p;
+        p *= a.DecoupledScale;
+        m = m * a.Beta1 + (1f - a.Beta1) * g;
+        v = v * a.Beta2 + (1f - a.Beta2) * (g * g);
+        p -= a.StepSize * (m / (MathF.Sqrt(v) / a.Bias2Sqrt + a.Eps));
+    }
+
+    public static void CheckAdam(IBackend backend, in StridedView param, in StridedView grad, in StridedView m, in StridedView v)
+    {
+        const string name = "AdamStep";
+        Check.SameBackend(name, backend, param, "param");
+        Check.SameBackend(name, backend, grad, "grad");
+        Check.SameBackend(name, backend, m, "m");
+        Check.SameBackend(name, backend, v, "v");
+        Check.SameShape(name, grad, "grad", param, "param");
+        Check.SameShape(name, m, "m", param, "param");
+        Check.SameShape(name, v, "v", param, "param");
+        if (!param.IsContiguous || !grad.IsContiguous || !m.IsContiguous || !v.IsContiguous)
+            throw new ArgumentException($"{name}: param, grad and moments must be contiguous ({Layout.Format(param.Shape)})");
     }
 
     public static void CheckScatter(IBackend backend, in StridedView values, in StridedView index, int axis, in StridedView y)

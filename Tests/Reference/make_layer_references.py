@@ -244,6 +244,80 @@ def mlp():
         c.save(n, b)
 
 
+def train_step_case(name, model, x, loss_fn, lr, weight_decay, **params):
+    """Random initial parameters, one forward/backward/Adam step (float64): loss, gradients, updated parameters, buffers."""
+    r = rng(5)
+    c = Case(name, "model", **params)
+    model = model.double()
+    for n, p in model.named_parameters():
+        p.data.copy_(t64(randn(r, *p.shape, scale=0.3)))
+        c.save(n, p)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    loss = loss_fn(model, x)
+    loss.backward()
+    c.save("x", x); c.save("loss", loss.reshape(1))
+    for n, p in model.named_parameters():
+        c.save(n + ".grad", p.grad)
+    opt.step()
+    for n, p in model.named_parameters():
+        c.save(n + ".after", p)
+    for n, b in model.named_buffers():
+        if not n.endswith("num_batches_tracked"):
+            c.save(n, b)
+    return c
+
+
+def models():
+    """The DCASE 2020 dense autoencoder and the VAE baseline at reduced widths (same structure), one Adam step each."""
+    r = rng(6)
+    d_in, hidden, bottleneck, blocks = 24, 12, 3, 4
+    widths = [hidden] * blocks + [bottleneck] + [hidden] * blocks
+    layers, width = [], d_in
+    for w in widths:
+        layers += [nn.Linear(width, w), nn.BatchNorm1d(w, eps=1e-3, momentum=0.01), nn.ReLU()]
+        width = w
+    layers += [nn.Linear(width, d_in)]
+    ae = nn.Sequential(*layers)
+    x = randn(r, 10, d_in)
+    train_step_case("dense_autoencoder", nn.ModuleDict({"net": ae}), x, lambda m, x: F.mse_loss(m["net"](t64(x)), t64(x)),
+                    lr=1e-3, weight_decay=0.0, input_dim=d_in, hidden_dim=hidden, bottleneck_dim=bottleneck, hidden_layers=blocks)
+
+    d_in, hidden, latent, n_hidden = 22, 10, 4, 2
+
+    class Vae(nn.Module):
+        """Same layout and state-dict names as the VAE baseline; eps is given instead of drawn."""
+        def __init__(self):
+            super().__init__()
+            self.enc_layers = nn.ModuleList([nn.Linear(d_in, hidden)] + [nn.Linear(hidden, hidden) for _ in range(n_hidden)]
+                                            + [nn.Linear(hidden, latent), nn.Linear(hidden, latent)])
+            self.dec_layers = nn.ModuleList([nn.Linear(latent, hidden)] + [nn.Linear(hidden, hidden) for _ in range(n_hidden)]
+                                            + [nn.Linear(hidden, d_in)])
+            self.enc_bnorms = nn.ModuleList([nn.BatchNorm1d(hidden) for _ in range(n_hidden + 1)])
+            self.dec_bnorms = nn.ModuleList([nn.BatchNorm1d(hidden) for _ in range(n_hidden + 1)])
+            self.act = nn.LeakyReLU()
+
+        def forward(self, x, eps):
+            h = x
+            for i in range(n_hidden + 1):
+                h = self.act(self.enc_bnorms[i](self.enc_layers[i](h)))
+            mean, logvar = self.enc_layers[-2](h), self.enc_layers[-1](h)
+            h = mean + eps * torch.exp(0.5 * logvar)
+            for i in range(n_hidden + 1):
+                h = self.act(self.dec_bnorms[i](self.dec_layers[i](h)))
+            return self.dec_layers[-1](h), mean, logvar
+
+    x = randn(r, 9, d_in)
+    eps = randn(r, 9, latent)
+
+    def vae_loss(m, x):
+        recon, mean, logvar = m(t64(x), t64(eps))
+        return F.mse_loss(recon, t64(x)) - 0.5 * torch.sum(1 + logvar - mean.pow(2) - logvar.exp())
+
+    c = train_step_case("vae", Vae(), x, vae_loss, lr=1e-3, weight_decay=1e-4,
+                        input_dim=d_in, hidden_dim=hidden, latent_dim=latent, hidden_layers=n_hidden)
+    c.save("eps", eps)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):
@@ -253,6 +327,7 @@ def main():
     losses()
     optimisers()
     mlp()
+    models()
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
         f.write("\n")

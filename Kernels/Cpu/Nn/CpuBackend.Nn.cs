@@ -9,7 +9,15 @@ public sealed unsafe partial class CpuBackend
         NnGrad.CheckUnaryGrad(this, op, saved, dy, dx);
         var rows = new StridedRows(dx.Shape, saved, dy, dx);
         var job = UnaryGradJob.Rent();
-        _pool.Run(job, job.Prepare(op, rows, Ptr(saved.Storage), Ptr(dy.Storage), Ptr(dx.Storage), alpha));
+        _pool.Run(job, job.Prepare(op, rows, Ptr(saved.Storage), Ptr(dy.Storage), Ptr(dx.Storage), alpha, Simd >= SimdLevel.Vector256));
+    }
+
+    public void AdamStep(in StridedView param, in StridedView grad, in StridedView m, in StridedView v, in AdamArgs args)
+    {
+        NnGrad.CheckAdam(this, param, grad, m, v);
+        var job = AdamJob.Rent();
+        _pool.Run(job, job.Prepare(Ptr(param.Storage) + param.Offset, Ptr(grad.Storage) + grad.Offset,
+            Ptr(m.Storage) + m.Offset, Ptr(v.Storage) + v.Offset, param.Count, args, Simd >= SimdLevel.Vector256));
     }
 
     public void ScatterAlongAxis(in StridedView values, in StridedView index, int axis, in StridedView y)
@@ -40,6 +48,55 @@ public sealed unsafe partial class CpuBackend
     }
 }
 
+/// <summary>Adam over contiguous arrays in fixed chunks; Vector256 body with the same operation order as the scalar rule.</summary>
+internal sealed unsafe class AdamJob : ParallelJob
+{
+    const int Chunk = 1 << 14;
+    [ThreadStatic] static AdamJob? _cached;
+
+    float* _p, _g, _m, _v;
+    long _count;
+    AdamArgs _a;
+
+    public static AdamJob Rent() => _cached ??= new AdamJob();
+
+    bool _vector;
+
+    public int Prepare(float* p, float* g, float* m, float* v, long count, in AdamArgs a, bool vector)
+    {
+        _p = p; _g = g; _m = m; _v = v; _count = count; _a = a; _vector = vector && Vector256.IsHardwareAccelerated;
+        return checked((int)((count + Chunk - 1) / Chunk));
+    }
+
+    public override void Execute(int task)
+    {
+        long start = (long)task * Chunk;
+        int n = (int)Math.Min(Chunk, _count - start);
+        float* p = _p + start, g = _g + start, m = _m + start, v = _v + start;
+        int i = 0;
+        if (_vector)
+        {
+            var b1 = Vector256.Create(_a.Beta1); var c1 = Vector256.Create(1f - _a.Beta1);
+            var b2 = Vector256.Create(_a.Beta2); var c2 = Vector256.Create(1f - _a.Beta2);
+            var eps = Vector256.Create(_a.Eps); var step = Vector256.Create(_a.StepSize); var bias2 = Vector256.Create(_a.Bias2Sqrt);
+            var l2 = Vector256.Create(_a.L2Decay); var decay = Vector256.Create(_a.DecoupledScale);
+            for (; i <= n - 8; i += 8)
+            {
+                var pv = Vector256.Load(p + i);
+                var gv = Vector256.Load(g + i) + l2 * pv;
+                pv *= decay;
+                var mv = Vector256.Load(m + i) * b1 + c1 * gv;
+                var vv = Vector256.Load(v + i) * b2 + c2 * (gv * gv);
+                pv -= step * (mv / (Vector256.Sqrt(vv) / bias2 + eps));
+                Vector256.Store(mv, m + i);
+                Vector256.Store(vv, v + i);
+                Vector256.Store(pv, p + i);
+            }
+        }
+        for (; i < n; i++) NnGrad.Adam(ref p[i], g[i], ref m[i], ref v[i], _a);
+    }
+}
+
 /// <summary>dx = dy · f'(saved) over strided rows, in fixed-size tasks; unit-stride rows of the activations run on Vector256.</summary>
 internal sealed unsafe class UnaryGradJob : ParallelJob
 {
@@ -50,12 +107,14 @@ internal sealed unsafe class UnaryGradJob : ParallelJob
     float _alpha;
     float* _s, _dy, _dx;
     int _rowsPerTask, _segmentsPerRow;
+    bool _vector;
 
     public static UnaryGradJob Rent() => _cached ??= new UnaryGradJob();
 
-    public int Prepare(UnaryOp op, StridedRows rows, float* s, float* dy, float* dx, float alpha)
+    /// <summary><paramref name="vector"/>: the backend's SIMD level allows Vector256 (tests force the scalar path).</summary>
+    public int Prepare(UnaryOp op, StridedRows rows, float* s, float* dy, float* dx, float alpha, bool vector)
     {
-        _op = op; _rows = rows; _s = s; _dy = dy; _dx = dx; _alpha = alpha;
+        _op = op; _rows = rows; _s = s; _dy = dy; _dx = dx; _alpha = alpha; _vector = vector && Vector256.IsHardwareAccelerated;
         if (rows.Count == 0) return 0;
         const int chunk = ElementwiseJob.ChunkElements;
         _segmentsPerRow = (rows.RowLength + chunk - 1) / chunk;
@@ -86,7 +145,7 @@ internal sealed unsafe class UnaryGradJob : ParallelJob
         float* dy = _dy + _rows.RowStart(row, 1) + start * ds;
         float* dx = _dx + _rows.RowStart(row, 2) + start * xs;
         int i = 0;
-        if (ss == 1 && ds == 1 && xs == 1 && Vector256.IsHardwareAccelerated) i = Vectorised(s, dy, dx, length);
+        if (ss == 1 && ds == 1 && xs == 1 && _vector) i = Vectorised(s, dy, dx, length);
         int op = (int)_op;
         for (; i < length; i++) dx[i * xs] = NnGrad.Of(op, s[i * ss], dy[i * ds], _alpha);
     }

@@ -1,4 +1,5 @@
 using ILGPU;
+using ILGPU.Algorithms;
 using ILGPU.Runtime;
 
 namespace NativeASD.Kernels.Ilgpu;
@@ -22,6 +23,20 @@ public sealed partial class IlgpuBackend
         }
     }
 
+    public void AdamStep(in StridedView param, in StridedView grad, in StridedView m, in StridedView v, in AdamArgs args)
+    {
+        NnGrad.CheckAdam(this, param, grad, m, v);
+        long count = param.Count;
+        if (count == 0) return;
+        if (count > int.MaxValue) throw new ArgumentException($"AdamStep: {count} elements exceed one launch");
+        lock (_gate)
+        {
+            Enter();
+            Nn.Adam((int)count, View(param), View(grad), View(m), View(v),
+                new AdamOffsets { P = param.Offset, G = grad.Offset, M = m.Offset, V = v.Offset }, args);
+        }
+    }
+
     public void ScatterAlongAxis(in StridedView values, in StridedView index, int axis, in StridedView y)
     {
         NnGrad.CheckScatter(this, values, index, axis, y);
@@ -42,11 +57,13 @@ internal sealed class IlgpuNnKernels
 {
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, int, float> UnaryGrad;
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, long, int> Scatter;
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamOffsets, AdamArgs> Adam;
 
     public IlgpuNnKernels(Accelerator accelerator)
     {
         UnaryGrad = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, int, float>(UnaryGradKernel);
         Scatter = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ViewWalk, long, int>(ScatterKernel);
+        Adam = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamOffsets, AdamArgs>(AdamKernel);
     }
 
     static void UnaryGradKernel(Index1D i, ArrayView<float> saved, ArrayView<float> dy, ArrayView<float> dx, ViewWalk walk, int op, float alpha)
@@ -62,4 +79,24 @@ internal sealed class IlgpuNnKernels
         int k = (int)index[io];
         if (k >= 0 && k < n) y[yo + k * axisStride] = values[vo];
     }
+
+    /// <summary>One thread per element; the operation order of <see cref="NnGrad.Adam"/>.</summary>
+    static void AdamKernel(Index1D i, ArrayView<float> param, ArrayView<float> grad, ArrayView<float> m, ArrayView<float> v, AdamOffsets o, AdamArgs a)
+    {
+        float p = param[o.P + i];
+        float g = grad[o.G + i] + a.L2Decay * p;
+        p *= a.DecoupledScale;
+        float mv = m[o.M + i] * a.Beta1 + (1f - a.Beta1) * g;
+        float vv = v[o.V + i] * a.Beta2 + (1f - a.Beta2) * (g * g);
+        p -= a.StepSize * (mv / (XMath.Sqrt(vv) / a.Bias2Sqrt + a.Eps));
+        m[o.M + i] = mv;
+        v[o.V + i] = vv;
+        param[o.P + i] = p;
+    }
+}
+
+/// <summary>Start offsets of the four arrays of an Adam step.</summary>
+internal struct AdamOffsets
+{
+    public long P, G, M, V;
 }
