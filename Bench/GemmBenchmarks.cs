@@ -111,7 +111,7 @@ public unsafe class GemmNaiveBenchmarks
 }
 
 /// <summary>A benchmark shape: C[M×N] = A[M×K]·B[K×N]; shown by its label, ordered as listed.</summary>
-public sealed class GemmShape(string label, int m, int n, int k) : IComparable<GemmShape>, IComparable
+public sealed class GemmShape(string label, int m, int n, int k) : IComparable<GemmShape>, IComparable, IFlopsShape
 {
     public string Label { get; } = label;
     public int M { get; } = m;
@@ -179,7 +179,13 @@ public static class BenchToolchain
     }
 }
 
-/// <summary>2·M·N·K / mean time, from the benchmark's Shape parameter.</summary>
+/// <summary>A benchmark parameter that knows the float operations of one call (for <see cref="GflopsColumn"/>).</summary>
+public interface IFlopsShape
+{
+    double Flops { get; }
+}
+
+/// <summary>Flops / mean time, from the benchmark's Shape parameter (2·M·N·K for a GEMM).</summary>
 public sealed class GflopsColumn : IColumn
 {
     public string Id => "GFLOPs";
@@ -196,7 +202,7 @@ public sealed class GflopsColumn : IColumn
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
     {
         var stats = summary[benchmarkCase]?.ResultStatistics;
-        if (stats is null || benchmarkCase.Parameters["Shape"] is not GemmShape shape) return "NA";
+        if (stats is null || benchmarkCase.Parameters["Shape"] is not IFlopsShape shape) return "NA";
         return (shape.Flops / stats.Mean).ToString("F1", CultureInfo.InvariantCulture); // mean is in ns
     }
 

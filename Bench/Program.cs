@@ -11,7 +11,8 @@ public static class Program
     /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with;
     /// <c>weights-load [file] [repeats]</c> times loading a ResNet38-size safetensors file;
     /// <c>resnet38-quick [threads] [repeats]</c> times one PANNs ResNet38 forward on a 10 s clip;
-    /// <c>train-step-quick [threads] [batch]</c> times a training step of the autoencoder and VAE baselines.
+    /// <c>train-step-quick [threads] [batch]</c> times a training step of the autoencoder and VAE baselines;
+    /// <c>conv-quick N C H W O K [threads]</c> compares the conv forward paths on one shape.
     /// </summary>
     public static void Main(string[] args)
     {
@@ -38,6 +39,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "train-step-quick")
         {
             TrainStepQuick.Run(args[1..]);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "conv-quick")
+        {
+            ConvQuick.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "gemm-quick")

@@ -5,6 +5,10 @@ public sealed unsafe partial class CpuBackend
 {
     [ThreadStatic] static NativeBuffer? _flippedWeights;
 
+    /// <summary>Tests set this to run every convolution through the general paths (implicit GEMM with row-by-row panels,
+    /// GEMM + col2im for dx) so the fast paths (depthwise, 1×1, stride-1 dx as a forward conv) can be compared with them.</summary>
+    internal bool GeneralConvOnly { get; set; }
+
     static float* P(in StridedView v) => ((CpuStorage)v.Storage).Pointer + v.Offset;
     static float* P(StridedView? v) => v is { } view ? P(view) : null;
 
@@ -17,15 +21,22 @@ public sealed unsafe partial class CpuBackend
 
     void Conv2dForward(in Conv2dGeometry g, float* x, float* w, float* bias, float* y)
     {
-        if (g.InPerGroup == 1 && g.Groups > 1)
+        if (g.InPerGroup == 1 && g.Groups > 1 && !GeneralConvOnly)
         {
             var dw = DepthwiseConvJob.Rent();
             _pool.Run(dw, dw.Prepare(g, x, w, bias, y));
             dw.Clear();
             return;
         }
+        if (WinogradConvJob.Suits(g) && !GeneralConvOnly)
+        {
+            var wino = WinogradConvJob.Rent();
+            _pool.Run(wino, wino.Prepare(g, x, w, bias, y, Simd));
+            wino.Clear();
+            return;
+        }
         var job = ConvForwardJob.Rent();
-        _pool.Run(job, job.Prepare(g, x, w, bias, y, Simd, Threads));
+        _pool.Run(job, job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly));
         job.Clear();
     }
 
@@ -33,7 +44,7 @@ public sealed unsafe partial class CpuBackend
     {
         ConvCheck.BackwardData(this, g, dy, w, dx);
         if (g.Batch == 0) return;
-        if (TransposedAsForward(g, out var t))
+        if (!GeneralConvOnly && TransposedAsForward(g, out var t))
         {
             // Stride 1: dx = conv(dy, W flipped in space with in/out channels swapped), padded by reach − pad per side.
             int og = g.OutPerGroup, cg = g.InPerGroup, khw = g.KernelH * g.KernelW;

@@ -57,4 +57,26 @@ public class BenchCommandTests
         Assert.Contains("--threads", r.Stdout);
         Assert.Contains("Examples:", r.Stdout);
     }
+
+    [Fact]
+    public void ConvJsonHasTheContractFields()
+    {
+        var r = NasdProcess.Run("bench", "conv", "--input", "1,4,6,20", "--out-channels", "8", "--threads", "1", "--repeats", "3", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var o = doc.RootElement;
+        Assert.Equal("conv2d", o.GetProperty("op").GetString());
+        Assert.True(o.GetProperty("gflops").GetDouble() > 0);
+        Assert.True(o.GetProperty("backward_over_forward").GetDouble() > 0);
+        Assert.Equal(1, o.GetProperty("threads").GetInt32());
+        Assert.Equal(3, o.GetProperty("kernel").GetInt32());
+    }
+
+    [Fact]
+    public void ConvBadInputIsAUsageError()
+    {
+        var r = NasdProcess.Run("bench", "conv", "--input", "1,4,6");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("N,C,H,W", r.Stderr);
+    }
 }

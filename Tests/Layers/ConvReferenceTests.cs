@@ -3,7 +3,7 @@ using NativeASD.Engine;
 using NativeASD.Engine.Layers;
 using NativeASD.Kernels;
 
-namespace NativeASD.Tests.Layers;
+namespace NativeASD.Tests;
 
 /// <summary>
 /// Conv2d, Conv1d, MaxPool2d and AvgPool2d against PyTorch (Tests/Fixtures/conv, written by

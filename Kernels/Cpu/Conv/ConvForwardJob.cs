@@ -29,7 +29,7 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
     int _kc, _mPad, _positions, _stripColumns, _strips;
     bool _flat;
 
-    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads)
+    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads, bool allowFlat = true)
     {
         _g = g; _x = x; _y = y; _bias = bias; _level = level;
         _blk = GemmBlocking.For(level);
@@ -38,7 +38,7 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
         _kc = (k + kBlocks - 1) / kBlocks;
         _mPad = (og + _blk.MR - 1) / _blk.MR * _blk.MR;
         _positions = g.OutHeight * g.OutWidth;
-        _flat = g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1
+        _flat = allowFlat && g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1
                 && g.PadTop == 0 && g.PadBottom == 0 && g.PadLeft == 0 && g.PadRight == 0;
 
         // Weights of every group and K block in MR-row panels: group g's block at p0 starts at (g·K + p0)·mPad.

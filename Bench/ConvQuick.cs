@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using NativeASD.Kernels;
+using NativeASD.Kernels.Cpu;
+
+namespace NativeASD.Bench;
+
+/// <summary>
+/// A/B timing of the conv forward paths on one shape (for choosing the algorithm): the automatic choice (Winograd
+/// for 3×3 stride 1, depthwise, …) against the general implicit GEMM, alternated call by call so that a busy machine
+/// slows both alike. Reports the median wall time and the median process CPU time per call.
+/// </summary>
+internal static class ConvQuick
+{
+    public static void Run(string[] args)
+    {
+        if (args.Length < 6)
+        {
+            Console.Error.WriteLine("usage: conv-quick N C H W O K [threads] [calls]   (stride 1, padding K/2)");
+            return;
+        }
+        int[] v = args.Take(6).Select(int.Parse).ToArray();
+        int threads = args.Length > 6 ? int.Parse(args[6]) : 1, calls = args.Length > 7 ? int.Parse(args[7]) : 11;
+        int p = v[5] / 2;
+        var g = new Conv2dGeometry(v[0], v[1], v[2], v[3], v[4], v[5], v[5], 1, 1, p, p, p, p);
+        using var auto = new CpuBackend(threads);
+        using var general = new CpuBackend(threads) { GeneralConvOnly = true };
+        var results = new List<string>();
+        var timings = new Dictionary<string, (List<double> Wall, List<double> Cpu)> { ["auto"] = ([], []), ["general"] = ([], []) };
+        var sets = new[] { ("auto", (CpuBackend)auto), ("general", general) }.Select(s => (s.Item1, s.Item2, Views(s.Item2, g))).ToArray();
+        var process = Process.GetCurrentProcess();
+        for (int call = -2; call < calls; call++)
+            foreach (var (name, backend, (x, w, b, y)) in sets)
+            {
+                process.Refresh();
+                var cpu0 = process.TotalProcessorTime;
+                var sw = Stopwatch.StartNew();
+                backend.Conv2dForward(g, x, w, b, y);
+                double wall = sw.Elapsed.TotalSeconds;
+                process.Refresh();
+                if (call < 0) continue; // warm-up
+                timings[name].Wall.Add(wall);
+                timings[name].Cpu.Add((process.TotalProcessorTime - cpu0).TotalSeconds);
+            }
+        foreach (var (name, (wall, cpu)) in timings)
+        {
+            wall.Sort(); cpu.Sort();
+            double w = wall[wall.Count / 2], c = cpu[cpu.Count / 2];
+            Console.WriteLine($"{name,-8} {g}: wall {w * 1e3:F1} ms = {g.Flops / w / 1e9:F1} GFLOP/s, cpu {c * 1e3:F1} ms = {g.Flops / c / 1e9 * threads:F1} GFLOP/s at full cores");
+        }
+    }
+
+    static (StridedView X, StridedView W, StridedView B, StridedView Y) Views(CpuBackend backend, in Conv2dGeometry g) =>
+        (StridedView.Contiguous(GemmShape.Random(backend, Layout.Count(g.InputShape), 1), g.InputShape),
+         StridedView.Contiguous(GemmShape.Random(backend, Layout.Count(g.WeightShape), 2), g.WeightShape),
+         StridedView.Contiguous(GemmShape.Random(backend, g.OutChannels, 3), g.OutChannels),
+         StridedView.Contiguous(backend.Allocate(Layout.Count(g.OutputShape)), g.OutputShape));
+}

@@ -1,0 +1,253 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace NativeASD.Kernels.Cpu;
+
+/// <summary>
+/// 3×3 stride-1 convolutions (groups 1) by Winograd F(2×2, 3×3) (Lavin &amp; Gray 2016): each 2×2 output tile is
+/// Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d Bᵀ)]A over its 4×4 input patch d, so the multiply-adds become 16 GEMMs M_ξ[O, tiles] =
+/// U_ξ[O, C] · V_ξ[C, tiles] with 2.25× fewer multiply-adds than the direct 3×3 conv. A task takes one image, one row
+/// of tiles and a chunk of up to <see cref="MaxChunk"/> tiles along it: it transforms the input straight into the GEMM's packed
+/// B-panel layout (vectorised across tiles after splitting each input row into even and odd columns), runs the GEMM
+/// micro-kernel against the weight transforms packed once per call, and transforms the products back into y.
+/// The arithmetic order per element is fixed, so results do not depend on the thread count.
+/// </summary>
+internal sealed unsafe class WinogradConvJob : ParallelJob
+{
+    /// <summary>Most tiles per task: small enough that V and M (16·C·chunk floats each) stay in L2. Narrow rows of tiles
+    /// take a smaller chunk (the row's tiles rounded up to whole B panels) so little of the GEMM runs on padding.</summary>
+    const int MaxChunk = 64;
+
+    [ThreadStatic] static WinogradConvJob? _cached;
+    public static WinogradConvJob Rent() => _cached ??= new WinogradConvJob();
+
+    readonly NativeBuffer _transformed = new(), _packed = new();
+    Conv2dGeometry _g;
+    float* _x, _y, _bias, _u;
+    SimdLevel _level;
+    GemmBlocking _blk;
+    int _kc, _mPad, _tilesH, _tilesW, _chunk, _chunks;
+
+    /// <summary>When this path applies (and pays: with few channels the transforms outweigh the saved multiply-adds).</summary>
+    public static bool Suits(in Conv2dGeometry g) =>
+        g.KernelH == 3 && g.KernelW == 3 && g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1
+        && g.Groups == 1 && g.InChannels >= 16 && g.OutChannels >= 16
+        && (g.OutWidth + 1) / 2 >= 12 && (long)g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2) >= 128;
+
+    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level)
+    {
+        _g = g; _x = x; _y = y; _bias = bias; _level = level;
+        _blk = GemmBlocking.For(level);
+        int c = g.InChannels, o = g.OutChannels;
+        int kBlocks = (c + _blk.KC - 1) / _blk.KC;
+        _kc = (c + kBlocks - 1) / kBlocks;
+        _mPad = (o + _blk.MR - 1) / _blk.MR * _blk.MR;
+
+        // U_ξ[o, c] = (G g Gᵀ)[ξ], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; then each ξ packed into MR-row panels per K block.
+        float* u = _transformed.Get(16L * o * c);
+        float* gg = stackalloc float[12]; // G·g: 4×3
+        for (int oc = 0; oc < o * c; oc++)
+        {
+            float* k = w + oc * 9L;
+            for (int col = 0; col < 3; col++)
+            {
+                float a = k[col], b = k[3 + col], d = k[6 + col];
+                gg[col] = a; gg[3 + col] = 0.5f * (a + b + d); gg[6 + col] = 0.5f * (a - b + d); gg[9 + col] = d;
+            }
+            for (int row = 0; row < 4; row++)
+            {
+                float a = gg[row * 3], b = gg[row * 3 + 1], d = gg[row * 3 + 2];
+                u[(row * 4 + 0) * (long)o * c + oc] = a;
+                u[(row * 4 + 1) * (long)o * c + oc] = 0.5f * (a + b + d);
+                u[(row * 4 + 2) * (long)o * c + oc] = 0.5f * (a - b + d);
+                u[(row * 4 + 3) * (long)o * c + oc] = d;
+            }
+        }
+        _u = _packed.Get(16L * c * _mPad);
+        for (int xi = 0; xi < 16; xi++)
+            for (int p0 = 0; p0 < c; p0 += _kc)
+                GemmPacking.PackA(_u + ((long)xi * c + p0) * _mPad, u + (long)xi * o * c + p0, c, false, o, Math.Min(_kc, c - p0), _blk.MR);
+
+        _tilesH = (g.OutHeight + 1) / 2;
+        _tilesW = (g.OutWidth + 1) / 2;
+        int unit = Math.Max(8, _blk.NR); // whole B panels and whole 8-tile vectors
+        _chunk = Math.Min(MaxChunk, (_tilesW + unit - 1) / unit * unit);
+        _chunks = (_tilesW + _chunk - 1) / _chunk;
+        return checked(g.Batch * _tilesH * _chunks);
+    }
+
+    public void Clear() { _x = _y = _bias = null; }
+
+    public override void Execute(int task)
+    {
+        switch (_level)
+        {
+            case SimdLevel.Vector512: Run<GemmVector512, Vector512<float>>(task); break;
+            case SimdLevel.Vector256: Run<GemmVector256, Vector256<float>>(task); break;
+            case SimdLevel.Vector128: Run<GemmVector128, Vector128<float>>(task); break;
+            default: Run<GemmScalar, float>(task); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void Run<T, V>(int task) where T : struct, IGemmVector<V> where V : struct
+    {
+        ref readonly var g = ref _g;
+        int chunk = task % _chunks, rest = task / _chunks, ty = rest % _tilesH, n = rest / _tilesH;
+        int c = g.InChannels, o = g.OutChannels, nr = _blk.NR, mr = _blk.MR, Chunk = _chunk;
+        int t0 = chunk * Chunk;
+        // Scratch: V [16][Chunk/nr panels][C][nr], M [16][O][Chunk], row splits and transform temporaries.
+        long vSize = 16L * c * Chunk, mSize = 16L * o * Chunk;
+        float* v = ConvScratch.Columns.Get(vSize + mSize + 8 * (Chunk + 1) + 16);
+        float* m = v + vSize;
+        float* even = m + mSize, s = even + 8 * (Chunk + 1); // 4 rows × (even, odd) split columns; 16 floats of scratch
+
+        // ---- input transform: V_ξ[c, t] = (Bᵀ d B)[ξ] of the 4×4 patch at rows 2·ty − pt .., columns 2·t − pl ..
+        // Each input row is split into even and odd columns, so patch column j of 8 consecutive tiles is one vector:
+        // d0 = even[t], d1 = odd[t], d2 = even[t+1], d3 = odd[t+1]. Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
+        int col0 = 2 * t0 - g.PadLeft;
+        for (int ci = 0; ci < c; ci++)
+        {
+            float* plane = _x + ((long)n * c + ci) * g.Height * g.Width;
+            for (int r = 0; r < 4; r++)
+            {
+                float* ev = even + r * 2 * (Chunk + 1), od = ev + Chunk + 1;
+                int iy = 2 * ty - g.PadTop + r;
+                if ((uint)iy >= (uint)g.Height)
+                {
+                    new Span<float>(ev, 2 * (Chunk + 1)).Clear();
+                    continue;
+                }
+                float* row = plane + (long)iy * g.Width;
+                if (col0 >= 0 && col0 + 2 * Chunk + 1 < g.Width)
+                    for (int i = 0; i <= Chunk; i++) { ev[i] = row[col0 + 2 * i]; od[i] = row[col0 + 2 * i + 1]; }
+                else
+                    for (int i = 0; i <= Chunk; i++)
+                    {
+                        int col = col0 + 2 * i;
+                        ev[i] = (uint)col < (uint)g.Width ? row[col] : 0f;
+                        od[i] = (uint)(col + 1) < (uint)g.Width ? row[col + 1] : 0f;
+                    }
+            }
+            float* vc = v + (long)ci * nr;
+            for (int i0 = 0; i0 < Chunk; i0 += 8)
+            {
+                // e[r][j] = (d·B)[r][j] for the 8 tiles i0..i0+7
+                var (e00, e01, e02, e03) = RowTransform(even, Chunk + 1, i0);
+                var (e10, e11, e12, e13) = RowTransform(even + 2 * (Chunk + 1), Chunk + 1, i0);
+                var (e20, e21, e22, e23) = RowTransform(even + 4 * (Chunk + 1), Chunk + 1, i0);
+                var (e30, e31, e32, e33) = RowTransform(even + 6 * (Chunk + 1), Chunk + 1, i0);
+                // Bᵀ·e down the rows; V_ξ (ξ = 4i + j) for these tiles sits at panel i0 / nr, lane i0 % nr.
+                float* dst = vc + (long)(i0 / nr) * c * nr + i0 % nr;
+                long plane16 = (long)c * Chunk;
+                Store(dst, plane16, 0, e00 - e20, e01 - e21, e02 - e22, e03 - e23, nr, (long)c * nr);
+                Store(dst, plane16, 4, e10 + e20, e11 + e21, e12 + e22, e13 + e23, nr, (long)c * nr);
+                Store(dst, plane16, 8, e20 - e10, e21 - e11, e22 - e12, e23 - e13, nr, (long)c * nr);
+                Store(dst, plane16, 12, e10 - e30, e11 - e31, e12 - e32, e13 - e33, nr, (long)c * nr);
+            }
+        }
+
+        // ---- 16 GEMMs: M_ξ[o, t] = Σ_c U_ξ[o, c] · V_ξ[c, t]
+        float* edge = stackalloc float[12 * 32];
+        for (int xi = 0; xi < 16; xi++)
+            for (int p0 = 0; p0 < c; p0 += _kc)
+            {
+                int kc = Math.Min(_kc, c - p0);
+                float beta = p0 == 0 ? 0f : 1f;
+                float* a = _u + ((long)xi * c + p0) * _mPad;
+                for (int p = 0; p < Chunk; p += nr)
+                {
+                    float* b = v + (long)xi * c * Chunk + (long)p * c + (long)p0 * nr;
+                    float* cm = m + (long)xi * o * Chunk + p;
+                    for (int ir = 0; ir < o; ir += mr)
+                    {
+                        int h = Math.Min(mr, o - ir);
+                        float* aPanel = a + (nint)ir * kc, cTile = cm + (long)ir * Chunk;
+                        if (h == mr) { Kernel<T, V>(mr, kc, aPanel, b, cTile, Chunk, beta); continue; }
+                        if (beta != 0f)
+                            for (int rr = 0; rr < h; rr++)
+                                for (int q = 0; q < nr; q++) edge[rr * nr + q] = cTile[rr * Chunk + q];
+                        Kernel<T, V>(mr, kc, aPanel, b, edge, nr, beta);
+                        for (int rr = 0; rr < h; rr++)
+                            for (int q = 0; q < nr; q++) cTile[rr * Chunk + q] = edge[rr * nr + q];
+                    }
+                }
+            }
+
+        // ---- output transform: y tile = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 −1 −1], 8 tiles per vector
+        int tiles = Math.Min(Chunk, _tilesW - t0), ho = g.OutHeight, wo = g.OutWidth;
+        float* pair = s;
+        for (int oc = 0; oc < o; oc++)
+        {
+            var bias = Vector256.Create(_bias != null ? _bias[oc] : 0f);
+            float* mo = m + (long)oc * Chunk;
+            long stride = (long)o * Chunk; // between ξ
+            float* y0 = _y + (((long)n * o + oc) * ho + 2 * ty) * wo + 2 * t0;
+            bool secondRow = 2 * ty + 1 < ho;
+            for (int i0 = 0; i0 < tiles; i0 += 8)
+            {
+                Vector256<float> L(int xi) => Vector256.Load(mo + xi * stride + i0);
+                // s0j = m0j + m1j + m2j, s1j = m1j − m2j − m3j
+                Vector256<float> s00 = L(0) + L(4) + L(8), s01 = L(1) + L(5) + L(9), s02 = L(2) + L(6) + L(10), s03 = L(3) + L(7) + L(11);
+                Vector256<float> s10 = L(4) - L(8) - L(12), s11 = L(5) - L(9) - L(13), s12 = L(6) - L(10) - L(14), s13 = L(7) - L(11) - L(15);
+                var y00 = s00 + s01 + s02 + bias; var y01 = s01 - s02 - s03 + bias;
+                var y10 = s10 + s11 + s12 + bias; var y11 = s11 - s12 - s13 + bias;
+                int count = Math.Min(8, tiles - i0), columns = Math.Min(2 * count, wo - 2 * (t0 + i0));
+                Interleave(y00, y01, y0 + 2 * i0, columns, pair);
+                if (secondRow) Interleave(y10, y11, y0 + wo + 2 * i0, columns, pair);
+            }
+        }
+    }
+
+    /// <summary>The four patch columns of (d·B) for 8 tiles from a row split into even/odd columns: d0 − d2, d1 + d2, d2 − d1, d1 − d3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) RowTransform(float* even, int oddOffset, int i0)
+    {
+        float* odd = even + oddOffset;
+        var d0 = Vector256.Load(even + i0); var d2 = Vector256.Load(even + i0 + 1);
+        var d1 = Vector256.Load(odd + i0); var d3 = Vector256.Load(odd + i0 + 1);
+        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3);
+    }
+
+    /// <summary>Stores V_ξ for ξ = first..first+3 (8 tiles each) into the packed panels; panels narrower than 8 take two pieces.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Store(float* dst, long plane, int first, Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d, int nr, long panelStride)
+    {
+        if (nr >= 8)
+        {
+            a.Store(dst + first * plane); b.Store(dst + (first + 1) * plane); c.Store(dst + (first + 2) * plane); d.Store(dst + (first + 3) * plane);
+            return;
+        }
+        // Narrow panels (scalar and Vector128 levels): lanes i0..i0+7 span several panels of nr lanes, c·nr apart.
+        float* tmp = stackalloc float[32];
+        a.Store(tmp); b.Store(tmp + 8); c.Store(tmp + 16); d.Store(tmp + 24);
+        for (int k = 0; k < 4; k++)
+            for (int lane = 0; lane < 8; lane++)
+                dst[(first + k) * plane + lane / nr * panelStride + lane % nr] = tmp[k * 8 + lane];
+    }
+
+    /// <summary>y[2i] = left[i], y[2i+1] = right[i] for the first <paramref name="columns"/> outputs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Interleave(Vector256<float> left, Vector256<float> right, float* y, int columns, float* scratch)
+    {
+        if (columns == 16 && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+        {
+            var lo = System.Runtime.Intrinsics.X86.Avx.UnpackLow(left, right);   // l0 r0 l1 r1 | l4 r4 l5 r5
+            var hi = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(left, right);  // l2 r2 l3 r3 | l6 r6 l7 r7
+            System.Runtime.Intrinsics.X86.Avx.Permute2x128(lo, hi, 0x20).Store(y);
+            System.Runtime.Intrinsics.X86.Avx.Permute2x128(lo, hi, 0x31).Store(y + 8);
+            return;
+        }
+        left.Store(scratch);
+        right.Store(scratch + 8);
+        for (int q = 0; q < columns; q++) y[q] = scratch[(q & 1) * 8 + (q >> 1)];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Kernel<T, V>(int mr, int kc, float* a, float* b, float* c, nint ldc, float beta)
+        where T : struct, IGemmVector<V> where V : struct
+    {
+        if (mr == 12) GemmMicroKernels.Kernel12x2<T, V>(kc, a, b, c, ldc, 1f, beta);
+        else GemmMicroKernels.Kernel6x2<T, V>(kc, a, b, c, ldc, 1f, beta);
+    }
+}
