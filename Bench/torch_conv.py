@@ -8,7 +8,9 @@ float32, forward and backward (dx + dW + db), on 1 and 2 threads.
 Each thread count runs in a fresh child process with OMP/OPENBLAS/MKL_NUM_THREADS set before torch is imported and
 torch.set_num_threads(t). Forward runs under torch.no_grad(); backward is torch.autograd.grad of y with a fixed dy
 with respect to x, weight and bias (what the engine's BackwardData + BackwardWeight compute), timed without the
-forward. Warm-up (>= 3 calls and >= 0.3 s), then --repeats timed batches of about --rep-seconds; medians reported.
+forward. Warm-up (>= 3 calls and >= 0.3 s), then --repeats timed batches of about --rep-seconds; medians reported,
+of wall time and of the process's CPU time (all threads; on a shared machine the CPU time of one thread is the
+steadier figure).
 GFLOP/s = 2*N*O*C*k*k*Ho*Wo / median forward time. Prints one JSON line per thread count.
 """
 import argparse
@@ -25,14 +27,16 @@ def timed(fn, repeats, rep_seconds):
         fn()
         calls += 1
     inner = max(1, int(rep_seconds / ((time.perf_counter() - t0) / calls)))
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         for _ in range(inner):
             fn()
         times.append((time.perf_counter() - t) / inner)
+        cpu.append((time.process_time() - c) / inner)
     times.sort()
-    return times[len(times) // 2]
+    cpu.sort()
+    return times[len(times) // 2], cpu[len(cpu) // 2]
 
 
 def child(threads, shape, out_channels, kernel, padding, repeats, rep_seconds):
@@ -56,14 +60,15 @@ def child(threads, shape, out_channels, kernel, padding, repeats, rep_seconds):
     def backward():
         torch.autograd.grad(y, (x, weight, bias), dy, retain_graph=True)
 
-    fwd = timed(forward, repeats, rep_seconds)
-    bwd = timed(backward, repeats, rep_seconds)
+    fwd, fwd_cpu = timed(forward, repeats, rep_seconds)
+    bwd, bwd_cpu = timed(backward, repeats, rep_seconds)
     ho, wo = y.shape[2], y.shape[3]
     flops = 2.0 * n * out_channels * c * kernel * kernel * ho * wo
     print(json.dumps({
         "op": "conv2d", "input": shape, "out_channels": out_channels, "kernel": kernel, "padding": padding,
         "threads": threads, "gflops": round(flops / fwd / 1e9, 2), "forward_ms": round(fwd * 1e3, 3),
         "backward_ms": round(bwd * 1e3, 3), "backward_over_forward": round(bwd / fwd, 3),
+        "forward_cpu_ms": round(fwd_cpu * 1e3, 3), "backward_cpu_ms": round(bwd_cpu * 1e3, 3),
         "torch": torch.__version__, "repeats": repeats,
     }), flush=True)
 

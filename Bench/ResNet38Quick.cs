@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Globalization;
+using NativeASD.Engine;
+using NativeASD.Engine.Models;
+using NativeASD.Engine.Models.Panns;
+using NativeASD.Kernels.Cpu;
+
+namespace NativeASD.Bench;
+
+/// <summary>
+/// Stopwatch timing of one PANNs ResNet38 forward on a 10 s clip at 32 kHz (log-mel [1, 1, 1001, 64]), evaluation
+/// mode, seeded random weights: median of the timed runs after one warm-up, and the process's peak working set.
+/// <c>resnet38-quick [threads] [repeats]</c>; Bench/torch_resnet38.py times Debian torch on the same shape.
+/// </summary>
+internal static class ResNet38Quick
+{
+    public static void Run(string[] args)
+    {
+        int threads = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 2;
+        int repeats = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        var backend = new CpuBackend(threads);
+        using var model = new PannsResNet(PannsConfig.ResNet38, backend);
+        var rng = new SeededRandom(1);
+        long parameters = 0;
+        var chunk = new float[1 << 20];   // weights are written in chunks so initialisation adds no large garbage to the peak
+        foreach (var (name, t) in StateDict.Entries(model))
+        {
+            string leaf = name[(name.LastIndexOf('.') + 1)..];
+            float std = t.Rank > 1 ? MathF.Sqrt(2f / (t.Count / t.Dim(0))) : 0f;
+            for (long at = 0; at < t.Count; at += chunk.Length)
+            {
+                int n = (int)Math.Min(chunk.Length, t.Count - at);
+                for (int i = 0; i < n; i++)
+                    chunk[i] = leaf switch
+                    {
+                        "running_var" => rng.Uniform(0.5f, 2f),
+                        "running_mean" or "bias" => rng.Normal(0f, 0.1f),
+                        "num_batches_tracked" => 1f,
+                        _ when t.Rank == 1 => rng.Uniform(0.5f, 1.5f),
+                        _ => rng.Normal(0f, std),
+                    };
+                backend.Upload(chunk.AsSpan(0, n), t.Storage, t.Offset + at);
+            }
+            if (!name.EndsWith("num_batches_tracked")) parameters += t.Count;
+        }
+        model.Eval();
+        GC.Collect();
+        var input = new float[1001 * 64];
+        for (int i = 0; i < input.Length; i++) input[i] = rng.Normal(-20f, 10f);
+        using var x = Tensor.FromSpan(input, [1, 1, 1001, 64], backend);
+        using (model.Forward(x)) { }
+        var times = new List<double>();
+        var sw = new Stopwatch();
+        for (int r = 0; r < repeats; r++)
+        {
+            sw.Restart();
+            using (model.Forward(x)) { }
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        double median = times[times.Count / 2];
+        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+        double weightsMb = parameters * 4 / 1048576.0;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ResNet38 forward [1,1,1001,64] on {threads} threads: median {median:F1} ms of {repeats} (min {times[0]:F1}); weights {weightsMb:F0} MB, peak working set {peakMb:F0} MB"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{{\"threads\":{threads},\"repeats\":{repeats},\"median_ms\":{median:F1},\"min_ms\":{times[0]:F1},\"weights_mb\":{weightsMb:F1},\"peak_working_set_mb\":{peakMb:F1}}}"));
+    }
+}
