@@ -58,8 +58,9 @@ internal static class ConvQuick
         foreach (var (name, (wall, cpu)) in timings)
         {
             wall.Sort(); cpu.Sort();
-            double w = wall[wall.Count / 2], c = cpu[cpu.Count / 2];
-            Console.WriteLine($"{name,-16} {g}: wall {w * 1e3:F1} ms = {g.Flops / w / 1e9:F1} GFLOP/s, cpu {c * 1e3:F1} ms = {g.Flops / c / 1e9 * threads:F1} GFLOP/s at full cores");
+            double medianWall = wall[wall.Count / 2], medianCpu = cpu[cpu.Count / 2];
+            Console.WriteLine($"{name,-16} {g}: wall {medianWall * 1e3:F1} ms = {g.Flops / medianWall / 1e9:F1} GFLOP/s, " +
+                $"cpu {medianCpu * 1e3:F1} ms = {g.Flops / medianCpu / 1e9 * threads:F1} GFLOP/s at full cores");
         }
     }
 
