@@ -59,7 +59,8 @@ public sealed unsafe class Frontend : IDisposable
     public float[,] Compute(ReadOnlySpan<float> samples, int sampleRate, string? source = null)
     {
         var clip = Prepare(samples, sampleRate, source);
-        Run([clip]);
+        try { Run([clip]); }
+        finally { clip.Return(); }
         return clip.Finish(this);
     }
 
@@ -76,7 +77,8 @@ public sealed unsafe class Frontend : IDisposable
             throw new ArgumentException($"frontend: {clips.Count} clips but {sources.Count} source names");
         var prepared = new Clip[clips.Count];
         for (int i = 0; i < clips.Count; i++) prepared[i] = Prepare(clips[i], sampleRate, sources?[i] ?? $"clip {i}");
-        Run(prepared);
+        try { Run(prepared); }
+        finally { foreach (var c in prepared) c.Return(); }
         var result = new float[clips.Count][,];
         for (int i = 0; i < clips.Count; i++) result[i] = prepared[i].Finish(this);
         return result;
@@ -88,6 +90,8 @@ public sealed unsafe class Frontend : IDisposable
         public readonly int Frames = frames;
         public readonly long FirstStart = firstStart;
         public readonly float[,] Rows = new float[frames, bands];
+
+        public void Return() => System.Buffers.ArrayPool<float>.Shared.Return(Padded);
 
         /// <summary>Log, top_db and DCT over the whole clip, after all its frames are in.</summary>
         public float[,] Finish(Frontend fe) => fe.Finish(Rows);
@@ -108,7 +112,8 @@ public sealed unsafe class Frontend : IDisposable
         int pad = p.Center ? p.NFft / 2 : 0;
         if (p.Center && p.PadMode == PadMode.Reflect && samples.Length <= pad)
             throw new InvalidDataException($"{name}: clip of {samples.Length} samples is too short for reflect padding by {pad} (n_fft/2) in preset '{p.Name}'");
-        var padded = new float[samples.Length + 2 * pad];
+        // Rented: a 10 s clip's copy is a large-object-heap array, and allocating one per call costs GC time.
+        var padded = System.Buffers.ArrayPool<float>.Shared.Rent(samples.Length + 2 * pad);
         CopyFinite(samples, padded.AsSpan(pad), name);
         if (pad > 0 && p.PadMode == PadMode.Reflect)
             for (int i = 1; i <= pad; i++)

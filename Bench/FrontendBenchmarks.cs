@@ -1,0 +1,60 @@
+using BenchmarkDotNet.Attributes;
+using NativeASD.Engine.Frontend;
+using NWaves.FeatureExtractors;
+using NWaves.FeatureExtractors.Options;
+using NWaves.Filters.Fda;
+using NWaves.Windows;
+
+namespace NativeASD.Bench;
+
+/// <summary>
+/// The dcase2020 log-mel (16 kHz, n_fft 1024, hop 512, 128 Slaney mel, power, dB) of a 10 s clip: this frontend
+/// (single and double precision, 1 thread), a batch of 100 clips on 2 threads, and NWaves 0.9.6's
+/// FilterbankExtractor with the same parameters as the .NET peer.
+/// Run: <c>dotnet run -c Release --project Bench -- --filter '*FrontendBenchmarks*'</c>.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(GemmConfig))]
+public class FrontendBenchmarks
+{
+    const int Rate = 16000, Samples = 10 * Rate, Batch = 100;
+    float[] _clip = null!;
+    float[][] _clips = null!;
+    Frontend _single = null!, _double = null!, _batched = null!;
+    FilterbankExtractor _nwaves = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var rnd = new Random(1);
+        _clips = new float[Batch][];
+        for (int c = 0; c < Batch; c++)
+        {
+            _clips[c] = new float[Samples];
+            for (int i = 0; i < Samples; i++) _clips[c][i] = (float)(rnd.NextDouble() * 0.2 - 0.1);
+        }
+        _clip = _clips[0];
+        _single = new Frontend(FrontendPreset.Dcase2020, threads: 1);
+        _double = new Frontend(FrontendPreset.Dcase2020, threads: 1, FrontendPrecision.Double);
+        _batched = new Frontend(FrontendPreset.Dcase2020, threads: 2);
+        _nwaves = new FilterbankExtractor(new FilterbankOptions
+        {
+            SamplingRate = Rate,
+            FrameSize = 1024,
+            HopSize = 512,
+            FftSize = 1024,
+            Window = WindowType.Hann,
+            FilterBank = FilterBanks.MelBankSlaney(128, 1024, Rate, 0, Rate / 2),
+            SpectrumType = SpectrumType.Power,
+            NonLinearity = NonLinearityType.ToDecibel,
+        });
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() { _single.Dispose(); _double.Dispose(); _batched.Dispose(); }
+
+    [Benchmark(Baseline = true)] public float[,] NasdSingle() => _single.Compute(_clip, Rate);
+    [Benchmark] public float[,] NasdDouble() => _double.Compute(_clip, Rate);
+    [Benchmark] public List<float[]> NWaves() => _nwaves.ComputeFrom(_clip);
+    [Benchmark(OperationsPerInvoke = Batch)] public float[][,] NasdBatch100TwoThreads() => _batched.ComputeBatch(_clips, Rate);
+}
