@@ -1,7 +1,9 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using NativeASD.Engine.Audio;
+using NativeASD.Kernels;
 using NativeASD.Kernels.Cpu;
+using NativeASD.Kernels.Ilgpu;
 
 namespace NativeASD.Engine.Frontend;
 
@@ -24,6 +26,7 @@ public sealed unsafe class Frontend : IDisposable
     readonly IFrontendKernel _kernel;
     readonly WorkerPool _pool;
     readonly double[,]? _dct;
+    readonly IlgpuSpectrogramPlan? _device;
     /// <summary>Frames per parallel task.</summary>
     const int ChunkFrames = 64;
 
@@ -42,6 +45,37 @@ public sealed unsafe class Frontend : IDisposable
         _kernel = precision == FrontendPrecision.Double ? new FrontendKernel<double>(preset) : new FrontendKernel<float>(preset);
         _pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
         if (preset.Mfcc > 0) _dct = Dct.OrthoMatrix(preset.Mfcc, _kernel.Bands);
+    }
+
+    /// <summary>
+    /// A frontend on a compute backend: the CPU backend's thread count, or an ILGPU device (cuda, opencl, ilgpu-cpu)
+    /// where the STFT and mel stages run as device kernels (double accumulation) and log/DCT on the host.
+    /// </summary>
+    public Frontend(FrontendPreset preset, IBackend backend, FrontendPrecision precision = FrontendPrecision.Single)
+        : this(preset, backend.Threads, precision)
+    {
+        if (backend is not IlgpuBackend device) return;
+        var window = Window.Create(preset.Window, preset.EffectiveWinLength, preset.PeriodicWindow);
+        int bins = preset.NFft / 2 + 1;
+        int[] start, length, offset;
+        float[] weights;
+        if (preset.MelBins > 0)
+        {
+            var fb = MelFilterbank.Create(preset);
+            start = fb.Start;
+            length = [.. fb.Weights.Select(w => w.Length)];
+            offset = new int[fb.Bands];
+            for (int b = 1; b < fb.Bands; b++) offset[b] = offset[b - 1] + length[b - 1];
+            weights = [.. fb.Weights.SelectMany(w => w.Select(v => (float)v))];
+        }
+        else
+        {
+            start = [.. Enumerable.Range(0, bins)];
+            length = [.. Enumerable.Repeat(1, bins)];
+            offset = start;
+            weights = [.. Enumerable.Repeat(1f, bins)];
+        }
+        _device = new IlgpuSpectrogramPlan(device, preset.NFft, preset.Hop, window, preset.Spectrum == SpectrumKind.Magnitude, start, length, offset, weights);
     }
 
     /// <summary>Frames a clip of <paramref name="samples"/> samples gives (0 when it is shorter than one frame).</summary>
@@ -84,9 +118,10 @@ public sealed unsafe class Frontend : IDisposable
         return result;
     }
 
-    sealed class Clip(float[] padded, int frames, long firstStart, int bands)
+    sealed class Clip(float[] padded, int length, int frames, long firstStart, int bands)
     {
         public readonly float[] Padded = padded;
+        public readonly int Length = length;
         public readonly int Frames = frames;
         public readonly long FirstStart = firstStart;
         public readonly float[,] Rows = new float[frames, bands];
@@ -115,6 +150,11 @@ public sealed unsafe class Frontend : IDisposable
         // Rented: a 10 s clip's copy is a large-object-heap array, and allocating one per call costs GC time.
         var padded = System.Buffers.ArrayPool<float>.Shared.Rent(samples.Length + 2 * pad);
         CopyFinite(samples, padded.AsSpan(pad), name);
+        if (pad > 0 && p.PadMode == PadMode.Constant)
+        {
+            padded.AsSpan(0, pad).Clear();
+            padded.AsSpan(pad + samples.Length, pad).Clear();
+        }
         if (pad > 0 && p.PadMode == PadMode.Reflect)
             for (int i = 1; i <= pad; i++)
             {
@@ -122,7 +162,7 @@ public sealed unsafe class Frontend : IDisposable
                 padded[pad + samples.Length - 1 + i] = samples[samples.Length - 1 - i];
             }
         long firstStart = p.Alignment == FrameAlignment.Torch ? (p.NFft - p.EffectiveWinLength) / 2 : 0;
-        return new Clip(padded, frames, firstStart, _kernel.Bands);
+        return new Clip(padded, samples.Length + 2 * pad, frames, firstStart, _kernel.Bands);
     }
 
     /// <summary>Copies samples, rejecting NaN and ±∞ (x − x is 0 only for finite x).</summary>
@@ -153,6 +193,13 @@ public sealed unsafe class Frontend : IDisposable
 
     void Run(Clip[] clips)
     {
+        if (_device is not null)
+        {
+            foreach (var c in clips)
+                fixed (float* rows = &c.Rows[0, 0])
+                    _device.Run(c.Padded.AsSpan(0, c.Length), c.FirstStart, c.Frames, new Span<float>(rows, c.Rows.Length));
+            return;
+        }
         var tasks = new List<(Clip Clip, int First, int Count)>();
         foreach (var c in clips)
             for (int f = 0; f < c.Frames; f += ChunkFrames) tasks.Add((c, f, Math.Min(ChunkFrames, c.Frames - f)));
@@ -209,5 +256,9 @@ public sealed unsafe class Frontend : IDisposable
         return mfcc;
     }
 
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _device?.Dispose();
+    }
 }

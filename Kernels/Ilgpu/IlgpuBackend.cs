@@ -12,7 +12,7 @@ namespace NativeASD.Kernels.Ilgpu;
 /// Calls are serialised by a lock and bind the accelerator to the calling thread (CUDA contexts are per thread),
 /// so one backend can be shared by several threads.
 /// </summary>
-public sealed class IlgpuBackend : IBackend
+public sealed partial class IlgpuBackend : IBackend
 {
     /// <summary>Below this many outputs a thread-per-output reduction leaves a GPU mostly idle: use a group per output.</summary>
     const long FewOutputs = 4096;

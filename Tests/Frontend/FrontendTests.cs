@@ -165,3 +165,21 @@ public class FrontendTests
         for (int i = 0; i < golden.Length; i++) Assert.True(Math.Abs(m[i / 64, i % 64] - golden[i]) < 1e-4, $"patch [{i / 64}, {i % 64}]");
     }
 }
+
+/// <summary>The ILGPU spectrogram kernels (run on ilgpu-cpu here) against the torch references, at small sizes.</summary>
+public class FrontendDeviceTests
+{
+    public static TheoryData<string> Cases => FrontendManifest.Ids(c =>
+        c.Get("signal") is { } s && (s.Contains("noise") || s.Contains("chirp")) && (c.Kind == "stft" || c.Id.StartsWith("preset/dcase2020") || c.Id.StartsWith("preset/yamnet") || c.Id.StartsWith("preset/honk")));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void IlgpuKernelsMatchTorch(string id)
+    {
+        var c = FrontendManifest.Get(id);
+        if (c.Kind == "mfcc" && id.EndsWith("/chirp")) return;   // sub-noise bands, as in the single-precision test
+        var backend = TestBackends.Get("ilgpu-cpu");
+        using var fe = new Engine.Frontend.Frontend(c.Preset, backend);
+        FrontendManifest.Check(c, fe.Compute(c.Signal, c.Rate, id), $"{id} (ilgpu-cpu)", dynamicRangeDb: 70, maxAbs: c.Kind switch { "ln" => 1e-3, "mfcc" => 1e-2, _ => null });
+    }
+}
