@@ -1,4 +1,6 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
 using NativeASD.Engine.Frontend;
 using NWaves.FeatureExtractors;
 using NWaves.FeatureExtractors.Options;
@@ -14,7 +16,7 @@ namespace NativeASD.Bench;
 /// Run: <c>dotnet run -c Release --project Bench -- --filter '*FrontendBenchmarks*'</c>.
 /// </summary>
 [MemoryDiagnoser]
-[Config(typeof(GemmConfig))]
+[Config(typeof(FrontendBenchConfig))]
 public class FrontendBenchmarks
 {
     const int Rate = 16000, Samples = 10 * Rate, Batch = 100;
@@ -57,4 +59,16 @@ public class FrontendBenchmarks
     [Benchmark] public float[,] NasdDouble() => _double.Compute(_clip, Rate);
     [Benchmark] public List<float[]> NWaves() => _nwaves.ComputeFrom(_clip);
     [Benchmark(OperationsPerInvoke = Batch)] public float[][,] NasdBatch100TwoThreads() => _batched.ComputeBatch(_clips, Rate);
+}
+
+/// <summary>The GEMM job settings with a longer build timeout: builds on the shared 2-core machine exceed the default 2 minutes.</summary>
+public sealed class FrontendBenchConfig : ManualConfig
+{
+    public FrontendBenchConfig()
+    {
+        AddJob(Job.Default.WithWarmupCount(4).WithIterationCount(12).WithLaunchCount(1)
+            .WithEnvironmentVariable("DOTNET_TieredCompilation", "0")
+            .WithToolchain(BenchToolchain.Instance));
+        WithBuildTimeout(TimeSpan.FromMinutes(10));
+    }
 }

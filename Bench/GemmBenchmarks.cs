@@ -163,7 +163,7 @@ public sealed class GemmConfig : ManualConfig
 public static class BenchToolchain
 {
     public static readonly IToolchain Instance = new Toolchain("net10.0 (Bench.csproj)",
-        new Generator(), new DotNetCliBuilder("net10.0", timeout: TimeSpan.FromMinutes(10)), new DotNetCliExecutor(null!));
+        new Generator(), new DotNetCliBuilder("net10.0"), new DotNetCliExecutor(null!));
 
     sealed class Generator() : CsProjGenerator("net10.0", null!, null!, null!, isNetCore: true)
     {
