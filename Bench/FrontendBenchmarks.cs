@@ -22,7 +22,7 @@ public class FrontendBenchmarks
     const int Rate = 16000, Samples = 10 * Rate, Batch = 100;
     float[] _clip = null!;
     float[][] _clips = null!;
-    Frontend _single = null!, _double = null!, _batched = null!;
+    AudioFrontend _single = null!, _double = null!, _batched = null!;
     FilterbankExtractor _nwaves = null!;
 
     [GlobalSetup]
@@ -36,9 +36,9 @@ public class FrontendBenchmarks
             for (int i = 0; i < Samples; i++) _clips[c][i] = (float)(rnd.NextDouble() * 0.2 - 0.1);
         }
         _clip = _clips[0];
-        _single = new Frontend(FrontendPreset.Dcase2020, threads: 1);
-        _double = new Frontend(FrontendPreset.Dcase2020, threads: 1, FrontendPrecision.Double);
-        _batched = new Frontend(FrontendPreset.Dcase2020, threads: 2);
+        _single = new AudioFrontend(FrontendPreset.Dcase2020, threads: 1);
+        _double = new AudioFrontend(FrontendPreset.Dcase2020, threads: 1, FrontendPrecision.Double);
+        _batched = new AudioFrontend(FrontendPreset.Dcase2020, threads: 2);
         _nwaves = new FilterbankExtractor(new FilterbankOptions
         {
             SamplingRate = Rate,

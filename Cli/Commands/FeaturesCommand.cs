@@ -62,7 +62,7 @@ public static class FeaturesCommand
         try { clip = AudioFile.Read(input, mix, preset.SampleRate); }
         catch (ArgumentException e) { throw new InputException(e.Message); }
         var sw = Stopwatch.StartNew();
-        using var frontend = new Frontend(preset, threads, precision);
+        using var frontend = new AudioFrontend(preset, threads, precision);
         var features = frontend.Compute(clip);
         double ms = sw.Elapsed.TotalMilliseconds;
         int frames = features.GetLength(0), bins = features.GetLength(1);

@@ -16,7 +16,7 @@ public class FrontendReferenceTests(Xunit.Abstractions.ITestOutputHelper output)
                 foreach (var c in group)
                 {
                     if (precision == FrontendPrecision.Single && c.Kind == "mfcc" && (c.Id.EndsWith("/sine") || c.Id.EndsWith("/chirp"))) continue;
-                    using var fe = new Engine.Frontend.Frontend(c.Preset, threads: 1, precision);
+                    using var fe = new AudioFrontend(c.Preset, threads: 1, precision);
                     double? range = precision == FrontendPrecision.Single ? 70 : null;
                     double? tol = precision == FrontendPrecision.Single ? c.Kind switch { "ln" => 1e-2, "mfcc" => 5e-2, _ => null } : null;
                     worst = Math.Max(worst, FrontendManifest.Check(c, fe.Compute(c.Signal, c.Rate, c.Id), c.Id, range, tol));
@@ -48,7 +48,7 @@ public class FrontendReferenceTests(Xunit.Abstractions.ITestOutputHelper output)
 
     static void Run(FrontendCase c, FrontendPrecision precision, double? dynamicRangeDb, double? maxAbs)
     {
-        using var fe = new Engine.Frontend.Frontend(c.Preset, threads: 2, precision);
+        using var fe = new AudioFrontend(c.Preset, threads: 2, precision);
         FrontendManifest.Check(c, fe.Compute(c.Signal, c.Rate, c.Id), $"{c.Id} ({precision})", dynamicRangeDb, maxAbs);
     }
 }

@@ -1,5 +1,5 @@
 using NativeASD.Engine.Frontend;
-using FE = NativeASD.Engine.Frontend.Frontend;
+using FE = NativeASD.Engine.Frontend.AudioFrontend;
 
 namespace NativeASD.Tests.Frontend;
 
@@ -179,7 +179,7 @@ public class FrontendDeviceTests
         var c = FrontendManifest.Get(id);
         if (c.Kind == "mfcc" && id.EndsWith("/chirp")) return;   // sub-noise bands, as in the single-precision test
         var backend = TestBackends.Get("ilgpu-cpu");
-        using var fe = new Engine.Frontend.Frontend(c.Preset, backend);
+        using var fe = new AudioFrontend(c.Preset, backend);
         FrontendManifest.Check(c, fe.Compute(c.Signal, c.Rate, id), $"{id} (ilgpu-cpu)", dynamicRangeDb: 70, maxAbs: c.Kind switch { "ln" => 1e-3, "mfcc" => 1e-2, _ => null });
     }
 }

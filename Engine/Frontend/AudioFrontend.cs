@@ -15,13 +15,13 @@ public enum FrontendPrecision { Single, Double }
 /// <see cref="FrontendPreset"/> describes. Thread-safe; reuse one instance. Runs on the CPU with SIMD across
 /// frames and the <see cref="WorkerPool"/> across frames and clips.
 /// <code>
-/// using var fe = new Frontend(FrontendPreset.Get("dcase2020"));
+/// using var fe = new AudioFrontend(FrontendPreset.Get("dcase2020"));
 /// float[,] logMel = fe.ComputeFile("normal_id_00_00000000.wav");              // [313, 128]
 /// float[,] same = fe.Compute(AudioFile.Read(path, ChannelMix.Mean, fe.Preset.SampleRate));
 /// float[,] vectors = FrameStacking.Stack(logMel, fe.Preset.StackFrames);      // [309, 640]
 /// </code>
 /// </summary>
-public sealed unsafe class Frontend : IDisposable
+public sealed unsafe class AudioFrontend : IDisposable
 {
     readonly IFrontendKernel _kernel;
     readonly WorkerPool _pool;
@@ -37,7 +37,7 @@ public sealed unsafe class Frontend : IDisposable
     public int Bins => Preset.Bins;
 
     /// <param name="threads">worker threads (0: all cores).</param>
-    public Frontend(FrontendPreset preset, int threads = 0, FrontendPrecision precision = FrontendPrecision.Single)
+    public AudioFrontend(FrontendPreset preset, int threads = 0, FrontendPrecision precision = FrontendPrecision.Single)
     {
         preset.Validate();
         Preset = preset;
@@ -51,7 +51,7 @@ public sealed unsafe class Frontend : IDisposable
     /// A frontend on a compute backend: the CPU backend's thread count, or an ILGPU device (cuda, opencl, ilgpu-cpu)
     /// where the STFT and mel stages run as device kernels (double accumulation) and log/DCT on the host.
     /// </summary>
-    public Frontend(FrontendPreset preset, IBackend backend, FrontendPrecision precision = FrontendPrecision.Single)
+    public AudioFrontend(FrontendPreset preset, IBackend backend, FrontendPrecision precision = FrontendPrecision.Single)
         : this(preset, backend.Threads, precision)
     {
         if (backend is not IlgpuBackend device) return;
@@ -129,7 +129,7 @@ public sealed unsafe class Frontend : IDisposable
         public void Return() => System.Buffers.ArrayPool<float>.Shared.Return(Padded);
 
         /// <summary>Log, top_db and DCT over the whole clip, after all its frames are in.</summary>
-        public float[,] Finish(Frontend fe) => fe.Finish(Rows);
+        public float[,] Finish(AudioFrontend fe) => fe.Finish(Rows);
     }
 
     Clip Prepare(ReadOnlySpan<float> samples, int sampleRate, string? source)
