@@ -109,13 +109,31 @@ public sealed unsafe class AudioFrontend : IDisposable
     {
         if (sources is not null && sources.Count != clips.Count)
             throw new ArgumentException($"frontend: {clips.Count} clips but {sources.Count} source names");
-        var prepared = new Clip[clips.Count];
-        for (int i = 0; i < clips.Count; i++) prepared[i] = Prepare(clips[i], sampleRate, sources?[i] ?? $"clip {i}");
-        try { Run(prepared); }
-        finally { foreach (var c in prepared) c.Return(); }
         var result = new float[clips.Count][,];
-        for (int i = 0; i < clips.Count; i++) result[i] = prepared[i].Finish(this);
+        if (_device is not null || clips.Count < 2 * Threads)
+        {
+            for (int i = 0; i < clips.Count; i++) result[i] = Compute(clips[i], sampleRate, sources?[i] ?? $"clip {i}");
+            return result;
+        }
+        // Enough clips to keep every thread busy: one task per clip, so only one padded copy per thread is alive.
+        _pool.Run(new ClipJob(this, clips, sampleRate, sources, result), clips.Count);
         return result;
+    }
+
+    sealed class ClipJob(AudioFrontend fe, IReadOnlyList<float[]> clips, int sampleRate, IReadOnlyList<string>? sources, float[][,] result) : ParallelJob
+    {
+        public override void Execute(int task)
+        {
+            var c = fe.Prepare(clips[task], sampleRate, sources?[task] ?? $"clip {task}");
+            try
+            {
+                fixed (float* signal = c.Padded)
+                fixed (float* rows = &c.Rows[0, 0])
+                    fe._kernel.Rows(signal, c.FirstStart, fe.Preset.Hop, 0, c.Frames, rows);
+            }
+            finally { c.Return(); }
+            result[task] = c.Finish(fe);
+        }
     }
 
     sealed class Clip(float[] padded, int length, int frames, long firstStart, int bands)

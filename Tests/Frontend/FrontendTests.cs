@@ -43,14 +43,16 @@ public class FrontendTests
     [Fact]
     public void ResultsDoNotDependOnThreadsOrBatching()
     {
-        var clips = new[] { Noise(16000, 1), Noise(7001, 2), Noise(24000, 3) };
+        var clips = new[] { Noise(16000, 1), Noise(7001, 2), Noise(24000, 3), Noise(3000, 4), Noise(9999, 5) };  // ≥ 2·threads: one task per clip
         using var one = new FE(FrontendPreset.Dcase2020, 1);
         using var two = new FE(FrontendPreset.Dcase2020, 2);
         var batch = two.ComputeBatch(clips, 16000);
+        var few = two.ComputeBatch(clips[..3], 16000);   // fewer clips: frames split across threads
         for (int i = 0; i < clips.Length; i++)
         {
             var single = one.Compute(clips[i], 16000);
             Assert.Equal(single.Cast<float>(), batch[i].Cast<float>());
+            if (i < 3) Assert.Equal(single.Cast<float>(), few[i].Cast<float>());
         }
     }
 
