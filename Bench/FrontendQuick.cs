@@ -26,17 +26,13 @@ internal static class FrontendQuick
             for (int i = 0; i < clips[c].Length; i++) clips[c][i] = (float)(rnd.NextDouble() * 0.2 - 0.1);
         }
         using var one = new AudioFrontend(p, threads: 1, precision);
-        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
-        int calls0 = 0;
-        double single = Median(() => { one.Compute(clips[0], p.SampleRate); calls0++; }, 0.2);
-        // CPU time per call of the single-thread runs: less disturbed than wall time on a shared machine.
-        double singleCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds / calls0;
+        double single = Median(() => one.Compute(clips[0], p.SampleRate), 0.2);
         using var many = new AudioFrontend(p, threads, precision);
         double batched = Median(() => many.ComputeBatch(clips, p.SampleRate), 0.5);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{preset} {seconds} s clip ({precision}): {single * 1e3:F3} ms on 1 thread (cpu {singleCpu * 1e3:F3} ms); batch of {clips.Length}: {batched * 1e3:F1} ms on {threads} threads ({batched / clips.Length * 1e3:F3} ms per clip)"));
+            $"{preset} {seconds} s clip ({precision}): {single * 1e3:F3} ms on 1 thread; batch of {clips.Length}: {batched * 1e3:F1} ms on {threads} threads ({batched / clips.Length * 1e3:F3} ms per clip)"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"preset\":\"{preset}\",\"seconds\":{seconds},\"precision\":\"{precision}\",\"single_ms\":{single * 1e3:F4},\"single_cpu_ms\":{singleCpu * 1e3:F4},\"batch\":{clips.Length},\"threads\":{threads},\"batch_ms\":{batched * 1e3:F3},\"batch_per_clip_ms\":{batched / clips.Length * 1e3:F4}}}"));
+            $"{{\"preset\":\"{preset}\",\"seconds\":{seconds},\"precision\":\"{precision}\",\"single_ms\":{single * 1e3:F4},\"batch\":{clips.Length},\"threads\":{threads},\"batch_ms\":{batched * 1e3:F3},\"batch_per_clip_ms\":{batched / clips.Length * 1e3:F4}}}"));
     }
 
     /// <summary>Median seconds per call: warm-up, then 15 timed repetitions of ~<paramref name="repSeconds"/>/15 each.</summary>
