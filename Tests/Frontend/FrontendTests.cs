@@ -78,6 +78,22 @@ public class FrontendTests
     }
 
     [Fact]
+    public void DecibelsFollowPowerToDbWithRefAndTopDb()
+    {
+        var x = Noise(8000);
+        for (int i = 4000; i < 8000; i++) x[i] *= 1e-5f;   // second half 100 dB quieter
+        var plain = FrontendPreset.Panns with { SampleRate = 16000, FMax = 8000 };
+        using var a = new FE(plain, 1, FrontendPrecision.Double);
+        using var b = new FE(plain with { Ref = 10.0, TopDb = 80 }, 1, FrontendPrecision.Double);
+        var da = a.Compute(x, 16000);
+        var db = b.Compute(x, 16000);
+        float max = da.Cast<float>().Max();
+        for (int t = 0; t < da.GetLength(0); t++)
+            for (int m = 0; m < da.GetLength(1); m++)
+                Assert.Equal(Math.Max(da[t, m] - 10.0, max - 10.0 - 80.0), db[t, m], 3);
+    }
+
+    [Fact]
     public void StackingConcatenatesConsecutiveFramesLikeTheDcaseBaseline()
     {
         var f = new float[7, 3];
