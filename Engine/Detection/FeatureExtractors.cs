@@ -19,7 +19,7 @@ public abstract class FeatureExtractor : IDisposable
 /// <summary>No backbone: per-bin mean and standard deviation over time of a log-mel (dcase2020: 128 bins → 256-d).</summary>
 public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", ChannelMix mix = default, int threads = 0) : FeatureExtractor
 {
-    readonly Frontend.Frontend _frontend = new(FrontendPreset.Get(preset), threads);
+    readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
 
     public override string Configuration => $"logmel-stats:{_frontend.Preset.Name}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
 
@@ -38,7 +38,7 @@ public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", Chann
 /// <summary>Stacked log-mel frames for the autoencoder baselines: dcase2020 × 5 frames = 640-d, vae60 × 11 = 660-d.</summary>
 public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix mix = default, int threads = 0) : FeatureExtractor
 {
-    readonly Frontend.Frontend _frontend = new(FrontendPreset.Get(preset), threads);
+    readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
 
     public override string Configuration => $"stacked:{_frontend.Preset.Name}:{frames}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
 

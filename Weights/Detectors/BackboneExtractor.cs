@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using NativeASD.Engine;
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.Detection;
+using NativeASD.Engine.Frontend;
 using NativeASD.Engine.Models;
 using NativeASD.Kernels;
 using NativeASD.Weights.Models;
@@ -19,7 +20,7 @@ namespace NativeASD.Weights.Detectors;
 public sealed class BackboneExtractor : FeatureExtractor
 {
     readonly LoadedModel _model;
-    readonly Engine.Frontend.Frontend _frontend;
+    readonly AudioFrontend _frontend;
     readonly string[] _taps;
     readonly ChannelMix _mix;
     readonly IBackend _backend;
@@ -39,7 +40,7 @@ public sealed class BackboneExtractor : FeatureExtractor
         _mix = mix;
         WeightsPath = weightsPath;
         Sha256 = FileSha256(weightsPath);
-        _frontend = new Engine.Frontend.Frontend(_model.Frontend, threads);
+        _frontend = new AudioFrontend(_model.Frontend, threads);
     }
 
     public string WeightsPath { get; }
