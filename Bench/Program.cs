@@ -14,7 +14,6 @@ public static class Program
         ("weights-load", "[file] [repeats]: loading a ResNet38-size safetensors file", WeightLoad.Run),
         ("resnet38-quick", "[threads] [repeats]: one PANNs ResNet38 forward on a 10 s clip", ResNet38Quick.Run),
         ("train-step-quick", "[threads] [batch]: a training step of the autoencoder and VAE baselines", TrainStepQuick.Run),
-        ("device-parity", "[cuda|opencl|ilgpu-cpu]: every op, layer and a small ResNet on a device vs the CPU backend (NMSE), then device timings", DeviceParity.Run),
     ];
 
     /// <summary>

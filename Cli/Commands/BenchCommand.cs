@@ -14,7 +14,8 @@ public static class BenchCommand
         "time kernels on this machine (GEMM and conv2d GFLOP/s, FP32 FMA peak)",
         "bench gemm [--size N | --m M --n N --k K] [--threads T] [--device D] [--repeats R] [--json]\n" +
         "       nasd bench conv [--input N,C,H,W] [--out-channels O] [--kernel K] [--stride S] [--padding P] [--threads T] [--device D] [--repeats R] [--json]\n" +
-        "       nasd bench peak [--threads T] [--json]",
+        "       nasd bench peak [--threads T] [--json]\n" +
+        "       nasd bench parity --device D [--quick] [--json]",
         [
             new("--size", "N", "square GEMM N×N×N", "512"),
             new("--m", "M", "rows of A and C (non-square GEMM)"),
@@ -26,6 +27,7 @@ public static class BenchCommand
             new("--stride", "S", "conv: stride", "1"),
             new("--padding", "P", "conv: padding on every side", "1"),
             new("--repeats", "R", "timed repeats; the median is reported", "15"),
+            new("--quick", null, "parity: ops and layers only (no ResNet, no timings); fast enough for the ILGPU CPU simulator"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
         ],
@@ -36,6 +38,7 @@ public static class BenchCommand
             "nasd bench conv --threads 1 --json",
             "nasd bench conv --input 1,16,32,100 --out-channels 32 --kernel 1 --padding 0",
             "nasd bench peak --threads 2",
+            "nasd bench parity --device cuda",
         ],
         Run, MinPositionals: 1, MaxPositionals: 1);
 
@@ -44,7 +47,8 @@ public static class BenchCommand
         "gemm" => Gemm(args),
         "conv" => Conv(args),
         "peak" => Peak(args),
-        var other => throw new UsageException($"bench: unknown benchmark '{other}'", "choose gemm, conv or peak"),
+        "parity" => Parity(args),
+        var other => throw new UsageException($"bench: unknown benchmark '{other}'", "choose gemm, conv, peak or parity"),
     };
 
     static int Gemm(ParsedArgs args)
@@ -129,6 +133,31 @@ public static class BenchCommand
             Console.Out.WriteLine(JsonSerializer.Serialize(new { op = "peak", threads, simd = SimdSupport.Detect().ToString(), gflops = Math.Round(gflops, 2) }));
         else
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"FP32 FMA peak on {threads} thread{(threads == 1 ? "" : "s")} ({SimdSupport.Detect()}): {gflops:F1} GFLOP/s"));
+        return ExitCode.Ok;
+    }
+
+    /// <summary>Every op and layer on --device against the CPU backend (NMSE per result), then device timings.</summary>
+    static int Parity(ParsedArgs args)
+    {
+        using var device = Compute.OpenBackend(args);
+        bool json = args.Flag("--json"), quick = args.Flag("--quick");
+        if (!json) Console.Out.WriteLine($"device: {device.Description}");
+        var results = Engine.Diagnostics.BackendParity.Run(device, includeNetwork: !quick, report: json ? null : r =>
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(r.Ok ? "ok  " : "FAIL")} {r.Name,-44} nmse {r.Nmse:E2} (bound {r.Bound:E0}, {r.Count} values)")));
+        var timings = quick ? [] : Engine.Diagnostics.BackendParity.Time(device).ToList();
+        int failed = results.Count(r => !r.Ok);
+        if (json)
+            Console.Out.WriteLine(JsonSerializer.Serialize(new
+            {
+                op = "parity", device = device.Description, failed,
+                results = results.Select(r => new { name = r.Name, nmse = r.Nmse, bound = r.Bound, ok = r.Ok }), timings,
+            }));
+        else
+        {
+            foreach (var t in timings) Console.Out.WriteLine($"time {t}");
+            Console.Out.WriteLine(failed == 0 ? $"all {results.Count} results within bounds" : $"{failed} of {results.Count} results out of bounds");
+        }
+        if (failed > 0) throw new InvalidOperationException($"{failed} of {results.Count} results differ from the CPU backend beyond their bounds");
         return ExitCode.Ok;
     }
 }

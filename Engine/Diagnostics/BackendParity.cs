@@ -1,37 +1,39 @@
 using System.Diagnostics;
-using NativeASD.Engine;
 using NativeASD.Engine.Layers;
 using NativeASD.Engine.Models.Panns;
 using NativeASD.Kernels;
 
-namespace NativeASD.Bench;
+namespace NativeASD.Engine.Diagnostics;
+
+/// <summary>One compared result: NMSE of the device's output against the CPU backend's.</summary>
+public sealed record ParityResult(string Name, double Nmse, double Bound, int Count)
+{
+    public bool Ok => Nmse <= Bound;
+}
 
 /// <summary>
-/// <c>device-parity [device]</c>: runs ops, layers (forward and backward) and a small PANNs ResNet on a device backend
-/// (cuda, opencl, ilgpu-cpu) and on the CPU backend with the same inputs and weights, and prints the normalised mean
-/// squared error of each result (as ggml's test-backend-ops), then times a GEMM and a 3×3 conv on the device.
-/// Exit code 1 when any NMSE exceeds its bound.
+/// Runs ops, layers (forward and backward) and optionally a narrow PANNs ResNet on a device backend (cuda, opencl,
+/// ilgpu-cpu) and on the CPU backend with the same inputs and weights, and reports the normalised mean squared error
+/// of each result, as ggml's test-backend-ops does. <see cref="Time"/> then measures a GEMM and a 3×3 conv on the device.
 /// </summary>
-internal static class DeviceParity
+public static class BackendParity
 {
-    public static void Run(string[] args)
+    public static List<ParityResult> Run(IBackend device, bool includeNetwork = true, Action<ParityResult>? report = null)
     {
-        using var device = Backends.Open(args.Length > 0 ? args[0] : "cuda");
         var cpu = Backends.DefaultCpu;
-        Console.WriteLine($"device: {device.Description}");
-        int failures = 0;
+        var results = new List<ParityResult>();
         var rng = new SeededRandom(1);
 
         void Compare(string name, Tensor onCpu, Tensor onDevice, double bound)
         {
             var a = onCpu.ToArray();
             var b = onDevice.ToArray();
+            if (a.Length != b.Length) throw new InvalidOperationException($"{name}: {a.Length} values on the CPU, {b.Length} on {device.Kind}");
             double err = 0, norm = 0;
             for (int i = 0; i < a.Length; i++) { err += (a[i] - b[i]) * (double)(a[i] - b[i]); norm += a[i] * (double)a[i]; }
-            double nmse = norm == 0 ? err : err / norm;
-            bool ok = nmse <= bound && a.Length == b.Length;
-            if (!ok) failures++;
-            Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-44} nmse {nmse:E2} (bound {bound:E0}, {a.Length} values)");
+            var result = new ParityResult(name, norm == 0 ? err : err / norm, bound, a.Length);
+            results.Add(result);
+            report?.Invoke(result);
         }
 
         Tensor Random(int[] shape, IBackend backend)
@@ -121,6 +123,7 @@ internal static class DeviceParity
         LayerCase("linear 129→65", b => new Linear(129, 65, backend: b), [17, 129]);
         LayerCase("leaky relu", b => new LeakyReLU(0.1f, b), [17, 40]);
 
+        if (!includeNetwork) return results;
         // A narrow PANNs ResNet22 on a 3 s log-mel: every tap.
         var config = PannsConfig.ResNet22 with { Width = 0.125 };
         using (var netCpu = new PannsResNet(config, cpu))
@@ -143,11 +146,23 @@ internal static class DeviceParity
             foreach (var tap in taps) Compare($"panns resnet22/8 tap {tap}", a[tap], b[tap], 1e-9);
         }
 
-        // Timings on the device (after a warm-up call that compiles the kernels).
+        return results;
+    }
+
+    /// <summary>Device timings after a warm-up call that compiles the kernels: GEMM at two sizes and the PANNs-size 3×3 conv.</summary>
+    public static IEnumerable<string> Time(IBackend device)
+    {
+        var rng = new SeededRandom(2);
+        Tensor Random(int[] shape)
+        {
+            var data = new float[shape.Aggregate(1, (x, y) => x * y)];
+            rng.FillNormal(data, 0f, 1f);
+            return Tensor.FromSpan(data, shape, device);
+        }
         foreach (int size in new[] { 1024, 4096 })
         {
-            using var a = Random([size, size], device);
-            using var b = Random([size, size], device);
+            using var a = Random([size, size]);
+            using var b = Random([size, size]);
             using var c = Tensor.Zeros([size, size], device);
             Ops.Gemm(a, b, c);
             device.Synchronize();
@@ -156,10 +171,10 @@ internal static class DeviceParity
             for (int i = 0; i < reps; i++) Ops.Gemm(a, b, c);
             device.Synchronize();
             double s = sw.Elapsed.TotalSeconds / reps;
-            Console.WriteLine($"time gemm {size}^3: {s * 1e3:F2} ms, {2.0 * size * size * size / s / 1e9:F1} GFLOP/s");
+            yield return $"gemm {size}^3: {s * 1e3:F2} ms, {2.0 * size * size * size / s / 1e9:F1} GFLOP/s";
         }
         using (var conv = new Conv2d(64, 64, 3, padding: 1, backend: device))
-        using (var x = Random([1, 64, 64, 1000], device))
+        using (var x = Random([1, 64, 64, 1000]))
         {
             conv.Eval();
             using (conv.Forward(x)) device.Synchronize();
@@ -167,9 +182,7 @@ internal static class DeviceParity
             for (int i = 0; i < 5; i++) using (conv.Forward(x)) { }
             device.Synchronize();
             double s = sw.Elapsed.TotalSeconds / 5;
-            Console.WriteLine($"time conv3x3 [1,64,64,1000] 64→64 forward: {s * 1e3:F2} ms, {2.0 * 64 * 64 * 9 * 64 * 1000 / s / 1e9:F1} GFLOP/s");
+            yield return $"conv3x3 [1,64,64,1000] 64→64 forward: {s * 1e3:F2} ms, {2.0 * 64 * 64 * 9 * 64 * 1000 / s / 1e9:F1} GFLOP/s";
         }
-        Console.WriteLine(failures == 0 ? "all within bounds" : $"{failures} result(s) out of bounds");
-        Environment.ExitCode = failures == 0 ? 0 : 1;
     }
 }
