@@ -7,7 +7,8 @@ namespace NativeASD.Bench;
 /// <summary>
 /// A/B timing of the conv forward paths on one shape (for choosing the algorithm): the automatic choice (Winograd
 /// for 3×3 stride 1, depthwise, …) against the general implicit GEMM, alternated call by call so that a busy machine
-/// slows both alike. Reports the median wall time and the median process CPU time per call.
+/// slows both alike, then the automatic backend's backward data and backward weight. Reports the median wall time
+/// and the median process CPU time per call (the steadier figure on a shared machine).
 /// </summary>
 internal static class ConvQuick
 {
@@ -24,17 +25,30 @@ internal static class ConvQuick
         var g = new Conv2dGeometry(v[0], v[1], v[2], v[3], v[4], v[5], v[5], 1, 1, p, p, p, p);
         using var auto = new CpuBackend(threads);
         using var general = new CpuBackend(threads) { GeneralConvOnly = true };
-        var results = new List<string>();
-        var timings = new Dictionary<string, (List<double> Wall, List<double> Cpu)> { ["auto"] = ([], []), ["general"] = ([], []) };
-        var sets = new[] { ("auto", (CpuBackend)auto), ("general", general) }.Select(s => (s.Item1, s.Item2, Views(s.Item2, g))).ToArray();
+        var timings = new Dictionary<string, (List<double> Wall, List<double> Cpu)>
+        {
+            ["forward"] = ([], []), ["general forward"] = ([], []), ["backward data"] = ([], []), ["backward weight"] = ([], []),
+        };
+        var (x, w, b, y) = Views(auto, g);
+        var (gx, gw, gb, gy) = Views(general, g);
+        var dw = StridedView.Contiguous(auto.Allocate(Layout.Count(g.WeightShape), zero: true), g.WeightShape);
+        var db = StridedView.Contiguous(auto.Allocate(g.OutChannels, zero: true), g.OutChannels);
+        var dx = StridedView.Contiguous(auto.Allocate(Layout.Count(g.InputShape)), g.InputShape);
+        var steps = new (string Name, Action Call)[]
+        {
+            ("forward", () => auto.Conv2dForward(g, x, w, b, y)),
+            ("general forward", () => general.Conv2dForward(g, gx, gw, gb, gy)),
+            ("backward data", () => auto.Conv2dBackwardData(g, y, w, dx)),
+            ("backward weight", () => auto.Conv2dBackwardWeight(g, x, y, dw, db)),
+        };
         var process = Process.GetCurrentProcess();
         for (int call = -2; call < calls; call++)
-            foreach (var (name, backend, (x, w, b, y)) in sets)
+            foreach (var (name, step) in steps)
             {
                 process.Refresh();
                 var cpu0 = process.TotalProcessorTime;
                 var sw = Stopwatch.StartNew();
-                backend.Conv2dForward(g, x, w, b, y);
+                step();
                 double wall = sw.Elapsed.TotalSeconds;
                 process.Refresh();
                 if (call < 0) continue; // warm-up
@@ -44,8 +58,9 @@ internal static class ConvQuick
         foreach (var (name, (wall, cpu)) in timings)
         {
             wall.Sort(); cpu.Sort();
-            double w = wall[wall.Count / 2], c = cpu[cpu.Count / 2];
-            Console.WriteLine($"{name,-8} {g}: wall {w * 1e3:F1} ms = {g.Flops / w / 1e9:F1} GFLOP/s, cpu {c * 1e3:F1} ms = {g.Flops / c / 1e9 * threads:F1} GFLOP/s at full cores");
+            double medianWall = wall[wall.Count / 2], medianCpu = cpu[cpu.Count / 2];
+            Console.WriteLine($"{name,-16} {g}: wall {medianWall * 1e3:F1} ms = {g.Flops / medianWall / 1e9:F1} GFLOP/s, " +
+                $"cpu {medianCpu * 1e3:F1} ms = {g.Flops / medianCpu / 1e9 * threads:F1} GFLOP/s at full cores");
         }
     }
 

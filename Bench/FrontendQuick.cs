@@ -25,9 +25,9 @@ internal static class FrontendQuick
             clips[c] = new float[(int)(seconds * p.SampleRate)];
             for (int i = 0; i < clips[c].Length; i++) clips[c][i] = (float)(rnd.NextDouble() * 0.2 - 0.1);
         }
-        using var one = new Frontend(p, threads: 1, precision);
+        using var one = new AudioFrontend(p, threads: 1, precision);
         double single = Median(() => one.Compute(clips[0], p.SampleRate), 0.2);
-        using var many = new Frontend(p, threads, precision);
+        using var many = new AudioFrontend(p, threads, precision);
         double batched = Median(() => many.ComputeBatch(clips, p.SampleRate), 0.5);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{preset} {seconds} s clip ({precision}): {single * 1e3:F3} ms on 1 thread; batch of {clips.Length}: {batched * 1e3:F1} ms on {threads} threads ({batched / clips.Length * 1e3:F3} ms per clip)"));

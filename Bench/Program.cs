@@ -4,53 +4,35 @@ namespace NativeASD.Bench;
 
 public static class Program
 {
+    /// <summary>Quick stopwatch subcommands (no BenchmarkDotNet overhead; for tuning and one-shot comparisons).</summary>
+    static readonly (string Name, string Usage, Action<string[]> Run)[] Quick =
+    [
+        ("fma-peak", "[threads]: the FP32 FMA peak the GEMM numbers are compared with", FmaPeak.Run),
+        ("gemm-quick", "M N K threads [simd] [seconds]: one GEMM shape", GemmQuick.Run),
+        ("frontend-quick", "[preset] [seconds] [batch] [threads] [single|double]: a frontend preset", FrontendQuick.Run),
+        ("conv-quick", "N C H W O K [threads]: the conv forward paths on one shape", ConvQuick.Run),
+        ("weights-load", "[file] [repeats]: loading a ResNet38-size safetensors file", WeightLoad.Run),
+        ("resnet38-quick", "[threads] [repeats]: one PANNs ResNet38 forward on a 10 s clip", ResNet38Quick.Run),
+        ("train-step-quick", "[threads] [batch]: a training step of the autoencoder and VAE baselines", TrainStepQuick.Run),
+        ("device-parity", "[cuda|opencl|ilgpu-cpu]: every op, layer and a small ResNet on a device vs the CPU backend (NMSE), then device timings", DeviceParity.Run),
+    ];
+
     /// <summary>
-    /// BenchmarkDotNet switcher (e.g. <c>--filter *Gemm*</c>). <c>gemm-quick M N K threads [simd] [seconds]</c> instead
-    /// times one GEMM shape with a plain stopwatch loop (for tuning; no BenchmarkDotNet overhead);
-    /// <c>frontend-quick [preset] [seconds] [batch] [threads] [single|double]</c> times a frontend preset;
-    /// <c>fma-peak [threads]</c> measures the FP32 FMA peak the GEMM numbers are compared with;
-    /// <c>weights-load [file] [repeats]</c> times loading a ResNet38-size safetensors file;
-    /// <c>resnet38-quick [threads] [repeats]</c> times one PANNs ResNet38 forward on a 10 s clip;
-    /// <c>train-step-quick [threads] [batch]</c> times a training step of the autoencoder and VAE baselines;
-    /// <c>conv-quick N C H W O K [threads]</c> compares the conv forward paths on one shape.
+    /// A quick subcommand by name (see <see cref="Quick"/>), or the BenchmarkDotNet switcher (e.g. <c>--filter *Gemm*</c>).
     /// </summary>
     public static void Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "fma-peak")
+        if (args.Length > 0 && (args[0] is "--list-quick"))
         {
-            FmaPeak.Run(args[1..]);
+            foreach (var (name, usage, _) in Quick) Console.WriteLine($"{name} {usage}");
             return;
         }
-        if (args.Length > 0 && args[0] == "frontend-quick")
-        {
-            FrontendQuick.Run(args[1..]);
-            return;
-        }
-        if (args.Length > 0 && args[0] == "resnet38-quick")
-        {
-            ResNet38Quick.Run(args[1..]);
-            return;
-        }
-        if (args.Length > 0 && args[0] == "weights-load")
-        {
-            WeightLoad.Run(args[1..]);
-            return;
-        }
-        if (args.Length > 0 && args[0] == "train-step-quick")
-        {
-            TrainStepQuick.Run(args[1..]);
-            return;
-        }
-        if (args.Length > 0 && args[0] == "conv-quick")
-        {
-            ConvQuick.Run(args[1..]);
-            return;
-        }
-        if (args.Length > 0 && args[0] == "gemm-quick")
-        {
-            GemmQuick.Run(args[1..]);
-            return;
-        }
+        foreach (var (name, _, run) in Quick)
+            if (args.Length > 0 && args[0] == name)
+            {
+                run(args[1..]);
+                return;
+            }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
     }
 }

@@ -58,7 +58,7 @@ static class WeightLoad
                 {
                     var v = new float[n];
                     for (int i = 0; i < n; i++) v[i] = (float)(rng.NextDouble() - 0.5);
-                    return System.Runtime.InteropServices.MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
+                    return FloatBytes.Of(v);
                 });
         }).ToList();
         SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["arch"] = "panns-resnet38", ["arch_config"] = "{}", ["frontend"] = "panns" });

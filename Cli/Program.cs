@@ -8,9 +8,11 @@ namespace NativeASD.Cli
         public static readonly CommandSpec[] Commands =
         [
             BenchCommand.Spec,
+            FeaturesCommand.Spec,
             InspectCommand.Spec,
             ConvertCommand.Spec,
-            FeaturesCommand.Spec,
+            FitCommand.Spec,
+            ScoreCommand.Spec,
             EmbedCommand.Spec,
             TagCommand.Spec,
         ];

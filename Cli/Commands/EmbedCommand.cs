@@ -117,7 +117,7 @@ static class Backbone
         try
         {
             clip = AudioFile.Read(path, mix, loaded.Frontend.SampleRate);
-            using var frontend = new Frontend(loaded.Frontend);
+            using var frontend = new AudioFrontend(loaded.Frontend);
             var features = frontend.Compute(clip);
             return TapFeatures.Input(loaded.Frontend, features, path, backend);
         }

@@ -21,7 +21,7 @@ public static class FeaturesCommand
             new("--stack", "K", "concatenate K consecutive frames per row (the DCASE baseline's 5 × 128 = 640)", "1"),
             new("--patches", null, "write [patches, frames, bins] windows as the preset defines (yamnet: 96 frames, hop 48)"),
             new("--precision", "single|double", "STFT/mel arithmetic (double meets the torch references to 1e-3 dB everywhere)", "single"),
-            new("--threads", "N", "worker threads", "all cores"),
+            .. CommandSpec.ComputeOptions,
             new("--list", null, "print the presets and their parameters"),
             CommandSpec.Json,
         ],
@@ -29,6 +29,7 @@ public static class FeaturesCommand
             "nasd features --preset dcase2020 normal_id_00_00000000.wav logmel.npy",
             "nasd features --preset dcase2020 --stack 5 clip.wav vectors.npy",
             "nasd features --preset yamnet --patches --channel mean mimii_8ch.wav patches.npy",
+            "nasd features --preset panns --device cuda clip.wav logmel.npy",
             "nasd features --list",
         ],
         Run, MinPositionals: 0, MaxPositionals: 2);
@@ -54,15 +55,15 @@ public static class FeaturesCommand
             "double" => FrontendPrecision.Double,
             var other => throw new UsageException($"features: --precision takes single or double, got '{other}'"),
         };
-        int threads = args.Int("--threads", 0, 1, 1024);
         string input = args.Positionals[0], output = args.Positionals[1];
 
         var info = AudioFile.Probe(input);
         AudioClip clip;
         try { clip = AudioFile.Read(input, mix, preset.SampleRate); }
         catch (ArgumentException e) { throw new InputException(e.Message); }
+        using var backend = Compute.OpenBackend(args);
         var sw = Stopwatch.StartNew();
-        using var frontend = new Frontend(preset, threads, precision);
+        using var frontend = new AudioFrontend(preset, backend, precision);
         var features = frontend.Compute(clip);
         double ms = sw.Elapsed.TotalMilliseconds;
         int frames = features.GetLength(0), bins = features.GetLength(1);
@@ -99,6 +100,7 @@ public static class FeaturesCommand
                 file_rate = info.SampleRate, sample_rate = preset.SampleRate, resampled = info.SampleRate != preset.SampleRate,
                 seconds = Math.Round(clip.Seconds, 6),
                 precision = precision.ToString().ToLowerInvariant(),
+                device = backend.Description,
                 min = data.Min(), max = data.Max(), mean = Math.Round(data.Average(v => (double)v), 6),
                 ms = Math.Round(ms, 3),
             }));

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using NAudio.Codecs;
 
 namespace NativeASD.Engine.Audio;
 
@@ -10,13 +9,17 @@ namespace NativeASD.Engine.Audio;
 /// </summary>
 public sealed class AudioStreamReader : IDisposable
 {
-    /// <summary>Frames decoded per block.</summary>
+    /// <summary>Frames decoded per block (fewer when a frame is wide: a block never exceeds <see cref="MaxBlockBytes"/>).</summary>
     public const int BlockFrames = 8192;
+
+    /// <summary>Largest raw block read at once.</summary>
+    public const int MaxBlockBytes = 1 << 20;
 
     readonly FileStream stream;
     readonly WavContainer container;
     readonly ChannelMix mix;
     readonly Resampler? resampler;
+    readonly int blockFrames;
     readonly byte[] raw;
     readonly float[] mono;
     readonly float[] resampled;
@@ -48,13 +51,14 @@ public sealed class AudioStreamReader : IDisposable
                 throw new ArgumentException($"target sample rate {rate} Hz is outside 1..{WavContainer.MaxSampleRate}");
             this.mix = mix;
             stream.Position = container.DataOffset;
-            raw = new byte[BlockFrames * container.BlockAlign];
-            mono = new float[BlockFrames];
+            blockFrames = Math.Clamp(MaxBlockBytes / container.BlockAlign, 1, BlockFrames);
+            raw = new byte[blockFrames * container.BlockAlign];
+            mono = new float[blockFrames];
             SampleRate = targetRate ?? info.SampleRate;
             if (SampleRate != info.SampleRate)
             {
                 resampler = new Resampler(info.SampleRate, SampleRate);
-                resampled = new float[Math.Max(resampler.OutputCapacity(BlockFrames), resampler.FlushCapacity)];
+                resampled = new float[Math.Max(resampler.OutputCapacity(blockFrames), resampler.FlushCapacity)];
                 Length = resampler.OutputLength(info.Frames);
             }
             else
@@ -114,11 +118,11 @@ public sealed class AudioStreamReader : IDisposable
         return written;
     }
 
-    /// <summary>Decodes up to <c>min(destination.Length, BlockFrames)</c> frames into mono samples; 0 at the end of the data.</summary>
+    /// <summary>Decodes up to <c>min(destination.Length, blockFrames)</c> frames into mono samples; 0 at the end of the data.</summary>
     int DecodeBlock(Span<float> destination)
     {
         long remaining = container.Info.Frames - framesDecoded;
-        int frames = (int)Math.Min(Math.Min(remaining, destination.Length), BlockFrames);
+        int frames = (int)Math.Min(Math.Min(remaining, destination.Length), blockFrames);
         if (frames <= 0) return 0;
         int bytes = frames * container.BlockAlign;
         int got = stream.ReadAtLeast(raw.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
@@ -131,49 +135,33 @@ public sealed class AudioStreamReader : IDisposable
 
     void Decode(ReadOnlySpan<byte> bytes, Span<float> destination, long firstFrame)
     {
-        int channels = Info.Channels, size = container.BytesPerSample, frames = destination.Length;
-        int first = mix.IsMean ? 0 : mix.Channel, count = mix.IsMean ? channels : 1;
-        double scale = 1.0 / count;
-        for (int f = 0; f < frames; f++)
+        if (container.Encoding == SampleEncoding.Float) CheckFinite(bytes, firstFrame);
+        int channels = Info.Channels, first = mix.IsMean ? -1 : mix.Channel;
+        switch (container.Encoding, container.BytesPerSample)
         {
-            var frame = bytes.Slice(f * container.BlockAlign, container.BlockAlign);
-            if (container.Encoding == SampleEncoding.Float) CheckFinite(frame, firstFrame + f);
-            if (count == 1)
-            {
-                destination[f] = Sample(frame.Slice(first * size, size));
-                continue;
-            }
-            double sum = 0;
-            for (int c = 0; c < channels; c++) sum += Sample(frame.Slice(c * size, size));
-            destination[f] = (float)(sum * scale);
+            case (SampleEncoding.Pcm, 1): SampleCodecs.Decode<SampleCodecs.Pcm8>(bytes, destination, channels, first); break;
+            case (SampleEncoding.Pcm, 2): SampleCodecs.Decode<SampleCodecs.Pcm16>(bytes, destination, channels, first); break;
+            case (SampleEncoding.Pcm, 3): SampleCodecs.Decode<SampleCodecs.Pcm24>(bytes, destination, channels, first); break;
+            case (SampleEncoding.Pcm, _): SampleCodecs.Decode<SampleCodecs.Pcm32>(bytes, destination, channels, first); break;
+            case (SampleEncoding.Float, 4): SampleCodecs.Decode<SampleCodecs.Float32>(bytes, destination, channels, first); break;
+            case (SampleEncoding.Float, _): SampleCodecs.Decode<SampleCodecs.Float64>(bytes, destination, channels, first); break;
+            case (SampleEncoding.MuLaw, _): SampleCodecs.Decode<SampleCodecs.MuLaw>(bytes, destination, channels, first); break;
+            default: SampleCodecs.Decode<SampleCodecs.ALaw>(bytes, destination, channels, first); break;
         }
     }
 
-    /// <summary>One sample as float: PCM divided by 2^(bits−1) (8-bit is unsigned, offset 128), floats as stored, G.711 via NAudio's tables.</summary>
-    float Sample(ReadOnlySpan<byte> b) => container.Encoding switch
-    {
-        SampleEncoding.Pcm => b.Length switch
-        {
-            1 => (b[0] - 128) * (1f / 128),
-            2 => BinaryPrimitives.ReadInt16LittleEndian(b) * (1f / 32768),
-            3 => ((b[0] | b[1] << 8 | (sbyte)b[2] << 16)) * (1f / 8388608),
-            _ => BinaryPrimitives.ReadInt32LittleEndian(b) * (1f / 2147483648f),
-        },
-        SampleEncoding.Float => b.Length == 4 ? BinaryPrimitives.ReadSingleLittleEndian(b) : (float)BinaryPrimitives.ReadDoubleLittleEndian(b),
-        SampleEncoding.MuLaw => MuLawDecoder.MuLawToLinearSample(b[0]) * (1f / 32768),
-        _ => ALawDecoder.ALawToLinearSample(b[0]) * (1f / 32768),
-    };
-
-    void CheckFinite(ReadOnlySpan<byte> frame, long frameIndex)
+    /// <summary>Rejects NaN and ±Inf in a block of float samples, naming the first one (index counted over all channels from the start of the data).</summary>
+    void CheckFinite(ReadOnlySpan<byte> bytes, long firstFrame)
     {
         int size = container.BytesPerSample, channels = Info.Channels;
-        for (int c = 0; c < channels; c++)
+        for (int i = 0; i < bytes.Length / size; i++)
         {
-            var b = frame.Slice(c * size, size);
+            var b = bytes.Slice(i * size, size);
             double v = size == 4 ? BinaryPrimitives.ReadSingleLittleEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b);
-            if (!double.IsFinite(v))
-                throw new AudioFormatException(Info.Path,
-                    $"sample {frameIndex * channels + c} (frame {frameIndex}, channel {c}) is {(double.IsNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf")}; float WAV samples must be finite");
+            if (double.IsFinite(v)) continue;
+            long index = firstFrame * channels + i;
+            throw new AudioFormatException(Info.Path,
+                $"sample {index} (frame {index / channels}, channel {index % channels}) is {(double.IsNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf")}; float WAV samples must be finite");
         }
     }
 

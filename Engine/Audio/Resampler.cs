@@ -35,6 +35,9 @@ public sealed class Resampler
     /// <summary>Above this many table floats (L × taps) rows are computed per output instead of stored.</summary>
     const int MaxTableFloats = 1 << 22;
 
+    /// <summary>Longest filter accepted (a downsampling ratio of ~1000 at the default design).</summary>
+    const int MaxTaps = 1 << 17;
+
     readonly float[]? table;        // [L, Taps]: row φ holds h(j − φ/L) for j = 1−H … Taps−H
     readonly float[] scratchRow;     // row computed on demand when there is no table
     int scratchPhase = -1;
@@ -46,6 +49,8 @@ public sealed class Resampler
     long historyStart;
     long inputCount;                 // inputs received so far
     long nextOutput;                 // k of the next output sample
+    long nextBase;                   // ⌊k·M/L⌋ for k = nextOutput, kept incrementally (no 64-bit division per sample)
+    int nextPhase;                   // k·M mod L
     bool flushed;
 
     public Resampler(int fromRate, int toRate, ResamplerOptions? options = null)
@@ -58,7 +63,7 @@ public sealed class Resampler
             throw new ArgumentException($"resampler options {o}: need 0 < passband < stopband ≤ 1.5 and 20 ≤ attenuation ≤ 200 dB");
         FromRate = fromRate;
         ToRate = toRate;
-        int g = (int)ulong.Min((ulong)GreatestCommonDivisor(fromRate, toRate), int.MaxValue);
+        int g = (int)GreatestCommonDivisor(fromRate, toRate);
         Up = toRate / g;
         Down = fromRate / g;
 
@@ -69,18 +74,20 @@ public sealed class Resampler
         double a = o.AttenuationDb;
         beta = a > 50 ? 0.1102 * (a - 8.7) : a >= 21 ? 0.5842 * Math.Pow(a - 21, 0.4) + 0.07886 * (a - 21) : 0;
         double length = (a - 7.95) / (14.36 * (stop - pass));   // Kaiser's estimate of the filter length
+        if (!(length <= MaxTaps))
+            throw new ArgumentException($"resampling {fromRate} Hz → {toRate} Hz with {o} needs {length:F0} taps per output, more than {MaxTaps}; resample in stages");
         windowHalfWidth = length / 2;
         i0Beta = BesselI0(beta);
         half = (int)Math.Ceiling(windowHalfWidth);
         Taps = (2 * half + 7) & ~7;                             // a multiple of 8 for the vector dot product; extra taps are 0
         scratchRow = new float[Taps];
+        history = new float[Math.Max(4 * Taps, 1024)];
         if (Up == Down) Taps = 0;
         else if ((long)Up * Taps <= MaxTableFloats)
         {
             table = new float[Up * Taps];
             for (int phase = 0; phase < Up; phase++) FillRow(phase, table.AsSpan(phase * Taps, Taps));
         }
-        history = new float[Math.Max(4 * Taps, 1024)];
         Reset();
     }
 
@@ -114,6 +121,8 @@ public sealed class Resampler
         history.AsSpan(0, historyCount).Clear();
         inputCount = 0;
         nextOutput = 0;
+        nextBase = 0;
+        nextPhase = 0;
         flushed = false;
     }
 
@@ -141,8 +150,7 @@ public sealed class Resampler
         if (flushed) throw new InvalidOperationException("the resampler was already flushed; call Reset() before processing a new signal");
         flushed = true;
         if (Up == Down) return 0;
-        Span<float> zeros = stackalloc float[Lookahead + 1];
-        zeros.Clear();
+        var zeros = new float[Lookahead + 1];
         Append(zeros);
         long end = OutputLength(inputCount);
         if (output.Length < end - nextOutput)
@@ -166,15 +174,15 @@ public sealed class Resampler
     int Produce(Span<float> output, long lastAvailable, long end)
     {
         int written = 0;
-        for (long k = nextOutput; k < end; k++)
+        int step = Down / Up, stepPhase = Down % Up, dataOffset = -(half - 1);
+        while (nextOutput < end && nextBase + Lookahead <= lastAvailable)
         {
-            long position = k * Down;
-            long baseIndex = position / Up;
-            if (baseIndex + Lookahead > lastAvailable) break;
-            int phase = (int)(position - baseIndex * Up);
-            int start = (int)(baseIndex - (half - 1) - historyStart);
-            output[written++] = Dot(Row(phase), history.AsSpan(start, Taps));
-            nextOutput = k + 1;
+            int start = (int)(nextBase + dataOffset - historyStart);
+            output[written++] = Dot(Row(nextPhase), history.AsSpan(start, Taps));
+            nextOutput++;
+            nextBase += step;
+            nextPhase += stepPhase;
+            if (nextPhase >= Up) { nextPhase -= Up; nextBase++; }
         }
         return written;
     }
@@ -185,7 +193,7 @@ public sealed class Resampler
         int needed = historyCount + input.Length;
         if (needed > history.Length)
         {
-            long oldestNeeded = nextOutput * Down / Up - (half - 1);
+            long oldestNeeded = nextBase - (half - 1);
             int drop = (int)Math.Clamp(oldestNeeded - historyStart, 0, historyCount);
             var target = needed - drop > history.Length ? new float[Math.Max(2 * history.Length, needed - drop)] : history;
             history.AsSpan(drop, historyCount - drop).CopyTo(target);
@@ -236,39 +244,37 @@ public sealed class Resampler
         return sum;
     }
 
-    /// <summary>Σ a[i]·b[i] in a fixed order (two 8-wide accumulators, then a fixed horizontal sum): deterministic, independent of alignment. Length is a multiple of 8.</summary>
+    /// <summary>Σ a[i]·b[i] in a fixed order (four 8-wide accumulators, then a fixed horizontal sum): deterministic, independent of alignment. Length is a multiple of 8.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
         int n = a.Length;
+        if (b.Length < n) throw new ArgumentException("dot: spans differ in length");
         ref float pa = ref MemoryMarshal.GetReference(a);
-        ref float pb = ref MemoryMarshal.GetReference(b[..n]);
+        ref float pb = ref MemoryMarshal.GetReference(b);
         if (Vector256.IsHardwareAccelerated)
         {
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
+            Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
             int i = 0;
-            for (; i + 16 <= n; i += 16)
+            for (; i + 32 <= n; i += 32)
             {
-                var a0 = Vector256.LoadUnsafe(ref pa, (nuint)i);
-                var b0 = Vector256.LoadUnsafe(ref pb, (nuint)i);
-                var a1 = Vector256.LoadUnsafe(ref pa, (nuint)(i + 8));
-                var b1 = Vector256.LoadUnsafe(ref pb, (nuint)(i + 8));
-                acc0 = Fma.IsSupported ? Fma.MultiplyAdd(a0, b0, acc0) : acc0 + a0 * b0;
-                acc1 = Fma.IsSupported ? Fma.MultiplyAdd(a1, b1, acc1) : acc1 + a1 * b1;
+                acc0 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)i), Vector256.LoadUnsafe(ref pb, (nuint)i), acc0);
+                acc1 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)(i + 8)), Vector256.LoadUnsafe(ref pb, (nuint)(i + 8)), acc1);
+                acc2 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)(i + 16)), Vector256.LoadUnsafe(ref pb, (nuint)(i + 16)), acc2);
+                acc3 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)(i + 24)), Vector256.LoadUnsafe(ref pb, (nuint)(i + 24)), acc3);
             }
-            if (i < n)
-            {
-                var a0 = Vector256.LoadUnsafe(ref pa, (nuint)i);
-                var b0 = Vector256.LoadUnsafe(ref pb, (nuint)i);
-                acc0 = Fma.IsSupported ? Fma.MultiplyAdd(a0, b0, acc0) : acc0 + a0 * b0;
-            }
-            return Vector256.Sum(acc0 + acc1);
+            for (; i < n; i += 8)
+                acc0 = MultiplyAdd(Vector256.LoadUnsafe(ref pa, (nuint)i), Vector256.LoadUnsafe(ref pb, (nuint)i), acc0);
+            return Vector256.Sum((acc0 + acc1) + (acc2 + acc3));
         }
         float s = 0;
         for (int i = 0; i < n; i++) s += a[i] * b[i];
         return s;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> acc)
+        => Fma.IsSupported ? Fma.MultiplyAdd(a, b, acc) : acc + a * b;
 
     static long GreatestCommonDivisor(long a, long b)
     {

@@ -26,6 +26,8 @@ public static class WavWriter
         for (int i = 0; i < samples.Length; i++)
             if (!float.IsFinite(samples[i])) throw new ArgumentException($"wav write {path}: sample {i} is {samples[i]}, not finite");
         int size = bitsPerSample / 8;
+        if (channels * size > short.MaxValue)   // a WORD in the header, but readers (NAudio among them) take it as signed
+            throw new ArgumentException($"wav write {path}: block size {channels * size} bytes ({channels} channels × {size}) exceeds {short.MaxValue}");
         long dataLength = (long)samples.Length * size;
         if (dataLength > uint.MaxValue - 36) throw new ArgumentException($"wav write {path}: {dataLength} data bytes exceed the 4 GiB WAV limit");
 

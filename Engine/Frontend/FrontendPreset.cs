@@ -155,6 +155,7 @@ public sealed record FrontendPreset
         if (Mfcc > (MelBins > 0 ? MelBins : NFft / 2 + 1)) Fail($"{Mfcc} MFCCs need at least as many bands");
         if (Mfcc > 0 && Log == LogKind.None) Fail("MFCCs need a log");
         if (PatchFrames > 0 && PatchHop < 1) Fail("patch hop must be positive");
+        if (Log == LogKind.Decibel && (Amin < 0 || Ref <= 0 || TopDb < 0)) Fail($"decibels need amin >= 0, ref > 0 and top_db >= 0, got {Amin}, {Ref}, {TopDb}");
     }
 
     /// <summary>One line per parameter group, for <c>nasd features --list</c>.</summary>

@@ -147,6 +147,20 @@ public sealed class AudioFileTests : IDisposable
         Assert.Throws<ArgumentException>(() => WavWriter.Write(path, [float.NaN], 16000));
         Assert.Throws<ArgumentException>(() => WavWriter.Write(path, [0f, 0f, 0f], 16000, channels: 2));
         Assert.Throws<ArgumentException>(() => WavWriter.Write(path, [0f], 16000, bitsPerSample: 12));
+        Assert.Contains("block size", Assert.Throws<ArgumentException>(() => WavWriter.Write(path, new float[5000], 16000, 64, 5000, WavSampleFormat.IeeeFloat)).Message);
+    }
+
+    [Fact]
+    public void WideFrames_ReadInSmallBlocks()
+    {
+        // 4000 channels × 64-bit float: 32 kB per frame, so a block holds 32 frames, not 8192
+        const int channels = 4000, frames = 70;
+        var samples = new float[channels * frames];
+        for (int f = 0; f < frames; f++) samples[f * channels + channels - 1] = f / 64f;
+        string path = Temp("wide.wav");
+        WavWriter.Write(path, samples, 8000, 64, channels, WavSampleFormat.IeeeFloat);
+        var last = AudioFile.Read(path, new ChannelMix(channels - 1)).Samples;
+        Assert.Equal(Enumerable.Range(0, frames).Select(f => f / 64f), last);
     }
 
     [Fact]

@@ -92,3 +92,25 @@ public class FeaturesCommandTests
         Assert.False(File.Exists(output));
     }
 }
+
+public class FeaturesCommandDeviceTests
+{
+    [Fact]
+    public void IlgpuCpuDeviceMatchesTheCpu()
+    {
+        string wav = Fixtures.PathOf("frontend", "eight_channel_16k.wav");
+        string cpu = Path.Combine(Path.GetTempPath(), $"nasd-features-{Environment.ProcessId}-cpu.npy");
+        string dev = Path.Combine(Path.GetTempPath(), $"nasd-features-{Environment.ProcessId}-dev.npy");
+        var a = NasdProcess.Run("features", "--preset", "dcase2020", "--precision", "double", wav, cpu);
+        var b = NasdProcess.Run("features", "--preset", "dcase2020", "--device", "ilgpu-cpu", wav, dev);
+        Assert.True(a.ExitCode == 0, a.Stderr);
+        Assert.True(b.ExitCode == 0, b.Stderr);
+        var (x, sx) = NpyFile.Read(cpu);
+        var (y, sy) = NpyFile.Read(dev);
+        File.Delete(cpu); File.Delete(dev);
+        Assert.Equal(sx, sy);
+        double worst = 0, floor = x.Max() - 70;
+        for (int i = 0; i < x.Length; i++) if (x[i] > floor) worst = Math.Max(worst, Math.Abs(x[i] - y[i]));
+        Assert.True(worst < 1e-3, $"ilgpu-cpu differs from the CPU by {worst} dB");
+    }
+}

@@ -1,6 +1,6 @@
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.Frontend;
-using FE = NativeASD.Engine.Frontend.Frontend;
+using FE = NativeASD.Engine.Frontend.AudioFrontend;
 
 namespace NativeASD.Tests.Frontend;
 

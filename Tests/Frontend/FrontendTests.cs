@@ -1,5 +1,5 @@
 using NativeASD.Engine.Frontend;
-using FE = NativeASD.Engine.Frontend.Frontend;
+using FE = NativeASD.Engine.Frontend.AudioFrontend;
 
 namespace NativeASD.Tests.Frontend;
 
@@ -43,14 +43,16 @@ public class FrontendTests
     [Fact]
     public void ResultsDoNotDependOnThreadsOrBatching()
     {
-        var clips = new[] { Noise(16000, 1), Noise(7001, 2), Noise(24000, 3) };
+        var clips = new[] { Noise(16000, 1), Noise(7001, 2), Noise(24000, 3), Noise(3000, 4), Noise(9999, 5) };  // ≥ 2·threads: one task per clip
         using var one = new FE(FrontendPreset.Dcase2020, 1);
         using var two = new FE(FrontendPreset.Dcase2020, 2);
         var batch = two.ComputeBatch(clips, 16000);
+        var few = two.ComputeBatch(clips[..3], 16000);   // fewer clips: frames split across threads
         for (int i = 0; i < clips.Length; i++)
         {
             var single = one.Compute(clips[i], 16000);
             Assert.Equal(single.Cast<float>(), batch[i].Cast<float>());
+            if (i < 3) Assert.Equal(single.Cast<float>(), few[i].Cast<float>());
         }
     }
 
@@ -73,6 +75,22 @@ public class FrontendTests
         using var dcase = new FE(FrontendPreset.Dcase2020, 1);
         e = Assert.Throws<InvalidDataException>(() => dcase.Compute(new float[100], 16000, "tiny.wav"));
         Assert.Contains("tiny.wav", e.Message);
+    }
+
+    [Fact]
+    public void DecibelsFollowPowerToDbWithRefAndTopDb()
+    {
+        var x = Noise(8000);
+        for (int i = 4000; i < 8000; i++) x[i] *= 1e-5f;   // second half 100 dB quieter
+        var plain = FrontendPreset.Panns with { SampleRate = 16000, FMax = 8000 };
+        using var a = new FE(plain, 1, FrontendPrecision.Double);
+        using var b = new FE(plain with { Ref = 10.0, TopDb = 80 }, 1, FrontendPrecision.Double);
+        var da = a.Compute(x, 16000);
+        var db = b.Compute(x, 16000);
+        float max = da.Cast<float>().Max();
+        for (int t = 0; t < da.GetLength(0); t++)
+            for (int m = 0; m < da.GetLength(1); m++)
+                Assert.Equal(Math.Max(da[t, m] - 10.0, max - 10.0 - 80.0), db[t, m], 3);
     }
 
     [Fact]
@@ -163,5 +181,23 @@ public class FrontendTests
         using var other = new FE(FrontendPreset.Yamnet with { LogOffset = 0.01 }, 1);
         var m = other.Compute([.. pcm.Select(s => s / (float)peak)], 16000);
         for (int i = 0; i < golden.Length; i++) Assert.True(Math.Abs(m[i / 64, i % 64] - golden[i]) < 1e-4, $"patch [{i / 64}, {i % 64}]");
+    }
+}
+
+/// <summary>The ILGPU spectrogram kernels (run on ilgpu-cpu here) against the torch references, at small sizes.</summary>
+public class FrontendDeviceTests
+{
+    public static TheoryData<string> Cases => FrontendManifest.Ids(c =>
+        c.Get("signal") is { } s && (s.Contains("noise") || s.Contains("chirp")) && (c.Kind == "stft" || c.Id.StartsWith("preset/dcase2020") || c.Id.StartsWith("preset/yamnet") || c.Id.StartsWith("preset/honk")));
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void IlgpuKernelsMatchTorch(string id)
+    {
+        var c = FrontendManifest.Get(id);
+        if (c.Kind == "mfcc" && id.EndsWith("/chirp")) return;   // sub-noise bands, as in the single-precision test
+        var backend = TestBackends.Get("ilgpu-cpu");
+        using var fe = new AudioFrontend(c.Preset, backend);
+        FrontendManifest.Check(c, fe.Compute(c.Signal, c.Rate, id), $"{id} (ilgpu-cpu)", dynamicRangeDb: 70, maxAbs: c.Kind switch { "ln" => 1e-3, "mfcc" => 1e-2, _ => null });
     }
 }

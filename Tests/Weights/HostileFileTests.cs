@@ -80,6 +80,21 @@ public class HostileFileTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Tensor_views_reaching_outside_their_storage_are_refused()
+    {
+        var classes = new TorchPickleClasses();
+        var storage = classes.PersistentLoad(new PickleTuple(["storage", new TorchStorageType("FloatStorage", WeightDType.F32), "0", "cpu", 10L]));
+        var rebuild = classes.ResolveGlobal("torch._utils", "_rebuild_tensor_v2");
+        object? Rebuild(long offset, long[] shape, long[] stride) =>
+            classes.Call(rebuild, [storage, offset, new PickleTuple(shape.Cast<object?>().ToArray()), new PickleTuple(stride.Cast<object?>().ToArray()), false, null]);
+        Assert.IsType<TorchTensorRef>(Rebuild(2, [2, 4], [4, 1]));
+        Assert.Contains("reaches past its storage", Assert.Throws<PickleRefusedException>(() => Rebuild(3, [2, 4], [4, 1])).Message);
+        Assert.Contains("overflows", Assert.Throws<PickleRefusedException>(() => Rebuild(0, [int.MaxValue, int.MaxValue], [1L << 34, 1L << 34])).Message);
+        Assert.Contains("broadcast views", Assert.Throws<PickleRefusedException>(() => Rebuild(0, [1 << 20, 1 << 20], [0, 0])).Message);
+        Assert.Contains("refuses global torch.load", Assert.Throws<PickleRefusedException>(() => classes.ResolveGlobal("torch", "load")).Message);
+    }
+
+    [Fact]
     public void Deep_nesting_neither_recurses_nor_overflows()
     {
         const int depth = 200_000;
@@ -169,6 +184,23 @@ public class HostileFileTests(ITestOutputHelper output)
             output.WriteLine($"{k}/16: {e.Problem}");
         }
         OpenAndReadAll(WeightFixtures.PathOf(file));
+    }
+
+    [Theory]
+    [MemberData(nameof(RealFiles))]
+    public void Every_flipped_header_byte_fails_cleanly_or_still_loads(string file)
+    {
+        using var dir = new WeightFixtures.TempDir(inMemory: true);
+        var bytes = File.ReadAllBytes(WeightFixtures.PathOf(file));
+        string path = dir.File(file);
+        for (int i = 0; i < Math.Min(128, bytes.Length); i++)
+        {
+            var b = (byte[])bytes.Clone();
+            b[i] ^= 0xff;
+            File.WriteAllBytes(path, b);
+            try { OpenAndReadAll(path); }
+            catch (WeightFormatException e) { Assert.Equal(path, e.FilePath); }
+        }
     }
 
     [SkippableFact]

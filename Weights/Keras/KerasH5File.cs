@@ -59,7 +59,7 @@ public sealed class KerasH5Source : IWeightSource
     {
         NativeFile file;
         try { file = open(); }
-        catch (Exception e) when (e is not OutOfMemoryException) { throw Wrap(path, "not a readable HDF5 file", e); }
+        catch (Exception e) { throw Wrap(path, "not a readable HDF5 file", e); }
         var source = new KerasH5Source(path, file, length);
         try { source.ReadStructure(); }
         catch (Exception e) when (e is not WeightFormatException)
@@ -72,7 +72,8 @@ public sealed class KerasH5Source : IWeightSource
     }
 
     // PureHDF reports corrupt structures with many exception types (its own, IO, argument, overflow, index, cast …);
-    // at this library boundary all of them mean "malformed file".
+    // at this library boundary all of them mean "malformed file". That includes OutOfMemoryException: PureHDF
+    // allocates a buffer of a size read from the file before reading it (up to 2 GiB for an int length field).
     static WeightFormatException Wrap(string path, string what, Exception e) =>
         new(path, $"{what} ({e.GetType().Name}: {e.Message})", e);
 
@@ -123,8 +124,10 @@ public sealed class KerasH5Source : IWeightSource
             if (dims[d] > int.MaxValue) throw Error($"weight '{name}' has dimension {dims[d]}");
             shape[d] = (int)dims[d];
             count *= shape[d];
-            if (count * type.Size > fileLength && dataset.Layout.Class != H5DataLayoutClass.Chunked)
-                throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] needs more bytes than the file's {fileLength}");
+            // Stored bytes must fit in the file; chunked (possibly compressed) data may expand, but not beyond 1024×.
+            long limit = dataset.Layout.Class == H5DataLayoutClass.Chunked ? fileLength * 1024 : fileLength;
+            if (count * type.Size > limit)
+                throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] needs more bytes than the file's {fileLength} can hold");
             if (count > int.MaxValue) throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] has more elements than one array holds");
         }
         long bytes = count * type.Size;
@@ -140,7 +143,7 @@ public sealed class KerasH5Source : IWeightSource
             if (values.Length != count) throw Error($"weight '{name}' read {values.Length} values for {count} elements");
             return values;
         }
-        catch (Exception e) when (e is not (WeightFormatException or OutOfMemoryException))
+        catch (Exception e) when (e is not WeightFormatException)
         {
             throw Wrap(Path, $"weight '{name}' could not be read", e);
         }

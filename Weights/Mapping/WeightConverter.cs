@@ -46,7 +46,7 @@ public static class WeightConverter
         if (values.Length != count) throw new WeightFormatException(source, $"tensor {t.Name} decoded to {values.Length} values, shape needs {count}");
         return t.StoreAs switch
         {
-            WeightDType.F32 => MemoryMarshal.AsBytes(values.AsSpan()).ToArray(),
+            WeightDType.F32 => FloatBytes.Of(values),
             WeightDType.I64 => MemoryMarshal.AsBytes(values.Select(v => (long)v).ToArray().AsSpan()).ToArray(),
             _ => throw new ArgumentException($"tensor {t.Name}: storing as {t.StoreAs} is not supported"),
         };

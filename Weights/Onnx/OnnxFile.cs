@@ -15,7 +15,7 @@ public static class OnnxFile
     /// exporter writes it; other orders are still opened by <see cref="Open"/> when named explicitly.
     /// </summary>
     public static bool Sniff(ReadOnlySpan<byte> head) => head.Length >= 4 && head[0] == 0x08 && head[1] is >= 1 and <= 0x7f
-        && head[2] is 0x12 or 0x1a or 0x22 or 0x2a or 0x3a or 0x42; // then producer_name, …, graph or opset_import
+        && head[2] is 0x12 or 0x1a or 0x22 or 0x28 or 0x32 or 0x3a or 0x42; // then producer_name … doc_string, graph or opset_import
 
     public static IWeightSource Open(string path)
     {

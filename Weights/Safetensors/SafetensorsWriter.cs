@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -10,10 +11,28 @@ public sealed record SafetensorsTensor(string Name, WeightDType DType, int[] Sha
     public long ByteLength => Shape.Aggregate(1L, (a, d) => a * d) * WeightDTypes.Size(DType);
 
     public static SafetensorsTensor Float32(string name, int[] shape, float[] values) =>
-        new(name, WeightDType.F32, shape, () => MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        new(name, WeightDType.F32, shape, () => FloatBytes.Of(values));
 
     public static SafetensorsTensor Int64(string name, int[] shape, long[] values) =>
         new(name, WeightDType.I64, shape, () => MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+}
+
+/// <summary>The bytes of a float32 array as <see cref="ReadOnlyMemory{T}"/> of bytes, without copying (little-endian machines).</summary>
+public sealed class FloatBytes(float[] values) : MemoryManager<byte>
+{
+    public static ReadOnlyMemory<byte> Of(float[] values) => new FloatBytes(values).Memory;
+
+    public override Span<byte> GetSpan() => MemoryMarshal.AsBytes(values.AsSpan());
+
+    public override unsafe MemoryHandle Pin(int elementIndex = 0)
+    {
+        var handle = GCHandle.Alloc(values, GCHandleType.Pinned);
+        return new MemoryHandle((byte*)handle.AddrOfPinnedObject() + elementIndex, handle);
+    }
+
+    public override void Unpin() { }
+
+    protected override void Dispose(bool disposing) { }
 }
 
 /// <summary>

@@ -142,6 +142,7 @@ public sealed class TorchPickleClasses : IPickleClasses
             if (st[i] is not long s || s < 0 || s > int.MaxValue * 16L) throw new PickleRefusedException($"tensor stride {i} is not a valid stride");
             shape[i] = (int)d; strides[i] = s;
             if (d == 0) empty = true;
+            else if ((d - 1) * (double)s + last > long.MaxValue / 2) throw new PickleRefusedException($"tensor dimension {i} with stride {s} overflows");
             else last += (d - 1) * s;
         }
         long count = WeightDTypes.CheckedCount(shape.Select(d => (long)d).ToArray());

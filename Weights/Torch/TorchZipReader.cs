@@ -16,6 +16,8 @@ public sealed class TorchZipReader : IWeightSource
     readonly ZipArchive _zip;
     readonly string _prefix;
     readonly Lock _gate = new();
+    string? _lastKey;
+    byte[]? _lastBytes;
 
     public string Path { get; }
     public string Format => "torch-zip";
@@ -105,9 +107,15 @@ public sealed class TorchZipReader : IWeightSource
         {
             try
             {
+                if (_lastKey == s.Key && _lastBytes is not null)
+                    return _lastBytes.AsSpan(checked((int)(offset * size)), checked((int)(count * size))).ToArray();
                 var entry = _zip.GetEntry($"{_prefix}data/{s.Key}") ?? throw new WeightFormatException(Path, $"storage entry data/{s.Key} is missing");
                 var all = ReadEntry(Path, entry, long.MaxValue);
-                return offset == 0 && count * size == all.Length ? all : all.AsSpan(checked((int)(offset * size)), checked((int)(count * size))).ToArray();
+                if (offset == 0 && count * size == all.Length) return all; // a tensor owning its storage: no copy, no cache
+                // A view of part of a storage: its sibling views usually follow, so keep this (CRC-checked) storage.
+                _lastKey = s.Key;
+                _lastBytes = all;
+                return all.AsSpan(checked((int)(offset * size)), checked((int)(count * size))).ToArray();
             }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or NotSupportedException or ArgumentException or OverflowException)
             {

@@ -1,7 +1,9 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using NativeASD.Engine.Audio;
+using NativeASD.Kernels;
 using NativeASD.Kernels.Cpu;
+using NativeASD.Kernels.Ilgpu;
 
 namespace NativeASD.Engine.Frontend;
 
@@ -13,17 +15,18 @@ public enum FrontendPrecision { Single, Double }
 /// <see cref="FrontendPreset"/> describes. Thread-safe; reuse one instance. Runs on the CPU with SIMD across
 /// frames and the <see cref="WorkerPool"/> across frames and clips.
 /// <code>
-/// using var fe = new Frontend(FrontendPreset.Get("dcase2020"));
+/// using var fe = new AudioFrontend(FrontendPreset.Get("dcase2020"));
 /// float[,] logMel = fe.ComputeFile("normal_id_00_00000000.wav");              // [313, 128]
 /// float[,] same = fe.Compute(AudioFile.Read(path, ChannelMix.Mean, fe.Preset.SampleRate));
 /// float[,] vectors = FrameStacking.Stack(logMel, fe.Preset.StackFrames);      // [309, 640]
 /// </code>
 /// </summary>
-public sealed unsafe class Frontend : IDisposable
+public sealed unsafe class AudioFrontend : IDisposable
 {
     readonly IFrontendKernel _kernel;
     readonly WorkerPool _pool;
     readonly double[,]? _dct;
+    readonly IlgpuSpectrogramPlan? _device;
     /// <summary>Frames per parallel task.</summary>
     const int ChunkFrames = 64;
 
@@ -34,7 +37,7 @@ public sealed unsafe class Frontend : IDisposable
     public int Bins => Preset.Bins;
 
     /// <param name="threads">worker threads (0: all cores).</param>
-    public Frontend(FrontendPreset preset, int threads = 0, FrontendPrecision precision = FrontendPrecision.Single)
+    public AudioFrontend(FrontendPreset preset, int threads = 0, FrontendPrecision precision = FrontendPrecision.Single)
     {
         preset.Validate();
         Preset = preset;
@@ -42,6 +45,37 @@ public sealed unsafe class Frontend : IDisposable
         _kernel = precision == FrontendPrecision.Double ? new FrontendKernel<double>(preset) : new FrontendKernel<float>(preset);
         _pool = new WorkerPool(threads > 0 ? threads : Environment.ProcessorCount);
         if (preset.Mfcc > 0) _dct = Dct.OrthoMatrix(preset.Mfcc, _kernel.Bands);
+    }
+
+    /// <summary>
+    /// A frontend on a compute backend: the CPU backend's thread count, or an ILGPU device (cuda, opencl, ilgpu-cpu)
+    /// where the STFT and mel stages run as device kernels (double accumulation) and log/DCT on the host.
+    /// </summary>
+    public AudioFrontend(FrontendPreset preset, IBackend backend, FrontendPrecision precision = FrontendPrecision.Single)
+        : this(preset, backend.Threads, precision)
+    {
+        if (backend is not IlgpuBackend device) return;
+        var window = Window.Create(preset.Window, preset.EffectiveWinLength, preset.PeriodicWindow);
+        int bins = preset.NFft / 2 + 1;
+        int[] start, length, offset;
+        float[] weights;
+        if (preset.MelBins > 0)
+        {
+            var fb = MelFilterbank.Create(preset);
+            start = fb.Start;
+            length = [.. fb.Weights.Select(w => w.Length)];
+            offset = new int[fb.Bands];
+            for (int b = 1; b < fb.Bands; b++) offset[b] = offset[b - 1] + length[b - 1];
+            weights = [.. fb.Weights.SelectMany(w => w.Select(v => (float)v))];
+        }
+        else
+        {
+            start = [.. Enumerable.Range(0, bins)];
+            length = [.. Enumerable.Repeat(1, bins)];
+            offset = start;
+            weights = [.. Enumerable.Repeat(1f, bins)];
+        }
+        _device = new IlgpuSpectrogramPlan(device, preset.NFft, preset.Hop, window, preset.Spectrum == SpectrumKind.Magnitude, start, length, offset, weights);
     }
 
     /// <summary>Frames a clip of <paramref name="samples"/> samples gives (0 when it is shorter than one frame).</summary>
@@ -59,7 +93,8 @@ public sealed unsafe class Frontend : IDisposable
     public float[,] Compute(ReadOnlySpan<float> samples, int sampleRate, string? source = null)
     {
         var clip = Prepare(samples, sampleRate, source);
-        Run([clip]);
+        try { Run([clip]); }
+        finally { clip.Return(); }
         return clip.Finish(this);
     }
 
@@ -74,23 +109,45 @@ public sealed unsafe class Frontend : IDisposable
     {
         if (sources is not null && sources.Count != clips.Count)
             throw new ArgumentException($"frontend: {clips.Count} clips but {sources.Count} source names");
-        var prepared = new Clip[clips.Count];
-        for (int i = 0; i < clips.Count; i++) prepared[i] = Prepare(clips[i], sampleRate, sources?[i] ?? $"clip {i}");
-        Run(prepared);
         var result = new float[clips.Count][,];
-        for (int i = 0; i < clips.Count; i++) result[i] = prepared[i].Finish(this);
+        if (_device is not null || clips.Count < 2 * Threads)
+        {
+            for (int i = 0; i < clips.Count; i++) result[i] = Compute(clips[i], sampleRate, sources?[i] ?? $"clip {i}");
+            return result;
+        }
+        // Enough clips to keep every thread busy: one task per clip, so only one padded copy per thread is alive.
+        _pool.Run(new ClipJob(this, clips, sampleRate, sources, result), clips.Count);
         return result;
     }
 
-    sealed class Clip(float[] padded, int frames, long firstStart, int bands)
+    sealed class ClipJob(AudioFrontend fe, IReadOnlyList<float[]> clips, int sampleRate, IReadOnlyList<string>? sources, float[][,] result) : ParallelJob
+    {
+        public override void Execute(int task)
+        {
+            var c = fe.Prepare(clips[task], sampleRate, sources?[task] ?? $"clip {task}");
+            try
+            {
+                fixed (float* signal = c.Padded)
+                fixed (float* rows = &c.Rows[0, 0])
+                    fe._kernel.Rows(signal, c.FirstStart, fe.Preset.Hop, 0, c.Frames, rows);
+            }
+            finally { c.Return(); }
+            result[task] = c.Finish(fe);
+        }
+    }
+
+    sealed class Clip(float[] padded, int length, int frames, long firstStart, int bands)
     {
         public readonly float[] Padded = padded;
+        public readonly int Length = length;
         public readonly int Frames = frames;
         public readonly long FirstStart = firstStart;
         public readonly float[,] Rows = new float[frames, bands];
 
+        public void Return() => System.Buffers.ArrayPool<float>.Shared.Return(Padded);
+
         /// <summary>Log, top_db and DCT over the whole clip, after all its frames are in.</summary>
-        public float[,] Finish(Frontend fe) => fe.Finish(Rows);
+        public float[,] Finish(AudioFrontend fe) => fe.Finish(Rows);
     }
 
     Clip Prepare(ReadOnlySpan<float> samples, int sampleRate, string? source)
@@ -108,8 +165,14 @@ public sealed unsafe class Frontend : IDisposable
         int pad = p.Center ? p.NFft / 2 : 0;
         if (p.Center && p.PadMode == PadMode.Reflect && samples.Length <= pad)
             throw new InvalidDataException($"{name}: clip of {samples.Length} samples is too short for reflect padding by {pad} (n_fft/2) in preset '{p.Name}'");
-        var padded = new float[samples.Length + 2 * pad];
+        // Rented: a 10 s clip's copy is a large-object-heap array, and allocating one per call costs GC time.
+        var padded = System.Buffers.ArrayPool<float>.Shared.Rent(samples.Length + 2 * pad);
         CopyFinite(samples, padded.AsSpan(pad), name);
+        if (pad > 0 && p.PadMode == PadMode.Constant)
+        {
+            padded.AsSpan(0, pad).Clear();
+            padded.AsSpan(pad + samples.Length, pad).Clear();
+        }
         if (pad > 0 && p.PadMode == PadMode.Reflect)
             for (int i = 1; i <= pad; i++)
             {
@@ -117,7 +180,7 @@ public sealed unsafe class Frontend : IDisposable
                 padded[pad + samples.Length - 1 + i] = samples[samples.Length - 1 - i];
             }
         long firstStart = p.Alignment == FrameAlignment.Torch ? (p.NFft - p.EffectiveWinLength) / 2 : 0;
-        return new Clip(padded, frames, firstStart, _kernel.Bands);
+        return new Clip(padded, samples.Length + 2 * pad, frames, firstStart, _kernel.Bands);
     }
 
     /// <summary>Copies samples, rejecting NaN and ±∞ (x − x is 0 only for finite x).</summary>
@@ -148,6 +211,13 @@ public sealed unsafe class Frontend : IDisposable
 
     void Run(Clip[] clips)
     {
+        if (_device is not null)
+        {
+            foreach (var c in clips)
+                fixed (float* rows = &c.Rows[0, 0])
+                    _device.Run(c.Padded.AsSpan(0, c.Length), c.FirstStart, c.Frames, new Span<float>(rows, c.Rows.Length));
+            return;
+        }
         var tasks = new List<(Clip Clip, int First, int Count)>();
         foreach (var c in clips)
             for (int f = 0; f < c.Frames; f += ChunkFrames) tasks.Add((c, f, Math.Min(ChunkFrames, c.Frames - f)));
@@ -179,7 +249,8 @@ public sealed unsafe class Frontend : IDisposable
                     if (p.Amin > 0) TensorPrimitives.Max(all, (float)p.Amin, all);
                     TensorPrimitives.Log10(all, all);
                     TensorPrimitives.Multiply(all, 10f, all);
-                    if (p.Ref != 1.0) TensorPrimitives.Add(all, (float)(-10 * Math.Log10(Math.Max(p.Ref, p.Amin))), all);
+                    double refDb = 10 * Math.Log10(Math.Max(p.Ref, p.Amin));
+                    if (refDb != 0) TensorPrimitives.Add(all, (float)-refDb, all);
                     if (p.TopDb is { } top) TensorPrimitives.Max(all, TensorPrimitives.Max(all) - (float)top, all);
                     break;
                 case LogKind.NaturalOffset:
@@ -204,5 +275,9 @@ public sealed unsafe class Frontend : IDisposable
         return mfcc;
     }
 
-    public void Dispose() => _pool.Dispose();
+    public void Dispose()
+    {
+        _pool.Dispose();
+        _device?.Dispose();
+    }
 }

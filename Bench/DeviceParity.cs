@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using NativeASD.Engine;
+using NativeASD.Engine.Layers;
+using NativeASD.Engine.Models.Panns;
+using NativeASD.Kernels;
+
+namespace NativeASD.Bench;
+
+/// <summary>
+/// <c>device-parity [device]</c>: runs ops, layers (forward and backward) and a small PANNs ResNet on a device backend
+/// (cuda, opencl, ilgpu-cpu) and on the CPU backend with the same inputs and weights, and prints the normalised mean
+/// squared error of each result (as ggml's test-backend-ops), then times a GEMM and a 3×3 conv on the device.
+/// Exit code 1 when any NMSE exceeds its bound.
+/// </summary>
+internal static class DeviceParity
+{
+    public static void Run(string[] args)
+    {
+        using var device = Backends.Open(args.Length > 0 ? args[0] : "cuda");
+        var cpu = Backends.DefaultCpu;
+        Console.WriteLine($"device: {device.Description}");
+        int failures = 0;
+        var rng = new SeededRandom(1);
+
+        void Compare(string name, Tensor onCpu, Tensor onDevice, double bound)
+        {
+            var a = onCpu.ToArray();
+            var b = onDevice.ToArray();
+            double err = 0, norm = 0;
+            for (int i = 0; i < a.Length; i++) { err += (a[i] - b[i]) * (double)(a[i] - b[i]); norm += a[i] * (double)a[i]; }
+            double nmse = norm == 0 ? err : err / norm;
+            bool ok = nmse <= bound && a.Length == b.Length;
+            if (!ok) failures++;
+            Console.WriteLine($"{(ok ? "ok  " : "FAIL")} {name,-44} nmse {nmse:E2} (bound {bound:E0}, {a.Length} values)");
+        }
+
+        Tensor Random(int[] shape, IBackend backend)
+        {
+            var data = new float[shape.Aggregate(1, (x, y) => x * y)];
+            rng.FillNormal(data, 0f, 1f);
+            return Tensor.FromSpan(data, shape, backend);
+        }
+
+        // Ops: unary, broadcasting binary, reductions, GEMM.
+        using (var x = Random([37, 129], cpu))
+        using (var y = Random([1, 129], cpu))
+        using (var xd = x.To(device))
+        using (var yd = y.To(device))
+        {
+            foreach (var op in Enum.GetValues<UnaryOp>())
+            {
+                using var input = op is UnaryOp.Log or UnaryOp.Sqrt ? Ops.Abs(x) : x.Share();
+                using var inputD = input.To(device);
+                using var a = Ops.Unary(op, input, null, 1.5f, 0.25f);
+                using var b = Ops.Unary(op, inputD, null, 1.5f, 0.25f);
+                Compare($"unary {op}", a, b, 1e-10);
+            }
+            foreach (var op in Enum.GetValues<BinaryOp>())
+            {
+                using var a = Ops.Binary(op, x, y);
+                using var b = Ops.Binary(op, xd, yd);
+                Compare($"binary {op} [37,129]x[1,129]", a, b, 1e-12);
+            }
+            foreach (var op in Enum.GetValues<ReduceOp>())
+                for (int axis = 0; axis < 2; axis++)
+                {
+                    using var a = Ops.Reduce(op, x, axis);
+                    using var b = Ops.Reduce(op, xd, axis);
+                    Compare($"reduce {op} axis {axis}", a, b, 1e-10);
+                }
+        }
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (65, 33, 129), (256, 300, 200) })
+            foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+            {
+                using var a = Random(ta ? [k, m] : [m, k], cpu);
+                using var b = Random(tb ? [n, k] : [k, n], cpu);
+                using var c = Tensor.Zeros([m, n], cpu);
+                using var ad = a.To(device);
+                using var bd = b.To(device);
+                using var cd = Tensor.Zeros([m, n], device);
+                Ops.Gemm(a, b, c, ta, tb);
+                Ops.Gemm(ad, bd, cd, ta, tb);
+                Compare($"gemm {m}x{n}x{k} tA={ta} tB={tb}", c, cd, 1e-10);
+            }
+
+        // Layers: forward, input gradient and weight gradient on both backends from the same weights.
+        void LayerCase(string name, Func<IBackend, Layer> make, int[] inputShape)
+        {
+            using var onCpu = make(cpu);
+            using var onDevice = make(device);
+            foreach (var ((_, p), (_, q)) in onCpu.NamedParameters().Zip(onDevice.NamedParameters()))
+            {
+                var w = new float[p.Value.Count];
+                rng.FillNormal(w, 0f, 0.3f);
+                cpu.Upload(w, p.Value.Storage, p.Value.Offset);
+                device.Upload(w, q.Value.Storage, q.Value.Offset);
+            }
+            using var x = Random(inputShape, cpu);
+            using var xd = x.To(device);
+            using var y = onCpu.Forward(x);
+            using var yd = onDevice.Forward(xd);
+            Compare($"{name} forward", y, yd, 1e-10);
+            using var dy = Random(y.ShapeArray(), cpu);
+            using var dyd = dy.To(device);
+            using var dx = onCpu.Backward(dy);
+            using var dxd = onDevice.Backward(dyd);
+            Compare($"{name} dx", dx, dxd, 1e-10);
+            foreach (var ((pn, p), (_, q)) in onCpu.NamedParameters().Zip(onDevice.NamedParameters()))
+                Compare($"{name} d{pn}", p.Grad, q.Grad, 1e-10);
+        }
+        LayerCase("conv3x3 16→24 pad1", b => new Conv2d(16, 24, 3, padding: 1, backend: b), [2, 16, 33, 20]);
+        LayerCase("conv3x3 64→64 pad1 (winograd size)", b => new Conv2d(64, 64, 3, padding: 1, backend: b), [1, 64, 32, 64]);
+        LayerCase("conv5x5 s2 d1 8→12", b => new Conv2d(8, 12, 5, stride: 2, padding: 2, backend: b), [2, 8, 21, 17]);
+        LayerCase("conv3x3 dilation 2", b => new Conv2d(6, 6, 3, padding: 2, dilation: 2, backend: b), [1, 6, 19, 23]);
+        LayerCase("depthwise 3x3 s2 32", b => new Conv2d(32, 32, 3, stride: 2, padding: 1, groups: 32, backend: b), [2, 32, 24, 24]);
+        LayerCase("conv1x1 48→16", b => new Conv2d(48, 16, 1, backend: b), [2, 48, 9, 11]);
+        LayerCase("maxpool 3 s2", b => new MaxPool2d(3, 2, 1, b), [2, 5, 17, 13]);
+        LayerCase("avgpool 2", b => new AvgPool2d(2, backend: b), [2, 5, 16, 14]);
+        LayerCase("batchnorm2d train", b => new BatchNorm2d(7, backend: b), [3, 7, 9, 5]);
+        LayerCase("batchnorm1d train", b => new BatchNorm1d(33, backend: b), [40, 33]);
+        LayerCase("linear 129→65", b => new Linear(129, 65, backend: b), [17, 129]);
+        LayerCase("leaky relu", b => new LeakyReLU(0.1f, b), [17, 40]);
+
+        // A narrow PANNs ResNet22 on a 3 s log-mel: every tap.
+        var config = PannsConfig.ResNet22 with { Width = 0.125 };
+        using (var netCpu = new PannsResNet(config, cpu))
+        using (var netDevice = new PannsResNet(config, device))
+        {
+            foreach (var ((_, p), (_, q)) in netCpu.NamedParameters().Zip(netDevice.NamedParameters()))
+            {
+                var w = new float[p.Value.Count];
+                rng.FillNormal(w, 0f, 0.1f);
+                cpu.Upload(w, p.Value.Storage, p.Value.Offset);
+                device.Upload(w, q.Value.Storage, q.Value.Offset);
+            }
+            netCpu.Eval();
+            netDevice.Eval();
+            using var x = Random([1, 1, 301, 64], cpu);
+            using var xd = x.To(device);
+            var taps = netCpu.TapNames.ToArray();
+            using var a = netCpu.Forward(x, taps);
+            using var b = netDevice.Forward(xd, taps);
+            foreach (var tap in taps) Compare($"panns resnet22/8 tap {tap}", a[tap], b[tap], 1e-9);
+        }
+
+        // Timings on the device (after a warm-up call that compiles the kernels).
+        foreach (int size in new[] { 1024, 4096 })
+        {
+            using var a = Random([size, size], device);
+            using var b = Random([size, size], device);
+            using var c = Tensor.Zeros([size, size], device);
+            Ops.Gemm(a, b, c);
+            device.Synchronize();
+            var sw = Stopwatch.StartNew();
+            int reps = size == 1024 ? 20 : 3;
+            for (int i = 0; i < reps; i++) Ops.Gemm(a, b, c);
+            device.Synchronize();
+            double s = sw.Elapsed.TotalSeconds / reps;
+            Console.WriteLine($"time gemm {size}^3: {s * 1e3:F2} ms, {2.0 * size * size * size / s / 1e9:F1} GFLOP/s");
+        }
+        using (var conv = new Conv2d(64, 64, 3, padding: 1, backend: device))
+        using (var x = Random([1, 64, 64, 1000], device))
+        {
+            conv.Eval();
+            using (conv.Forward(x)) device.Synchronize();
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < 5; i++) using (conv.Forward(x)) { }
+            device.Synchronize();
+            double s = sw.Elapsed.TotalSeconds / 5;
+            Console.WriteLine($"time conv3x3 [1,64,64,1000] 64→64 forward: {s * 1e3:F2} ms, {2.0 * 64 * 64 * 9 * 64 * 1000 / s / 1e9:F1} GFLOP/s");
+        }
+        Console.WriteLine(failures == 0 ? "all within bounds" : $"{failures} result(s) out of bounds");
+        Environment.ExitCode = failures == 0 ? 0 : 1;
+    }
+}

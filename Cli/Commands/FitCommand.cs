@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.Json;
+using NativeASD.Engine.Audio;
+using NativeASD.Engine.Detection;
+using NativeASD.Weights.Detectors;
+
+namespace NativeASD.Cli.Commands;
+
+/// <summary><c>nasd fit</c>: train a detector on normal clips and write one model file.</summary>
+public static class FitCommand
+{
+    public static readonly CommandSpec Spec = new(
+        "fit",
+        "train an anomaly detector on normal clips into a model file",
+        "fit --train DIR|FILE [MORE_FILES_OR_DIRS…] --out MODEL.safetensors [--detector metric|mahalanobis|vae|ae] [--seed N] [--json]",
+        [
+            new("--train", "DIR|FILE", "normal training clips: a folder of .wav files or one file (more may follow as arguments)"),
+            new("--out", "MODEL", "model file to write (safetensors; written atomically)"),
+            new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
+            new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
+            new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3"),
+            new("--seed", "N", "seed for initialisation and shuffling (same seed, same model bit for bit on the CPU)", "0"),
+            new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
+            new("--lr", "X", "learning rate", "0.001"),
+            new("--batch", "N", "batch size (metric 128, ae/vae 512)"),
+            new("--width", "N", "metric: hidden units", "256"),
+            new("--depth", "N", "metric: hidden layers", "2"),
+            new("--output-size", "N", "metric: embedding size", "64"),
+            new("--variance-weight", "X", "metric: weight of the variance term of the loss", "0.5"),
+            new("--percentile", "P", "decision threshold: this quantile of a gamma fit to training scores", "0.9"),
+            new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
+            new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
+            new("--no-cache", null, "do not read or write cached features"),
+            .. CommandSpec.ComputeOptions,
+            CommandSpec.Json,
+        ],
+        [
+            "nasd fit --train fan/train --out fan.safetensors",
+            "nasd fit --train pump/train --out pump-ae.safetensors --detector ae --epochs 50",
+            "nasd fit --train valve/train --out valve.safetensors --detector mahalanobis --json",
+            "nasd fit --train fan/train --out fan-yamnet.safetensors --backbone yamnet.safetensors --tap layer10",
+        ],
+        Run, MinPositionals: 0, MaxPositionals: int.MaxValue);
+
+    static int Run(ParsedArgs args)
+    {
+        string train = args.String("--train") ?? throw new UsageException("fit: --train DIR|FILE is required");
+        string output = args.String("--out") ?? throw new UsageException("fit: --out MODEL is required");
+        string detector = args.String("--detector") ?? "metric";
+        if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
+            throw new UsageException($"fit: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
+        string backbone = args.String("--backbone") ?? "none";
+        string? taps = args.String("--tap");
+        if (backbone != "none" && taps is null) throw new UsageException("fit: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
+        if (backbone == "none" && taps is not null) throw new UsageException("fit: --tap needs --backbone W");
+        var settings = Settings(args, detector) with
+        {
+            Backbone = backbone == "none" ? null : backbone,
+            Taps = taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+        };
+        var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
+        using var backend = Compute.OpenBackend(args);
+        using var progress = ProgressLine.For(args);
+        var (info, skipped) = DetectorRunner.Fit(files, output, settings, backend, progress);
+        foreach (var s in skipped) Console.Error.WriteLine($"nasd: warning: skipped {s}");
+        if (args.Flag("--json"))
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = output, detector = info.Detector, features = info.Features, clips = info.TrainingClips, skipped,
+                threshold = info.Threshold.Threshold, threshold_method = info.Threshold.Method, percentile = info.Threshold.Percentile,
+                summary = info.TrainingSummary,
+            }));
+        }
+        else
+        {
+            Console.Out.WriteLine($"trained {info.Detector} on {info.TrainingClips} clips ({info.Features}): {info.TrainingSummary}");
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"threshold {info.Threshold.Threshold:G6} ({info.Threshold.Method}, {info.Threshold.Percentile:P0} of training scores)"));
+            Console.Out.WriteLine($"wrote {output}");
+        }
+        return ExitCode.Ok;
+    }
+
+    static FitSettings Settings(ParsedArgs args, string detector)
+    {
+        ChannelMix mix;
+        try { mix = ChannelMix.Parse(args.String("--channel") ?? "0"); }
+        catch (ArgumentException e) { throw new UsageException($"fit: --channel: {e.Message}"); }
+        double percentile = Double(args, "--percentile", 0.9);
+        if (!(percentile > 0 && percentile < 1)) throw new UsageException($"fit: --percentile must be between 0 and 1, got {percentile}");
+        float lr = (float)Double(args, "--lr", 1e-3);
+        var metric = new MetricOptions();
+        metric = metric with
+        {
+            Width = args.Int("--width", metric.Width, 1, 1 << 16), Depth = args.Int("--depth", metric.Depth, 0, 64),
+            OutputSize = args.Int("--output-size", metric.OutputSize, 1, 1 << 16),
+            VarianceWeight = (float)Double(args, "--variance-weight", metric.VarianceWeight),
+            Epochs = args.Int("--epochs", metric.Epochs, 0, 100000), BatchSize = args.Int("--batch", metric.BatchSize, 1, 1 << 20), LearningRate = lr,
+        };
+        var ae = new AutoencoderOptions();
+        ae = ae with { Epochs = args.Int("--epochs", ae.Epochs, 0, 100000), BatchSize = args.Int("--batch", ae.BatchSize, 1, 1 << 20), LearningRate = lr };
+        var vae = new VaeOptions();
+        vae = vae with { Epochs = args.Int("--epochs", vae.Epochs, 0, 100000), BatchSize = args.Int("--batch", vae.BatchSize, 1, 1 << 20), LearningRate = lr };
+        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae);
+    }
+
+    internal static string? CacheDirectory(ParsedArgs args)
+    {
+        if (args.Flag("--no-cache")) return null;
+        if (args.String("--cache") is string dir) return dir;
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        return Path.Combine(string.IsNullOrEmpty(home) ? Path.GetTempPath() : home, ".cache", "nasd", "features");
+    }
+
+    static double Double(ParsedArgs args, string name, double fallback)
+    {
+        string? text = args.String(name);
+        if (text is null) return fallback;
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)
+            ? v : throw new UsageException($"{name} takes a number, got '{text}'");
+    }
+}
