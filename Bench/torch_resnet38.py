@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Debian torch's time for one PANNs ResNet38 forward on a 10 s clip at 32 kHz (log-mel [1, 1, 1001, 64]), eval mode,
-random weights, on 1 and 2 threads: median of the timed runs after one warm-up. Same model definition as the
+random weights, on 1 and 2 threads: median wall and process CPU time of the timed runs after one warm-up. Same model definition as the
 reference fixtures (Tests/Reference/make_arch_references.py). Compare with `dotnet run -c Release --project Bench -- resnet38-quick`.
 
     /usr/bin/python3 Bench/torch_resnet38.py [repeats]
@@ -28,11 +28,13 @@ for threads in (1, 2):
     torch.set_num_threads(threads)
     with torch.no_grad():
         model(x)
-        times = []
+        times, cpu = [], []
         for _ in range(repeats):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             model(x)
             times.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
     result["ms_%dthread" % threads] = round(1e3 * sorted(times)[len(times) // 2], 1)
+    result["cpu_ms_%dthread" % threads] = round(1e3 * sorted(cpu)[len(cpu) // 2], 1)
 result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 print(json.dumps(result))

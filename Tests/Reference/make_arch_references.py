@@ -299,6 +299,16 @@ def randomize(model, rng):
         t.copy_(torch.from_numpy(np.asarray(v).astype(t.numpy().dtype)))
 
 
+def calibrate_head(model, x, head="fc_audioset"):
+    """Random deep nets give embeddings of arbitrary scale, which saturates the sigmoid head (every score 0 or 1, and
+    a comparison of nothing). Rescale the head's weight so its logits on the fixture input have std 2."""
+    with torch.no_grad():
+        emb = run_float64(model, x)["embedding"]
+        layer = getattr(model, head)
+        logits = torch.from_numpy(emb).double() @ layer.weight.double().T
+        layer.weight.mul_(float(2.0 / max(logits.std().item(), 1e-12)))
+
+
 # ---- writing ------------------------------------------------------------------------------------------------
 
 def save_npy(path, array):
@@ -391,6 +401,7 @@ def committed():
         model = Panns(blocks, width=width, classes=classes)
         randomize(model, rng)
         x = rng.normal(-20.0, 10.0, (2, 1, frames, 64)).astype(np.float32)  # log-mel in dB
+        calibrate_head(model, x)
         write_case(manifest, case, model, x, {"blocks": blocks, "width": width, "classes": classes, "mel_bins": 64},
                    "panns-resnet", panns_tap_order(blocks))
 
@@ -453,11 +464,12 @@ def full(folder):
         rng = np.random.default_rng(seed)
         model = Panns(blocks)
         randomize(model, rng)
+        x = rng.normal(-20.0, 10.0, (1, 1, 1001, 64)).astype(np.float32)
+        calibrate_head(model, x)
         state = dict(model.state_dict())
         state.update(panns_frontend_tensors())
         torch.save({"model": state, "iteration": 0}, os.path.join(folder, case + ".pth"))
         save_state(os.path.join(folder, case, "weights"), state)
-        x = rng.normal(-20.0, 10.0, (1, 1, 1001, 64)).astype(np.float32)
         save_npy(os.path.join(folder, case, "input.npy"), x)
         taps = run_float64(model, x)
         order = panns_tap_order(blocks)
