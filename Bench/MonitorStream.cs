@@ -7,7 +7,7 @@ namespace NativeASD.Bench;
 /// <summary>
 /// <c>monitor-stream OUTDIR SECONDS ANOMALY_START [ANOMALY_SECONDS] [CLIP_SECONDS] [TRAIN_CLIPS]</c>: writes a generated
 /// fan recording for <c>nasd monitor</c> runs — OUTDIR/train/*.wav (normal clips of CLIP_SECONDS to fit a model on) and
-/// OUTDIR/stream.raw (16-bit little-endian mono PCM at 16 kHz, SECONDS long, a bearing fault from ANOMALY_START for
+/// OUTDIR/stream.raw and a 60 s normal OUTDIR/calibration.raw (16-bit little-endian mono PCM at 16 kHz, SECONDS long, a bearing fault from ANOMALY_START for
 /// ANOMALY_SECONDS) — one clip at a time, so an hour costs the memory of one clip. Same machine and seed as
 /// Tests/Monitoring/MonitorTests.cs.
 /// </summary>
@@ -20,7 +20,7 @@ public static class MonitorStream
         string dir = args[0];
         double seconds = At(1, 0), start = At(2, 0), length = At(3, 10), clipSeconds = At(4, 2);
         int trainClips = (int)At(5, 40);
-        var options = new SynthOptions(Seed: 11, Seconds: clipSeconds, Severity: 1.5);
+        var options = new SynthOptions(Seed: 11, Seconds: clipSeconds, Severity: 3);
         string train = Directory.CreateDirectory(Path.Combine(dir, "train")).FullName;
         var generator = new MachineSoundGenerator(options);
         for (int i = 0; i < trainClips; i++)
@@ -29,7 +29,15 @@ public static class MonitorStream
             WavWriter.Write(Path.Combine(train, clip.FileName), generator.Generate(clip), options.SampleRate);
         }
         var plan = new MachineSoundStreamPlan("fan", 0, seconds, start, length, AnomalyKind.Bearing, clipSeconds);
-        using var raw = new FileStream(Path.Combine(dir, "stream.raw"), FileMode.Create, FileAccess.Write);
+        WriteRaw(Path.Combine(dir, "stream.raw"), options, plan);
+        WriteRaw(Path.Combine(dir, "calibration.raw"), options, plan with { Seconds = 60, AnomalySeconds = 0, Split = "calibration" });
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"wrote {trainClips} training clips to {train}, {seconds} s of PCM to stream.raw (bearing fault {start}–{start + length} s) and 60 s of normal PCM to calibration.raw"));
+    }
+
+    static void WriteRaw(string path, SynthOptions options, MachineSoundStreamPlan plan)
+    {
+        using var raw = new FileStream(path, FileMode.Create, FileAccess.Write);
         byte[] bytes = [];
         foreach (var block in MachineSoundStream.Blocks(options, plan))
         {
@@ -37,6 +45,5 @@ public static class MonitorStream
             RawPcmReader.Encode(block, bytes);
             raw.Write(bytes, 0, 2 * block.Length);
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {trainClips} training clips to {train} and {seconds} s of PCM to {raw.Name} (bearing fault {start}–{start + length} s)"));
     }
 }
