@@ -15,6 +15,7 @@ namespace NativeASD.Cli
             ScoreCommand.Spec,
             EmbedCommand.Spec,
             TagCommand.Spec,
+            MonitorCommand.Spec,
         ];
 
         public static int Main(string[] args)
@@ -45,13 +46,23 @@ namespace NativeASD.Cli
             catch (InputException e) { return Fail(ExitCode.InputError, e.Message, e.Hint, e); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
-                return Fail(ExitCode.InputError, e.Message, null, e);
+                return Fail(ExitCode.InputError, e.Message, HintFor(e), e);
             }
             catch (Exception e)
             {
                 return Fail(ExitCode.InternalError, $"internal error: {e.GetType().Name}: {e.Message}", "set NASD_DEBUG=1 for the stack trace", e);
             }
         }
+
+        /// <summary>What to try for input errors that come from the engine without a hint of their own.</summary>
+        static string? HintFor(Exception e) => e switch
+        {
+            FileNotFoundException or DirectoryNotFoundException => "check the path",
+            UnauthorizedAccessException => "check the file's permissions",
+            Engine.Audio.AudioFormatException => "nasd reads WAV (PCM 8/16/24/32-bit, float, mu-law, A-law); convert others, e.g. ffmpeg -i IN -ar 16000 OUT.wav",
+            Weights.WeightFormatException => "'nasd inspect FILE' shows what the file holds",
+            _ => null,
+        };
 
         static int Fail(int code, string message, string? hint, Exception e)
         {

@@ -6,13 +6,22 @@ using NativeASD.Engine.IO;
 namespace NativeASD.Engine.Detection;
 
 /// <summary>
-/// Turns a clip file into <see cref="ClipFeatures"/>. <see cref="Configuration"/> names everything that affects the
-/// result; it keys the feature cache and is stored in model files so scoring uses the same features as training.
+/// Turns a clip (a file, or samples in memory) into <see cref="ClipFeatures"/>. <see cref="Configuration"/> names
+/// everything that affects the result; it keys the feature cache and is stored in model files so scoring uses the same
+/// features as training. <c>Extract(path)</c> reads the file (channel per the configuration, resampled to
+/// <see cref="SampleRate"/>) and gives exactly what <c>Extract(clip)</c> gives on those samples.
 /// </summary>
 public abstract class FeatureExtractor : IDisposable
 {
     public abstract string Configuration { get; }
+
+    /// <summary>Rate the samples given to <see cref="Extract(AudioClip)"/> must have (the frontend preset's).</summary>
+    public abstract int SampleRate { get; }
+
     public abstract ClipFeatures Extract(string path);
+
+    /// <summary>Features of mono samples at <see cref="SampleRate"/> (e.g. a window of a live stream); <c>clip.Source</c> names it in errors.</summary>
+    public abstract ClipFeatures Extract(AudioClip clip);
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
 
@@ -23,13 +32,17 @@ public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", Chann
 
     public override string Configuration => $"logmel-stats:{_frontend.Preset.Name}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
 
-    public override ClipFeatures Extract(string path)
+    public override int SampleRate => _frontend.Preset.SampleRate;
+
+    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
+
+    public override ClipFeatures Extract(AudioClip clip)
     {
-        var logMel = _frontend.ComputeFile(path, mix);
+        var logMel = _frontend.Compute(clip);
         int frames = logMel.GetLength(0), bins = logMel.GetLength(1);
         var flat = new float[frames * bins];
         Buffer.BlockCopy(logMel, 0, flat, 0, flat.Length * sizeof(float));
-        return ClipFeatures.Single(path, LogMelStatistics.Compute(flat, frames, bins));
+        return ClipFeatures.Single(clip.Source, LogMelStatistics.Compute(flat, frames, bins));
     }
 
     public override void Dispose() { _frontend.Dispose(); base.Dispose(); }
@@ -42,14 +55,18 @@ public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix
 
     public override string Configuration => $"stacked:{_frontend.Preset.Name}:{frames}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
 
-    public override ClipFeatures Extract(string path)
+    public override int SampleRate => _frontend.Preset.SampleRate;
+
+    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
+
+    public override ClipFeatures Extract(AudioClip clip)
     {
-        var stacked = FrameStacking.Stack(_frontend.ComputeFile(path, mix), frames);
+        var stacked = FrameStacking.Stack(_frontend.Compute(clip), frames);
         int rows = stacked.GetLength(0), dim = stacked.GetLength(1);
-        if (rows < 1) throw new InvalidDataException($"{path}: too short for {frames} stacked frames");
+        if (rows < 1) throw new InvalidDataException($"{clip.Source}: too short for {frames} stacked frames");
         var flat = new float[rows * dim];
         Buffer.BlockCopy(stacked, 0, flat, 0, flat.Length * sizeof(float));
-        return new ClipFeatures(path, flat, rows, dim, [dim]);
+        return new ClipFeatures(clip.Source, flat, rows, dim, [dim]);
     }
 
     public override void Dispose() { _frontend.Dispose(); base.Dispose(); }

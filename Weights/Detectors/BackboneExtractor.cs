@@ -51,9 +51,13 @@ public sealed class BackboneExtractor : FeatureExtractor
     public override string Configuration =>
         $"backbone:{Sha256}:{string.Join(",", _taps)}:ch{(_mix.IsMean ? "mean" : _mix.Channel.ToString(CultureInfo.InvariantCulture))}";
 
-    public override ClipFeatures Extract(string path)
+    public override int SampleRate => _model.Frontend.SampleRate;
+
+    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, _mix, _model.Frontend.SampleRate));
+
+    public override ClipFeatures Extract(AudioClip clip)
     {
-        var clip = AudioFile.Read(path, _mix, _model.Frontend.SampleRate);
+        string path = clip.Source;
         var features = _frontend.Compute(clip);
         using var x = TapFeatures.Input(_model.Frontend, features, path, _backend);
         using var outputs = _model.Model.Forward(x, _taps);
