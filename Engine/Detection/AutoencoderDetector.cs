@@ -1,8 +1,6 @@
-using System.Globalization;
 using System.Text.Json;
 using NativeASD.Engine.Layers;
 using NativeASD.Engine.Models;
-using NativeASD.Engine.Optim;
 using NativeASD.Kernels;
 
 namespace NativeASD.Engine.Detection;
@@ -16,99 +14,27 @@ public sealed record AutoencoderOptions(int Epochs = 100, int BatchSize = 512, f
 /// Score = mean squared reconstruction error over all of the clip's vectors. Differences from the Keras original (documented in the
 /// README): torch's default initialisation instead of Glorot, and no 10 % validation split.
 /// </summary>
-public sealed class AutoencoderDetector : IAnomalyDetector, IDisposable
+public sealed class AutoencoderDetector(AutoencoderOptions? options = null, IBackend? backend = null)
+    : ReconstructionDetector<DenseAutoencoder>(backend)
 {
-    readonly IBackend _backend;
-    DenseAutoencoder? _net;
-    int _inputs;
+    public AutoencoderOptions Options { get; } = options ?? new AutoencoderOptions();
+    public override string Kind => "ae";
+    protected override (int, int, float, float, ulong) Training => (Options.Epochs, Options.BatchSize, Options.LearningRate, Options.WeightDecay, Options.Seed);
+    protected override string OptionsJson => JsonSerializer.Serialize(Options);
 
-    public AutoencoderDetector(AutoencoderOptions? options = null, IBackend? backend = null)
-    {
-        Options = options ?? new AutoencoderOptions();
-        _backend = backend ?? Backends.DefaultCpu;
-    }
+    protected override DenseAutoencoder Build(int inputs, SeededRandom? init) => new(inputs, init: init, backend: Backend);
+    protected override float TrainStep(DenseAutoencoder net, Tensor x) => net.LossAndBackward(x);
+    protected override Tensor Reconstruct(DenseAutoencoder net, Tensor x) => net.Forward(x);
 
-    public AutoencoderOptions Options { get; }
-    public string Kind => "ae";
-    public List<float> StepLosses { get; } = [];
-    public List<float> EpochLosses { get; } = [];
-    public DenseAutoencoder Network => _net ?? throw new InvalidOperationException("ae: no network before Fit or Load");
-
-    /// <summary>Builds the baseline network (<see cref="DenseAutoencoder"/>) for <paramref name="inputs"/>-d vectors.</summary>
-    public void CreateNetwork(int inputs, SeededRandom? init = null)
-    {
-        _net?.Dispose();
-        _inputs = inputs;
-        _net = new DenseAutoencoder(inputs, init: init, backend: _backend);
-    }
-
-    public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
-    {
-        var (rows, dim) = TrainingRows.Gather(normal, "ae");
-        var rng = new SeededRandom(Options.Seed);
-        CreateNetwork(dim, rng);
-        FitRows(rows, dim, rng, progress);
-        return $"{normal.Count} clips, {rows.Length / dim} vectors, {Options.Epochs} epochs, final loss {EpochLosses.LastOrDefault().ToString("G5", CultureInfo.InvariantCulture)}";
-    }
-
-    /// <summary>Epochs of mini-batches (shuffled by <paramref name="shuffle"/> unless null) with Adam on MSE; exposed for reference tests.</summary>
-    public void FitRows(float[] rows, int dim, SeededRandom? shuffle, IProgress<DetectorProgress>? progress = null)
-    {
-        var net = Network;
-        net.Train();
-        using var adam = new Adam(net.NamedParameters().Select(p => p.Parameter), Options.LearningRate, weightDecay: Options.WeightDecay);
-        StepLosses.Clear();
-        EpochLosses.Clear();
-        foreach (var (epoch, batches) in TrainingRows.Epochs(rows, dim, Options.Epochs, Options.BatchSize, shuffle))
-        {
-            double sum = 0;
-            int count = 0;
-            foreach (var (batch, b) in batches)
-            {
-                using var x = Tensor.FromSpan(batch.AsSpan(0, b * dim), [b, dim], _backend);
-                adam.ZeroGrad();
-                float loss = net.LossAndBackward(x);
-                adam.Step();
-                StepLosses.Add(loss);
-                sum += loss * b;
-                count += b;
-            }
-            EpochLosses.Add((float)(sum / count));
-            progress?.Report(new DetectorProgress("epoch", epoch + 1, Options.Epochs, EpochLosses[^1]));
-        }
-        net.Eval();
-    }
-
-    public double Score(ClipFeatures clip)
-    {
-        clip.Validate();
-        if (clip.Dimension != _inputs)
-            throw new InvalidDataException($"{clip.Source}: {clip.Dimension}-d vectors, the autoencoder was trained on {_inputs}-d");
-        Network.Eval();
-        using var x = Tensor.FromSpan(clip.Values, [clip.Rows, clip.Dimension], _backend);
-        using var errors = Network.RowErrors(x);
-        return errors.ToArray().Average(e => (double)e);
-    }
-
-    public DetectorState Save()
-    {
-        var state = new DetectorState();
-        state.Metadata["options"] = JsonSerializer.Serialize(Options);
-        state.Metadata["inputs"] = _inputs.ToString(CultureInfo.InvariantCulture);
-        TrainingRows.SaveModule(state, "net.", Network);
-        return state;
-    }
+    /// <summary>Training from rows in the given order (<paramref name="shuffle"/> null) or shuffled; exposed for reference tests.</summary>
+    public void FitRows(float[] rows, int dim, SeededRandom? shuffle, IProgress<DetectorProgress>? progress = null) => Train(rows, dim, shuffle, progress);
 
     public static AutoencoderDetector Load(DetectorState state, IBackend? backend = null)
     {
         var detector = new AutoencoderDetector(JsonSerializer.Deserialize<AutoencoderOptions>(state.Meta("options")), backend);
-        detector.CreateNetwork(int.Parse(state.Meta("inputs"), CultureInfo.InvariantCulture));
-        TrainingRows.LoadModule(state, "net.", detector.Network);
-        detector.Network.Eval();
+        detector.Restore(state);
         return detector;
     }
-
-    public void Dispose() => _net?.Dispose();
 }
 
 /// <summary>Helpers the trainable detectors share: gathering rows, epoch batching, saving a module's tensors.</summary>
