@@ -13,6 +13,9 @@ namespace NativeASD.Cli
             ConvertCommand.Spec,
             FitCommand.Spec,
             ScoreCommand.Spec,
+            EvalCommand.Spec,
+            SynthCommand.Spec,
+            DemoCommand.Spec,
         ];
 
         public static int Main(string[] args)

@@ -74,7 +74,7 @@ public static class FitCommand
         return ExitCode.Ok;
     }
 
-    static FitSettings Settings(ParsedArgs args, string detector)
+    internal static FitSettings Settings(ParsedArgs args, string detector)
     {
         ChannelMix mix;
         try { mix = ChannelMix.Parse(args.String("--channel") ?? "0"); }
@@ -105,7 +105,7 @@ public static class FitCommand
         return Path.Combine(string.IsNullOrEmpty(home) ? Path.GetTempPath() : home, ".cache", "nasd", "features");
     }
 
-    static double Double(ParsedArgs args, string name, double fallback)
+    internal static double Double(ParsedArgs args, string name, double fallback)
     {
         string? text = args.String(name);
         if (text is null) return fallback;
