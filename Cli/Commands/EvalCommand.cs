@@ -118,7 +118,7 @@ public static class EvalCommand
     public static string Table(EvalResult result)
     {
         var sb = new StringBuilder();
-        int typeWidth = Math.Max(12, result.Groups.Select(g => g.MachineType.Length).DefaultIfEmpty(0).Max() + 2);
+        int typeWidth = Math.Max(14, result.Groups.Select(g => g.MachineType.Length).DefaultIfEmpty(0).Max() + 2);
         int idWidth = Math.Max(10, result.Groups.Select(g => g.Group.Length).DefaultIfEmpty(0).Max() + 2);
         void Row(string type, string id, double auc, double pauc) =>
             sb.Append(type.PadRight(typeWidth)).Append(id.PadRight(idWidth)).Append(Cell(auc).PadLeft(8)).Append(Cell(pauc).PadLeft(8)).Append('\n');
