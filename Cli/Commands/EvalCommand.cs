@@ -86,6 +86,9 @@ public static class EvalCommand
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;
+        // A service manager's stop (SIGTERM) ends the run the same clean way.
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+            context => { context.Cancel = true; cancel.Cancel(); });
         var clock = Stopwatch.StartNew();
         EvalResult result;
         try
@@ -95,7 +98,7 @@ public static class EvalCommand
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            Console.Error.WriteLine("nasd: interrupted; finished IDs are kept and no partial files were left (run the same command again to resume)");
+            Console.Error.WriteLine("nasd: eval interrupted; finished IDs are kept and no partial files were left (run the same command again to resume)");
             return Interrupted;
         }
         finally { Console.CancelKeyPress -= onCancel; }

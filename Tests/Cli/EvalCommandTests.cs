@@ -129,3 +129,43 @@ public sealed class EvalCommandTests : IDisposable
         return count;
     }
 }
+
+/// <summary>A real Ctrl+C (SIGINT) to a running nasd eval: clean exit 130, only complete files, and the re-run resumes.</summary>
+public sealed class EvalInterruptTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasd-evalint").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [SkippableFact]
+    public void SigintStopsCleanlyAndTheNextRunResumes()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "needs POSIX signals");
+        string data = Path.Combine(_dir, "data"), output = Path.Combine(_dir, "out");
+        Engine.Synth.SynthDataset.Write(data, new Engine.Synth.SynthDatasetSpec(["fan", "pump"], Ids: 2, Train: 4, Test: 2), new Engine.Synth.SynthOptions(Seed: 2, Seconds: 1));
+        string[] args = ["eval", "--data", data, "--out", output, "--epochs", "200", "--no-cache", "--threads", "1"];
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nasd.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        string firstMarker = Path.Combine(output, "models", "fan_id_00.done.json");
+        var clock = Stopwatch.StartNew();
+        while (!File.Exists(firstMarker) && !p.HasExited && clock.Elapsed < TimeSpan.FromSeconds(120)) Thread.Sleep(50);
+        Assert.False(p.HasExited, $"eval finished before it could be interrupted: {stderr.Result}");
+        using (var kill = Process.Start("kill", ["-INT", p.Id.ToString(CultureInfo.InvariantCulture)])) kill.WaitForExit();
+        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("eval did not stop after SIGINT"); }
+        Assert.True(p.ExitCode == 130, $"exit {p.ExitCode}: {stderr.Result}");
+        Assert.Contains("interrupted", stderr.Result);
+        Assert.Empty(Directory.GetFiles(output, "*.tmp", SearchOption.AllDirectories));
+        Assert.False(File.Exists(Path.Combine(output, "results.csv")));
+        var markers = Directory.GetFiles(Path.Combine(output, "models"), "*.done.json");
+        Assert.InRange(markers.Length, 1, 3);
+        Assert.Equal(2 * markers.Length, Directory.GetFiles(output, "*.csv").Length);   // score + decision CSV of each finished ID, nothing else
+
+        var again = NasdProcess.Run(args);
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        Assert.Contains($"({markers.Length} resumed from an earlier run)", again.Stdout);
+    }
+}
