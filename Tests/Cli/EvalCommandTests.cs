@@ -93,6 +93,19 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(6, Directory.GetFiles(Path.Combine(output, "models"), "model_*.safetensors").Length);
     }
 
+    [SkippableFact]
+    public void EvalOnDcase2023LiteWritesSectionFiles()
+    {
+        string data = SharedData.Require("data/dcase2023-lite");
+        string output = Path.Combine(_dir, "out");
+        var settings = new NativeASD.Weights.Detectors.EvalSettings(
+            new NativeASD.Weights.Detectors.FitSettings("metric", Metric: new NativeASD.Engine.Detection.MetricOptions(Epochs: 2)), PerType: true);
+        var result = NativeASD.Weights.Detectors.DcaseEvaluation.Run(data, output, settings, threads => new NativeASD.Kernels.Cpu.CpuBackend(threads), 2);
+        Assert.All(result.Groups, g => Assert.StartsWith("section_", g.Group));
+        Assert.True(File.Exists(Path.Combine(output, "anomaly_score_ToyCar_section_00_test.csv")));
+        DcaseEvaluationTests.CheckSubmission(output, result.Groups.Count);
+    }
+
     [Fact]
     public void BackboneIsRefusedWithFitsMessageAndBadDataIsAnInputError()
     {

@@ -46,6 +46,11 @@ public sealed class DcaseEvaluationTests : IDisposable
             var scores = DcaseEvaluation.ReadSubmissionCsv(Path.Combine(output, scoreName));
             double[] s = [.. scores.Select(r => r.Value)];
             bool[] y = [.. scores.Select(r => ClipName.Parse(r.File).Anomalous == true)];
+            if (f[2].Length == 0)
+            {
+                Assert.True(y.All(a => a) || y.All(a => !a), $"{f[0]} {f[1]}: AUC left empty although both classes are present");
+                continue;
+            }
             Assert.Equal(RocMetrics.Auc(s, y), double.Parse(f[2], CultureInfo.InvariantCulture), 6);
             Assert.Equal(RocMetrics.PartialAuc(s, y, 0.1), double.Parse(f[3], CultureInfo.InvariantCulture), 6);
         }

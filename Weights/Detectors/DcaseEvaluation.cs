@@ -166,8 +166,18 @@ public static class DcaseEvaluation
                 Load(outDir, g.ScoreCsv, g.DecisionCsv), settings.MaxFpr)).ToList();
 
         var fitSettings = settings.Fit;
-        var (info, skipped) = DetectorRunner.Fit(unit.Train.Select(c => c.File).ToList(), model, fitSettings, backend,
-            new Labelled(progress, $"{unit.Name} fit"));
+        DetectorModelInfo info;
+        List<string> skipped;
+        try
+        {
+            (info, skipped) = DetectorRunner.Fit(unit.Train.Select(c => c.File).ToList(), model, fitSettings, backend,
+                new Labelled(progress, $"{unit.Name} fit"));
+        }
+        catch (ArgumentException e)
+        {
+            // The detector cannot be fitted on this unit's clips (e.g. too few for a covariance): an input problem, named.
+            throw new IOException($"{unit.MachineType} {string.Join(",", unit.Groups)} ({unit.Train.Count} training clips): {e.Message}", e);
+        }
         lock (warnings) warnings.AddRange(skipped.Select(s => $"skipped training clip {s}"));
         var (scores, _, unscored) = DetectorRunner.Score(model, unit.Test.Select(c => c.File).ToList(), fitSettings.CacheDirectory, backend,
             new Labelled(progress, $"{unit.Name} score"));
