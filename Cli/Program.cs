@@ -16,6 +16,9 @@ namespace NativeASD.Cli
             EmbedCommand.Spec,
             TagCommand.Spec,
             MonitorCommand.Spec,
+            EvalCommand.Spec,
+            SynthCommand.Spec,
+            DemoCommand.Spec,
         ];
 
         public static int Main(string[] args)
@@ -81,7 +84,7 @@ namespace NativeASD.Cli
             sb.AppendLine("Commands:");
             foreach (var c in Commands) sb.AppendLine($"  {c.Name.PadRight(10)}{c.Summary}");
             sb.AppendLine();
-            sb.AppendLine("Exit codes: 0 ok, 1 usage error, 2 input error, 3 internal error.");
+            sb.AppendLine("Exit codes: 0 ok, 1 usage error, 2 input error, 3 internal error, 130 interrupted (eval, demo).");
             return sb.ToString();
         }
     }

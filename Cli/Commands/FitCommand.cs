@@ -49,15 +49,7 @@ public static class FitCommand
         string detector = args.String("--detector") ?? "metric";
         if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
             throw new UsageException($"fit: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
-        string backbone = args.String("--backbone") ?? "none";
-        string? taps = args.String("--tap");
-        if (backbone != "none" && taps is null) throw new UsageException("fit: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
-        if (backbone == "none" && taps is not null) throw new UsageException("fit: --tap needs --backbone W");
-        var settings = Settings(args, detector) with
-        {
-            Backbone = backbone == "none" ? null : backbone,
-            Taps = taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
-        };
+        var settings = Settings(args, detector);
         var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
@@ -81,7 +73,7 @@ public static class FitCommand
         return ExitCode.Ok;
     }
 
-    static FitSettings Settings(ParsedArgs args, string detector)
+    internal static FitSettings Settings(ParsedArgs args, string detector)
     {
         ChannelMix mix;
         try { mix = ChannelMix.Parse(args.String("--channel") ?? "0"); }
@@ -101,7 +93,12 @@ public static class FitCommand
         ae = ae with { Epochs = args.Int("--epochs", ae.Epochs, 0, 100000), BatchSize = args.Int("--batch", ae.BatchSize, 1, 1 << 20), LearningRate = lr };
         var vae = new VaeOptions();
         vae = vae with { Epochs = args.Int("--epochs", vae.Epochs, 0, 100000), BatchSize = args.Int("--batch", vae.BatchSize, 1, 1 << 20), LearningRate = lr };
-        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae);
+        string backbone = args.String("--backbone") ?? "none";
+        string? taps = args.String("--tap");
+        if (backbone != "none" && taps is null) throw new UsageException($"{args.Command}: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
+        if (backbone == "none" && taps is not null) throw new UsageException($"{args.Command}: --tap needs --backbone W");
+        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae,
+            backbone == "none" ? null : backbone, taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
     }
 
     internal static string? CacheDirectory(ParsedArgs args)
@@ -112,7 +109,7 @@ public static class FitCommand
         return Path.Combine(string.IsNullOrEmpty(home) ? Path.GetTempPath() : home, ".cache", "nasd", "features");
     }
 
-    static double Double(ParsedArgs args, string name, double fallback)
+    internal static double Double(ParsedArgs args, string name, double fallback)
     {
         string? text = args.String(name);
         if (text is null) return fallback;

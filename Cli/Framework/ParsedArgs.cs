@@ -10,6 +10,9 @@ public sealed class ParsedArgs
 
     public IReadOnlyList<string> Positionals { get; }
 
+    /// <summary>The command name, for messages.</summary>
+    public string Command => _command;
+
     ParsedArgs(string command, Dictionary<string, string?> options, List<string> positionals)
     {
         _command = command; _options = options; Positionals = positionals;

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using NativeASD.Cli.Reporting;
+using NativeASD.Kernels;
+using NativeASD.Weights.Detectors;
+
+namespace NativeASD.Cli.Commands;
+
+/// <summary><c>nasd eval</c>: DCASE Task 2 evaluation of a dataset folder — models, submission CSVs, results table, report.</summary>
+public static class EvalCommand
+{
+    /// <summary>Process exit code after Ctrl+C (128 + SIGINT, as shells report it).</summary>
+    public const int Interrupted = 130;
+
+    public static readonly CommandSpec Spec = new(
+        "eval",
+        "DCASE evaluation: fit per machine ID, score test clips, write submission CSVs and results",
+        "eval --data ROOT [--out DIR] [--detector D] [--backbone W --tap L] [--per-type] [--report] [--json]",
+        [
+            new("--data", "ROOT", "dataset: ROOT/<type>/train|test/*.wav (DCASE 2020 ids or 2021–23 sections), or ROOT/<type>/*.wav split half/half"),
+            new("--out", "DIR", "output folder: CSVs, results.csv, models/, report.html", "nasd-eval"),
+            new("--detector", "NAME", "metric, mahalanobis, vae or ae", "metric"),
+            new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
+            new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer14 (YAMNet) or layer3 (PANNs)"),
+            new("--per-type", null, "one model per machine type instead of one per machine ID"),
+            new("--report", null, "also write report.html (ROC curves, score histograms, table; self-contained)"),
+            new("--jobs", "N", "machine types evaluated at once; the threads are shared out among them", "1"),
+            new("--seed", "N", "seed for initialisation and shuffling", "0"),
+            new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
+            new("--lr", "X", "learning rate", "0.001"),
+            new("--batch", "N", "batch size (metric 128, ae/vae 512)"),
+            new("--percentile", "P", "decision threshold: this quantile of a gamma fit to training scores", "0.9"),
+            new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
+            new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
+            new("--no-cache", null, "do not read or write cached features"),
+            .. CommandSpec.ComputeOptions,
+            CommandSpec.Json,
+        ],
+        [
+            "nasd eval --data dcase2020/dev --out eval-metric --report",
+            "nasd eval --data dcase2020/dev --detector mahalanobis --per-type --json",
+            "nasd eval --data synth --out eval-ae --detector ae --epochs 20 --jobs 2",
+        ],
+        Run);
+
+    static int Run(ParsedArgs args)
+    {
+        string data = args.String("--data") ?? throw new UsageException("eval: --data ROOT is required");
+        string output = args.String("--out") ?? "nasd-eval";
+        string detector = args.String("--detector") ?? "metric";
+        if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
+            throw new UsageException($"eval: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
+        var settings = new EvalSettings(FitCommand.Settings(args, detector), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64));
+        return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {detector} on {Path.GetFileName(Path.GetFullPath(data))}");
+    }
+
+    /// <summary>Runs the evaluation with Ctrl+C handling, prints the table (or JSON), writes the report if asked.</summary>
+    internal static int Evaluate(ParsedArgs args, string data, string output, EvalSettings settings, bool report, string title)
+    {
+        if (!Directory.Exists(data)) throw new InputException($"{data}: no such folder", "--data takes a dataset root (ROOT/<type>/train|test)");
+        string device = args.String("--device") ?? "cpu";
+        DeviceKind kind;
+        try { kind = Backends.ParseDevice(device); }
+        catch (ArgumentException e) { throw new UsageException(e.Message, "--device takes cpu, cuda, opencl or ilgpu-cpu"); }
+        int threads = args.Int("--threads", 0, 1, 1024);
+        int totalThreads = threads > 0 ? threads : Environment.ProcessorCount;
+        // One GPU is not shared between jobs; on the CPU each job gets its own backend with its share of the threads.
+        if (kind != DeviceKind.Cpu) settings = settings with { Jobs = 1 };
+        Func<int, IBackend?> open = perJob =>
+        {
+            try { return kind == DeviceKind.Cpu ? new Kernels.Cpu.CpuBackend(perJob) : Backends.Open(kind, perJob); }
+            catch (DeviceNotFoundException e) { throw new InputException(e.Message, "run with --device cpu"); }
+        };
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        // A service manager's stop (SIGTERM) ends the run the same clean way.
+        using var onTerm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+            context => { context.Cancel = true; cancel.Cancel(); });
+        var clock = Stopwatch.StartNew();
+        EvalResult result;
+        try
+        {
+            using var progress = ProgressLine.For(args);
+            result = DcaseEvaluation.Run(data, output, settings, open, totalThreads, progress, cancel.Token);
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("nasd: eval interrupted; finished IDs are kept and no partial files were left (run the same command again to resume)");
+            return Interrupted;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+
+        string? reportPath = report ? EvalReport.Write(result, title) : null;
+        foreach (var w in result.Warnings) Console.Error.WriteLine($"nasd: warning: {w}");
+        if (args.Flag("--json"))
+            Console.Out.WriteLine(Json(result, reportPath, clock.Elapsed.TotalSeconds));
+        else
+        {
+            Console.Out.Write(Table(result));
+            int resumed = result.Groups.Count(g => g.Resumed);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{result.Groups.Count} IDs ({resumed} resumed from an earlier run) in {clock.Elapsed.TotalSeconds:F1} s; wrote {result.ResultsCsv}{(reportPath is null ? "" : $" and {reportPath}")}"));
+        }
+        return ExitCode.Ok;
+    }
+
+    /// <summary>The results as an aligned text table (AUC and pAUC per ID, per-type averages, overall mean).</summary>
+    public static string Table(EvalResult result)
+    {
+        var sb = new StringBuilder();
+        int typeWidth = Math.Max(14, result.Groups.Select(g => g.MachineType.Length).DefaultIfEmpty(0).Max() + 2);
+        int idWidth = Math.Max(10, result.Groups.Select(g => g.Group.Length).DefaultIfEmpty(0).Max() + 2);
+        void Row(string type, string id, double auc, double pauc) =>
+            sb.Append(type.PadRight(typeWidth)).Append(id.PadRight(idWidth)).Append(Cell(auc).PadLeft(8)).Append(Cell(pauc).PadLeft(8)).Append('\n');
+        sb.Append("machine type".PadRight(typeWidth)).Append("id".PadRight(idWidth)).Append("AUC".PadLeft(8)).Append("pAUC".PadLeft(8)).Append('\n');
+        foreach (var type in result.Types)
+        {
+            foreach (var g in result.Groups.Where(g => g.MachineType == type.MachineType)) Row(g.MachineType, g.Group, g.Auc, g.PartialAuc);
+            Row(type.MachineType, "average", type.Auc, type.PartialAuc);
+        }
+        Row("all", "average", result.MeanAuc, result.MeanPartialAuc);
+        return sb.ToString();
+    }
+
+    static string Cell(double v) => double.IsFinite(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "–";
+
+    static double? Nullable(double v) => double.IsFinite(v) ? v : null;
+
+    static string Json(EvalResult r, string? report, double seconds) => JsonSerializer.Serialize(new
+    {
+        @out = r.OutputDirectory, results_csv = r.ResultsCsv, report, seconds,
+        mean_auc = Nullable(r.MeanAuc), mean_pauc = Nullable(r.MeanPartialAuc),
+        types = r.Types.Select(t => new { machine_type = t.MachineType, auc = Nullable(t.Auc), pauc = Nullable(t.PartialAuc) }),
+        groups = r.Groups.Select(g => new
+        {
+            machine_type = g.MachineType, id = g.Group, auc = Nullable(g.Auc), pauc = Nullable(g.PartialAuc), train_clips = g.TrainClips,
+            test_clips = g.TestClips, threshold = g.Threshold, resumed = g.Resumed, scores_csv = g.ScoreCsv, decisions_csv = g.DecisionCsv, model = g.Model,
+        }),
+        warnings = r.Warnings,
+    });
+}
