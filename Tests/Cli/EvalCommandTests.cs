@@ -107,11 +107,14 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
-    public void BackboneIsRefusedWithFitsMessageAndBadDataIsAnInputError()
+    public void BackboneWithoutTapAndBadDataAreClearErrors()
     {
-        var r = NasdProcess.Run("eval", "--data", _dir, "--backbone", "resnet.safetensors", "--tap", "layer3");
+        var r = NasdProcess.Run("eval", "--data", _dir, "--backbone", "resnet.safetensors");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("backbone features are not built into this version yet", r.Stderr);
+        Assert.Contains("eval: --backbone needs --tap", r.Stderr);
+        r = NasdProcess.Run("eval", "--data", _dir, "--tap", "layer3");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("eval: --tap needs --backbone", r.Stderr);
         r = NasdProcess.Run("eval", "--data", Path.Combine(_dir, "missing"));
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("missing: no such folder", r.Stderr);
@@ -121,6 +124,19 @@ public sealed class EvalCommandTests : IDisposable
         r = NasdProcess.Run("synth", "--out", _dir, "--types", "drill");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("unknown machine type 'drill'", r.Stderr);
+    }
+
+    [SkippableFact]
+    public void EvalWithYamnetBackboneFeatures()
+    {
+        string yamnet = SharedData.Require("weights/yamnet_spectra_in.tflite");
+        string data = Path.Combine(_dir, "data");
+        Assert.Equal(0, NasdProcess.Run("synth", "--out", data, "--types", "pump", "--ids", "1", "--train", "3", "--test", "2", "--seconds", "2").ExitCode);
+        var r = NasdProcess.Run("eval", "--data", data, "--out", Path.Combine(_dir, "out"), "--detector", "mahalanobis",
+            "--backbone", yamnet, "--tap", "layer14", "--no-cache", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(Path.Combine(_dir, "out", "anomaly_score_pump_id_00.csv")));
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(_dir, "out", "anomaly_score_pump_id_00.csv")).Length);
     }
 
     [Fact]
