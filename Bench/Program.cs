@@ -14,6 +14,7 @@ public static class Program
         ("weights-load", "[file] [repeats]: loading a ResNet38-size safetensors file", WeightLoad.Run),
         ("resnet38-quick", "[threads] [repeats]: one PANNs ResNet38 forward on a 10 s clip", ResNet38Quick.Run),
         ("train-step-quick", "[threads] [batch]: a training step of the autoencoder and VAE baselines", TrainStepQuick.Run),
+        ("detector-quick", "[threads] [clips] [yamnet.tflite]: metric fit on 1000 cached clips; scoring clips/s per detector and backbone", DetectorQuick.Run),
         ("monitor-stream", "OUTDIR SECONDS ANOMALY_START …: a generated stream for nasd monitor (see MonitorStream)", MonitorStream.Run),
     ];
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using NativeASD.Engine;
+using NativeASD.Engine.Layers;
 using NativeASD.Engine.Models;
 using NativeASD.Engine.Models.Panns;
 using NativeASD.Kernels.Cpu;
@@ -20,31 +21,10 @@ internal static class ResNet38Quick
         int repeats = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         var backend = new CpuBackend(threads);
         using var model = new PannsResNet(PannsConfig.ResNet38, backend);
-        var rng = new SeededRandom(1);
-        long parameters = 0;
-        var chunk = new float[1 << 20];   // weights are written in chunks so initialisation adds no large garbage to the peak
-        foreach (var (name, t) in StateDict.Entries(model))
-        {
-            string leaf = name[(name.LastIndexOf('.') + 1)..];
-            float std = t.Rank > 1 ? MathF.Sqrt(2f / (t.Count / t.Dim(0))) : 0f;
-            for (long at = 0; at < t.Count; at += chunk.Length)
-            {
-                int n = (int)Math.Min(chunk.Length, t.Count - at);
-                for (int i = 0; i < n; i++)
-                    chunk[i] = leaf switch
-                    {
-                        "running_var" => rng.Uniform(0.5f, 2f),
-                        "running_mean" or "bias" => rng.Normal(0f, 0.1f),
-                        "num_batches_tracked" => 1f,
-                        _ when t.Rank == 1 => rng.Uniform(0.5f, 1.5f),
-                        _ => rng.Normal(0f, std),
-                    };
-                backend.Upload(chunk.AsSpan(0, n), t.Storage, t.Offset + at);
-            }
-            if (!name.EndsWith("num_batches_tracked")) parameters += t.Count;
-        }
+        long parameters = RandomWeights.Fill(model, 1);
         model.Eval();
         GC.Collect();
+        var rng = new SeededRandom(2);
         var input = new float[1001 * 64];
         for (int i = 0; i < input.Length; i++) input[i] = rng.Normal(-20f, 10f);
         using var x = Tensor.FromSpan(input, [1, 1, 1001, 64], backend);
@@ -72,5 +52,38 @@ internal static class ResNet38Quick
             $"ResNet38 forward [1,1,1001,64] on {threads} threads: median {median:F1} ms of {repeats} (min {times[0]:F1}), process CPU time {cpuMedian:F1} ms; weights {weightsMb:F0} MB, peak working set {peakMb:F0} MB"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"threads\":{threads},\"repeats\":{repeats},\"median_ms\":{median:F1},\"min_ms\":{times[0]:F1},\"cpu_ms\":{cpuMedian:F1},\"weights_mb\":{weightsMb:F1},\"peak_working_set_mb\":{peakMb:F1}}}"));
+    }
+}
+
+/// <summary>He-normal weights and plausible BatchNorm statistics from a seed, written in chunks (no large garbage), for timing runs.</summary>
+internal static class RandomWeights
+{
+    /// <returns>The number of parameters (buffers such as num_batches_tracked excluded).</returns>
+    public static long Fill(Module model, ulong seed)
+    {
+        var rng = new SeededRandom(seed);
+        long parameters = 0;
+        var chunk = new float[1 << 20];
+        foreach (var (name, t) in StateDict.Entries(model))
+        {
+            string leaf = name[(name.LastIndexOf('.') + 1)..];
+            float std = t.Rank > 1 ? MathF.Sqrt(2f / (t.Count / t.Dim(0))) : 0f;
+            for (long at = 0; at < t.Count; at += chunk.Length)
+            {
+                int n = (int)Math.Min(chunk.Length, t.Count - at);
+                for (int i = 0; i < n; i++)
+                    chunk[i] = leaf switch
+                    {
+                        "running_var" => rng.Uniform(0.5f, 2f),
+                        "running_mean" or "bias" => rng.Normal(0f, 0.1f),
+                        "num_batches_tracked" => 1f,
+                        _ when t.Rank == 1 => rng.Uniform(0.5f, 1.5f),
+                        _ => rng.Normal(0f, std),
+                    };
+                t.Backend.Upload(chunk.AsSpan(0, n), t.Storage, t.Offset + at);
+            }
+            if (!name.EndsWith("num_batches_tracked")) parameters += t.Count;
+        }
+        return parameters;
     }
 }
