@@ -35,6 +35,7 @@ public static class ScoreCommand
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
         var (scores, info, skipped) = DetectorRunner.Score(model, files, FitCommand.CacheDirectory(args), backend, progress, args.String("--backbone"));
+        foreach (var note in DetectorRunner.RateNotes(info, files)) Console.Error.WriteLine($"nasd: note: {note}");
         if (skipped.Count > 0)
             throw new InputException($"{skipped.Count} of {files.Count} clips could not be scored; first: {skipped[0]}", "no scores were written; fix or remove the clip");
 

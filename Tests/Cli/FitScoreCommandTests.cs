@@ -122,3 +122,32 @@ public sealed class BackboneFitScoreTests : IDisposable
         Assert.Contains("yamnet_spectra_in.tflite", refused.Stderr);
     }
 }
+
+public sealed class ScoreRateNoteTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasd-rate").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void ClipsAtAnotherRateAreScoredAndNoted()
+    {
+        var generator = new MachineSoundGenerator(new SynthOptions(Seed: 2, Seconds: 2));
+        string train = Directory.CreateDirectory(Path.Combine(_dir, "train")).FullName;
+        for (int i = 0; i < 3; i++)
+        {
+            var clip = new SynthClip("valve", 0, "train", i, AnomalyKind.None);
+            WavWriter.Write(Path.Combine(train, clip.FileName), generator.Generate(clip), 16000);
+        }
+        var odd = new MachineSoundGenerator(new SynthOptions(Seed: 2, Seconds: 2, SampleRate: 44100));
+        string test = Path.Combine(_dir, "normal_id_00_00000099.wav");
+        WavWriter.Write(test, odd.Generate(new SynthClip("valve", 0, "test", 0, AnomalyKind.None)), 44100);
+        string model = Path.Combine(_dir, "m.safetensors");
+        Assert.Equal(0, NasdProcess.Run("fit", "--train", train, "--out", model, "--detector", "mahalanobis", "--no-cache").ExitCode);
+        var r = NasdProcess.Run("score", "--model", model, test, "--no-cache");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("44100 Hz", r.Stderr);
+        Assert.Contains("trained on 16000 Hz", r.Stderr);
+        Assert.Equal(2, r.Stdout.Trim().Split('\n').Length);
+    }
+}

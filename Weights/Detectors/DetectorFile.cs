@@ -11,9 +11,11 @@ namespace NativeASD.Weights.Detectors;
 /// <param name="Features">The feature extractor configuration (<see cref="FeatureExtractor.Configuration"/>).</param>
 /// <param name="BackboneFile">File name of the backbone weights, or null without a backbone.</param>
 /// <param name="BackboneSha256">SHA-256 of that file; scoring refuses a backbone whose hash differs.</param>
+/// <param name="TrainingSampleRate">The training clips' sample rate when they all share one (scoring notes clips at another rate).</param>
 public sealed record DetectorModelInfo(
     string Detector, string Features, string? BackboneFile, string? BackboneSha256, string? Taps,
-    GammaThreshold Threshold, int TrainingClips, string TrainingSummary, string EngineVersion, string CreatedUtc);
+    GammaThreshold Threshold, int TrainingClips, string TrainingSummary, string EngineVersion, string CreatedUtc,
+    int? TrainingSampleRate = null);
 
 /// <summary>
 /// A trained detector as one safetensors file: the detector's tensors (F32, and F64 for statistics that must round-trip

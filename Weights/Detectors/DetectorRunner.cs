@@ -92,7 +92,7 @@ public static class DetectorRunner
             var threshold = GammaThreshold.Fit(trainingScores, settings.Percentile);
             var info = new DetectorModelInfo(detector.Kind, extractor.Configuration, backbone is null ? null : Path.GetFullPath(backbone.WeightsPath),
                 backbone?.Sha256, backbone is null ? null : string.Join(",", backbone.Taps), threshold, features.Count, summary,
-                EngineVersion, DateTime.UtcNow.ToString("O"));
+                EngineVersion, DateTime.UtcNow.ToString("O"), CommonRate(features.Select(f => f.Source)));
             DetectorFile.Save(modelPath, detector, info);
             return (info, skipped);
         }
@@ -114,6 +114,38 @@ public static class DetectorRunner
             return (scores, info, skipped);
         }
         finally { (detector as IDisposable)?.Dispose(); }
+    }
+
+    /// <summary>The sample rate all the files share, or null when they differ or one cannot be read.</summary>
+    static int? CommonRate(IEnumerable<string> files)
+    {
+        var rates = new HashSet<int>();
+        foreach (var f in files)
+        {
+            try { rates.Add(AudioFile.Probe(f).SampleRate); }
+            catch (Exception e) when (e is IOException or ArgumentException) { return null; }
+        }
+        return rates.Count == 1 ? rates.First() : null;
+    }
+
+    /// <summary>
+    /// One line per sample rate among <paramref name="files"/> that differs from the training clips' rate: such clips are
+    /// resampled to the frontend's rate like the training clips were, but a different recording chain can shift scores.
+    /// </summary>
+    public static List<string> RateNotes(DetectorModelInfo info, IEnumerable<string> files)
+    {
+        if (info.TrainingSampleRate is not int trained) return [];
+        var byRate = new Dictionary<int, List<string>>();
+        foreach (var f in files)
+        {
+            int rate;
+            try { rate = AudioFile.Probe(f).SampleRate; }
+            catch (Exception e) when (e is IOException or ArgumentException) { continue; }
+            if (rate == trained) continue;
+            if (!byRate.TryGetValue(rate, out var list)) byRate[rate] = list = [];
+            list.Add(f);
+        }
+        return byRate.Select(kv => $"{kv.Value.Count} clip(s) at {kv.Key} Hz (e.g. {kv.Value[0]}), the model was trained on {trained} Hz: resampled for its frontend").ToList();
     }
 
     /// <summary>The model's feature extractor; a backbone must be the very file the model was trained with (by SHA-256).</summary>
