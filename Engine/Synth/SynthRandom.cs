@@ -1,16 +1,14 @@
 namespace NativeASD.Engine.Synth;
 
 /// <summary>
-/// Small, fast, platform-independent generator (SplitMix64) so that a seed gives the same recordings on every
-/// machine and .NET version (System.Random's algorithm is not a documented contract). Streams are derived from
-/// (seed, names…) so every clip can be generated independently, in any order, in parallel.
+/// The project's <see cref="SeededRandom"/> (SplitMix64, the same on every machine and .NET version) with the double
+/// precision draws the generator needs, and streams derived from (seed, names…) so every clip can be generated
+/// independently, in any order, in parallel.
 /// </summary>
-public sealed class SynthRandom
+public sealed class SynthRandom(ulong seed)
 {
-    ulong _state;
+    readonly SeededRandom _bits = new(seed);
     double? _spareNormal;
-
-    public SynthRandom(ulong seed) => _state = seed;
 
     /// <summary>A stream for one named thing (machine type, ID, split, clip index) under a base seed.</summary>
     public static SynthRandom For(long seed, params object[] path)
@@ -25,6 +23,7 @@ public sealed class SynthRandom
         return new SynthRandom(Mix(h));
     }
 
+    /// <summary>SplitMix64's finaliser, used to spread the path hash over the seed space.</summary>
     static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
@@ -32,7 +31,7 @@ public sealed class SynthRandom
         return z ^ (z >> 31);
     }
 
-    public ulong NextULong() => Mix(_state += 0x9e3779b97f4a7c15UL);
+    public ulong NextULong() => _bits.NextUInt64();
 
     /// <summary>Uniform in [0, 1).</summary>
     public double Uniform() => (NextULong() >> 11) * (1.0 / (1UL << 53));
