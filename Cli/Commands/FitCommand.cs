@@ -9,6 +9,26 @@ namespace NativeASD.Cli.Commands;
 /// <summary><c>nasd fit</c>: train a detector on normal clips and write one model file.</summary>
 public static class FitCommand
 {
+    /// <summary>Detector, features, training and threshold options: read by <see cref="Settings"/>, shared with eval.</summary>
+    internal static readonly OptionSpec[] TrainingOptions =
+    [
+        new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
+        new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
+        new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3"),
+        new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
+        new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
+        new("--lr", "X", "learning rate", "0.001"),
+        new("--batch", "N", "batch size (metric 128, ae/vae 512)"),
+        new("--width", "N", "metric: hidden units", "256"),
+        new("--depth", "N", "metric: hidden layers", "2"),
+        new("--output-size", "N", "metric: embedding size", "64"),
+        new("--variance-weight", "X", "metric: weight of the variance term of the loss", "0.5"),
+        new("--percentile", "P", "decision threshold: this quantile of a gamma fit to training scores", "0.9"),
+        new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
+        new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
+        new("--no-cache", null, "do not read or write cached features"),
+    ];
+
     public static readonly CommandSpec Spec = new(
         "fit",
         "train an anomaly detector on normal clips into a model file",
@@ -16,21 +36,7 @@ public static class FitCommand
         [
             new("--train", "DIR|FILE", "normal training clips: a folder of .wav files or one file (more may follow as arguments)"),
             new("--out", "MODEL", "model file to write (safetensors; written atomically)"),
-            new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
-            new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
-            new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3"),
-            new("--seed", "N", "seed for initialisation and shuffling (same seed, same model bit for bit on the CPU)", "0"),
-            new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
-            new("--lr", "X", "learning rate", "0.001"),
-            new("--batch", "N", "batch size (metric 128, ae/vae 512)"),
-            new("--width", "N", "metric: hidden units", "256"),
-            new("--depth", "N", "metric: hidden layers", "2"),
-            new("--output-size", "N", "metric: embedding size", "64"),
-            new("--variance-weight", "X", "metric: weight of the variance term of the loss", "0.5"),
-            new("--percentile", "P", "decision threshold: this quantile of a gamma fit to training scores", "0.9"),
-            new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
-            new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
-            new("--no-cache", null, "do not read or write cached features"),
+            .. TrainingOptions,
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
         ],
