@@ -87,7 +87,7 @@ public sealed class BackboneExtractor : FeatureExtractor
         if (tap.Rank == 2) return (tap.ToArray(), tap.Dim(0), c);
         if (tap.Rank != 4) throw new InvalidDataException($"{path}: tap output {Layout.Format(tap.Shape)} is neither [N, C] nor [N, C, T, F]");
         int n = tap.Dim(0), t = tap.Dim(2), f = tap.Dim(3);
-        var v = tap.Contiguous().ToArray();
+        var v = tap.ToArray();   // row-major copy through any strides
         if (n > 1)
         {
             var rows = new float[n * c];
