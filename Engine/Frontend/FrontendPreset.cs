@@ -98,6 +98,13 @@ public sealed record FrontendPreset
         Log = LogKind.Decibel, Amin = 1e-10, Ref = 1.0,
     };
 
+    /// <summary>PANNs' 16 kHz variant (Cnn14_16k; NativeASD's shipped ResNet): 512/160, 64 Slaney mel 50–8000 Hz, power, 10·log10.</summary>
+    public static readonly FrontendPreset Panns16k = Panns with
+    {
+        Name = "panns16k", Description = "PANNs 16 kHz input (Cnn14_16k layout; the shipped NativeASD ResNet): 16 kHz log-mel",
+        SampleRate = 16000, NFft = 512, Hop = 160, FMax = 8000,
+    };
+
     /// <summary>DCASE 2020 Task 2 baseline (common.py file_to_vector_array): 128 mel, 10·log10(x + float eps), 5-frame vectors.</summary>
     public static readonly FrontendPreset Dcase2020 = new()
     {
@@ -135,7 +142,7 @@ public sealed record FrontendPreset
     /// <summary>Python's sys.float_info.epsilon (2^-52), the offset the DCASE baseline adds before log10.</summary>
     public const double DoubleEpsilon = 2.220446049250313e-16;
 
-    public static IReadOnlyList<FrontendPreset> All { get; } = [Panns, Dcase2020, Vae60, Yamnet, Honk];
+    public static IReadOnlyList<FrontendPreset> All { get; } = [Panns, Panns16k, Dcase2020, Vae60, Yamnet, Honk];
 
     public static FrontendPreset Get(string name) =>
         All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))

@@ -13,8 +13,12 @@ public enum AnomalyKind { None, Bearing, Imbalance, Rubbing, Clogging, Loose, Ti
 /// <param name="LoudnessDbfs">Every clip is normalised to this RMS level so that level alone cannot reveal a fault.</param>
 public sealed record SynthOptions(long Seed = 0, int SampleRate = 16000, double Seconds = 10, double Severity = 1, double LoudnessDbfs = -26);
 
-/// <summary>One clip to generate: machine type, machine ID, which split and index, and its fault (None for normal).</summary>
-public sealed record SynthClip(string MachineType, int Id, string Split, int Index, AnomalyKind Anomaly)
+/// <summary>
+/// One clip to generate: machine type, machine ID, which split and index, and its fault (None for normal).
+/// <paramref name="Condition"/> is the operating condition (0 = nominal; 1…4 run the machine at another speed, see
+/// <see cref="MachineSoundGenerator.ConditionSpeeds"/>); condition 0 gives the same bytes as before conditions existed.
+/// </summary>
+public sealed record SynthClip(string MachineType, int Id, string Split, int Index, AnomalyKind Anomaly, int Condition = 0)
 {
     public bool IsAnomalous => Anomaly != AnomalyKind.None;
 
@@ -34,6 +38,9 @@ public sealed class MachineSoundGenerator(SynthOptions options)
 
     public SynthOptions Options { get; } = options;
 
+    /// <summary>Speed factor of each operating condition: rotation rates are multiplied, cycle periods divided.</summary>
+    public static readonly IReadOnlyList<double> ConditionSpeeds = [1.0, 0.8, 1.25, 0.9, 1.12];
+
     public static IReadOnlyList<AnomalyKind> AnomaliesOf(string machineType) => machineType switch
     {
         "fan" => [AnomalyKind.Bearing, AnomalyKind.Imbalance, AnomalyKind.Rubbing],
@@ -46,8 +53,14 @@ public sealed class MachineSoundGenerator(SynthOptions options)
     /// <summary>The clip's samples, mono float32 in [-1, 1].</summary>
     public float[] Generate(SynthClip clip)
     {
+        if (clip.Condition < 0 || clip.Condition >= ConditionSpeeds.Count)
+            throw new ArgumentException($"synth: operating condition must be 0–{ConditionSpeeds.Count - 1}, got {clip.Condition}");
         var profile = SynthRandom.For(Options.Seed, clip.MachineType, clip.Id);
-        var rng = SynthRandom.For(Options.Seed, clip.MachineType, clip.Id, clip.Split, clip.Index, clip.Anomaly);
+        // Condition 0 keeps the original random path, so nominal clips are bit-identical to earlier versions.
+        var rng = clip.Condition == 0
+            ? SynthRandom.For(Options.Seed, clip.MachineType, clip.Id, clip.Split, clip.Index, clip.Anomaly)
+            : SynthRandom.For(Options.Seed, clip.MachineType, clip.Id, clip.Split, clip.Index, clip.Anomaly, "condition", clip.Condition);
+        double speed = ConditionSpeeds[clip.Condition];
         int rate = Options.SampleRate, n = (int)Math.Round(Options.Seconds * rate);
         if (n <= 0) throw new ArgumentException($"synth: clip length {Options.Seconds} s gives no samples");
         // Per-clip fault strength: the default severity with ±50 % spread, so some faults are subtle.
@@ -56,10 +69,10 @@ public sealed class MachineSoundGenerator(SynthOptions options)
 
         double[] source = clip.MachineType switch
         {
-            "fan" => Fan(profile, rng, fault, n, rate),
-            "pump" => Pump(profile, rng, fault, n, rate),
-            "slider" => Slider(profile, rng, fault, n, rate),
-            "valve" => Valve(profile, rng, fault, n, rate),
+            "fan" => Fan(profile, rng, fault, n, rate, speed),
+            "pump" => Pump(profile, rng, fault, n, rate, speed),
+            "slider" => Slider(profile, rng, fault, n, rate, speed),
+            "valve" => Valve(profile, rng, fault, n, rate, speed),
             _ => throw new ArgumentException($"synth: unknown machine type '{clip.MachineType}'"),
         };
         if (fault.Is(AnomalyKind.Loose)) AddRattles(source, rng, strength, rate);
@@ -95,9 +108,9 @@ public sealed class MachineSoundGenerator(SynthOptions options)
     /// (outer-race impulses at a non-integer multiple of f_r ringing a high structural mode), rubbing (blade tip touching
     /// once per revolution: short broadband bursts).
     /// </summary>
-    static double[] Fan(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate)
+    static double[] Fan(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate, double conditionSpeed)
     {
-        double fr = profile.LogUniform(12, 40), blades = profile.Int(3, 10);
+        double fr = profile.LogUniform(12, 40) * conditionSpeed, blades = profile.Int(3, 10);
         double[] harmonic = [.. Enumerable.Range(1, 6).Select(h => Math.Pow(h, -profile.Uniform(0.8, 1.5)))];
         double shaft = profile.Uniform(0.05, 0.2), noiseCentre = profile.LogUniform(300, 2000), noiseQ = profile.Uniform(0.5, 1.5);
         double noiseLevel = profile.Uniform(0.5, 1.5), loadHz = profile.Uniform(0.1, 0.5), loadDepth = profile.Uniform(0.03, 0.1);
@@ -133,9 +146,9 @@ public sealed class MachineSoundGenerator(SynthOptions options)
     /// pulsation. Faults: clogging (the flow band drops and narrows, pulsation grows, cavitation crackle appears),
     /// bearing impulses, loose parts (rattles, added by the caller).
     /// </summary>
-    static double[] Pump(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate)
+    static double[] Pump(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate, double conditionSpeed)
     {
-        double fr = profile.LogUniform(20, 50), vanes = profile.Int(5, 9);
+        double fr = profile.LogUniform(20, 50) * conditionSpeed, vanes = profile.Int(5, 9);
         double flowCentre = profile.LogUniform(500, 3000), flowQ = profile.Uniform(0.4, 1.2), vaneLevel = profile.Uniform(0.3, 1.0);
         double motorLevel = profile.Uniform(0.2, 0.6), pulsationHz = profile.Uniform(0.5, 2);
         bool clogged = fault.Is(AnomalyKind.Clogging);
@@ -178,9 +191,9 @@ public sealed class MachineSoundGenerator(SynthOptions options)
     /// end-stop click per stroke. Faults: rubbing (stick-slip squeal during strokes), loose parts, timing (stroke durations
     /// jitter and the axis hesitates).
     /// </summary>
-    static double[] Slider(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate)
+    static double[] Slider(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate, double conditionSpeed)
     {
-        double period = profile.Uniform(0.6, 2.0), duty = profile.Uniform(0.6, 0.85);
+        double period = profile.Uniform(0.6, 2.0) / conditionSpeed, duty = profile.Uniform(0.6, 0.85);
         double noiseCentre = profile.LogUniform(800, 4000), whine = profile.LogUniform(200, 1500), clickHz = profile.LogUniform(1000, 4000);
         double clickLevel = profile.Uniform(2, 6), whineLevel = profile.Uniform(0.2, 0.8);
         var motion = White(n, rng);
@@ -229,9 +242,9 @@ public sealed class MachineSoundGenerator(SynthOptions options)
     /// Solenoid valve: cyclic open/close events (each a struck pair of modes) with flow hiss while open and mains hum of
     /// the coil. Faults: timing (events jitter, are missed or doubled), clogging (hiss band drops and sputters), loose parts.
     /// </summary>
-    static double[] Valve(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate)
+    static double[] Valve(SynthRandom profile, SynthRandom rng, Fault fault, int n, int rate, double conditionSpeed)
     {
-        double period = profile.Uniform(0.5, 2.0), openFor = profile.Uniform(0.2, 0.6) * period;
+        double period = profile.Uniform(0.5, 2.0) / conditionSpeed, openFor = profile.Uniform(0.2, 0.6) * period;
         double modeA = profile.LogUniform(1000, 6000), modeB = profile.LogUniform(500, 3000), hissCentre = profile.LogUniform(1000, 5000);
         double hissLevel = profile.Uniform(0.05, 0.3), mains = profile.Pick<double>([50, 60]);
         bool clogged = fault.Is(AnomalyKind.Clogging);

@@ -67,6 +67,9 @@ def preset(name, x):
     if name == "panns":
         mel = power(x, 1024, 320, 1024) @ torchaudio.functional.melscale_fbanks(513, 50, 14000, 64, 32000, "slaney", "slaney").double().numpy()
         return 10 * np.log10(np.maximum(mel, 1e-10))
+    if name == "panns16k":
+        mel = power(x, 512, 160, 512) @ torchaudio.functional.melscale_fbanks(257, 50, 8000, 64, 16000, "slaney", "slaney").double().numpy()
+        return 10 * np.log10(np.maximum(mel, 1e-10))
     if name in ("dcase2020", "vae60"):
         bands = 128 if name == "dcase2020" else 60
         mel = power(x, 1024, 512, 1024) @ torchaudio.functional.melscale_fbanks(513, 0, 8000, bands, 16000, "slaney", "slaney").double().numpy()
@@ -80,8 +83,8 @@ def preset(name, x):
         return logmel @ torchaudio.functional.create_dct(40, 40, "ortho").double().numpy()
     raise ValueError(name)
 
-RATE = {"panns": 32000, "dcase2020": 16000, "vae60": 16000, "yamnet": 16000, "honk": 16000}
-KIND = {"panns": "db", "dcase2020": "db", "vae60": "db", "yamnet": "ln", "honk": "mfcc"}
+RATE = {"panns": 32000, "panns16k": 16000, "dcase2020": 16000, "vae60": 16000, "yamnet": 16000, "honk": 16000}
+KIND = {"panns": "db", "panns16k": "db", "dcase2020": "db", "vae60": "db", "yamnet": "ln", "honk": "mfcc"}
 
 def read_wav(path):
     with wave.open(path) as w:
