@@ -44,6 +44,27 @@ public class Adam : Optimizer
         p.Value.Backend.AdamStep(p.Value.View, p.Grad.View, m.View, v.View, args);   // one fused pass
     }
 
+    /// <summary>First and second moments of parameter <paramref name="index"/> (null before its first step), for checkpoints.</summary>
+    public (Tensor? M, Tensor? V) Moments(int index) => (_m[index], _v[index]);
+
+    /// <summary>Restores a checkpoint: the moments of every parameter and the step count (bias correction continues from it).</summary>
+    public void Restore(int steps, IReadOnlyList<(float[] M, float[] V)> moments)
+    {
+        if (moments.Count != Parameters.Count)
+            throw new ArgumentException($"{GetType().Name}: checkpoint has moments for {moments.Count} parameters, the optimiser has {Parameters.Count}");
+        for (int i = 0; i < Parameters.Count; i++)
+        {
+            var shape = Parameters[i].Value.ShapeArray();
+            if (moments[i].M.Length != Parameters[i].Value.Count || moments[i].V.Length != Parameters[i].Value.Count)
+                throw new ArgumentException($"{GetType().Name}: checkpoint moments of parameter {i} have {moments[i].M.Length} values, the parameter {Parameters[i].Value.Count}");
+            _m[i]?.Dispose();
+            _v[i]?.Dispose();
+            _m[i] = Tensor.FromSpan(moments[i].M, shape, Parameters[i].Value.Backend);
+            _v[i] = Tensor.FromSpan(moments[i].V, shape, Parameters[i].Value.Backend);
+        }
+        RestoreSteps(steps);
+    }
+
     public override void Dispose()
     {
         DisposeAll(_m);

@@ -23,6 +23,9 @@ public abstract class Optimizer : IDisposable
     /// <summary>Number of Step calls so far.</summary>
     public int Steps { get; private set; }
 
+    /// <summary>Sets the step count when a checkpoint is restored.</summary>
+    protected void RestoreSteps(int steps) => Steps = steps >= 0 ? steps : throw new ArgumentException($"{GetType().Name}: step count must be ≥ 0, got {steps}");
+
     public void Step()
     {
         Steps++;

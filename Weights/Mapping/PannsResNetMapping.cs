@@ -23,7 +23,8 @@ public sealed class PannsResNetMapping(string arch, int[] blocks) : IArchitectur
     public MappedWeights Map(IWeightSource source, bool allowExtra)
     {
         var config = Infer(source);
-        return StrictMatch.AsIs(source, Arch, config, "panns", Expected(config), allowExtra);
+        // PANNs' 16 kHz models (Cnn14_16k, NativeASD's shipped ResNet) have a 512-sample STFT window.
+        return StrictMatch.AsIs(source, Arch, config, config.WindowSize == 512 ? "panns16k" : "panns", Expected(config), allowExtra);
     }
 
     PannsResNetConfig Infer(IWeightSource s)

@@ -8,8 +8,11 @@ using NativeASD.Weights.Mapping;
 namespace NativeASD.Weights.Models;
 
 /// <summary>A network built from a weight file: the model (weights loaded, evaluation mode), its architecture name and its frontend.</summary>
-public sealed class LoadedModel(TapModel model, string arch, FrontendPreset frontend, string source) : IDisposable
+public sealed class LoadedModel(TapModel model, string arch, FrontendPreset frontend, string source, IReadOnlyDictionary<string, string>? metadata = null) : IDisposable
 {
+    /// <summary>The file's string metadata (labels and provenance of pretrained files, conversion facts, …).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; } = metadata ?? new Dictionary<string, string>();
+
     public TapModel Model { get; } = model;
     /// <summary>panns-resnet22, panns-resnet38, yamnet or honk-res8.</summary>
     public string Arch { get; } = arch;
@@ -62,7 +65,23 @@ public static class ModelFiles
             throw new WeightFormatException(path, e.Message, e);
         }
         model.Eval();
-        return new LoadedModel(model, mapped.Arch, FrontendPreset.Get(mapped.FrontendPreset), path);
+        // A file we wrote records its frontend (convert --frontend may have overridden the mapping's choice).
+        string frontend = source.Metadata.TryGetValue("frontend", out var recorded) ? recorded : mapped.FrontendPreset;
+        FrontendPreset preset;
+        try { preset = FrontendPreset.Get(frontend); }
+        catch (ArgumentException e)
+        {
+            model.Dispose();
+            throw new WeightFormatException(path, $"metadata names frontend '{frontend}': {e.Message}", e);
+        }
+        return new LoadedModel(model, mapped.Arch, preset, path, source.Metadata.ToDictionary());
+    }
+
+    /// <summary>The sample rate of the frontend a weight file's model expects (without building the model).</summary>
+    public static int SampleRateOf(string path)
+    {
+        using var model = Load(path);
+        return model.Frontend.SampleRate;
     }
 
     /// <summary>PANNs widths must be one multiplier of the published ones (64/128/256/512, 2048).</summary>

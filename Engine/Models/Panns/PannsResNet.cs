@@ -53,6 +53,12 @@ public sealed class PannsResNet : TapModel
     /// <summary>Channels of the embedding (2048 at full width).</summary>
     public int EmbeddingSize { get; }
 
+    /// <summary>
+    /// fc_audioset alone (embedding → class logits, no sigmoid): pretraining runs Forward to the "embedding" tap and
+    /// this layer itself, so it can train with softmax cross-entropy and back-propagate through Backward.
+    /// </summary>
+    public Linear Classifier => _fcAudioset;
+
     /// <summary>The frontend tensors found by the last <see cref="Load"/> (empty when the file had none).</summary>
     public IReadOnlyDictionary<string, NamedTensor> FrontendTensors => _frontend;
 
