@@ -18,6 +18,7 @@ namespace NativeASD.Cli
             MonitorCommand.Spec,
             EvalCommand.Spec,
             SynthCommand.Spec,
+            PretrainCommand.Spec,
             DemoCommand.Spec,
         ];
 
