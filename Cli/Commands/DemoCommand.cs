@@ -20,6 +20,8 @@ public static class DemoCommand
             new("--data", "DIR", "evaluate this dataset instead of generating one (DCASE layout)"),
             new("--out", "DIR", "output folder (data/ when generated, CSVs, results.csv, report.html)", "nasd-demo"),
             new("--detector", "NAME", "metric, mahalanobis, vae or ae", "metric"),
+            new("--backbone", "W|shipped|none", "features: a backbone's taps (shipped = NativeASD's own ResNet) or none = log-mel", "shipped for metric, none otherwise"),
+            new("--tap", "NAME[,NAME…]", "backbone tap point(s) (shipped: layer3,layer4)"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
         ],
@@ -53,7 +55,8 @@ public static class DemoCommand
                     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"generated {files.Count} synthetic clips in {data} ({clock.Elapsed.TotalSeconds:F1} s)"));
             }
         }
-        var fit = new FitSettings(detector, CacheDirectory: null);
+        var (backbone, taps) = FitCommand.Backbone(args, detector);
+        var fit = new FitSettings(detector, CacheDirectory: null, Backbone: backbone, Taps: taps);
         return EvalCommand.Evaluate(args, data, output, new EvalSettings(fit), report: true, $"nasd demo: {detector} on {Path.GetFileName(Path.GetFullPath(data))}");
     }
 }

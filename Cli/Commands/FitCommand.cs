@@ -3,6 +3,7 @@ using System.Text.Json;
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.Detection;
 using NativeASD.Weights.Detectors;
+using NativeASD.Weights.Models;
 
 namespace NativeASD.Cli.Commands;
 
@@ -13,8 +14,8 @@ public static class FitCommand
     internal static readonly OptionSpec[] TrainingOptions =
     [
         new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
-        new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
-        new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3"),
+        new("--backbone", "W|shipped|none", "pretrained backbone weights (any format 'nasd inspect' reads); shipped = NativeASD's own ResNet; none = log-mel features", "shipped for metric, none otherwise"),
+        new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3 (shipped: layer3,layer4)"),
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
         new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
         new("--lr", "X", "learning rate", "0.001"),
@@ -99,12 +100,25 @@ public static class FitCommand
         ae = ae with { Epochs = args.Int("--epochs", ae.Epochs, 0, 100000), BatchSize = args.Int("--batch", ae.BatchSize, 1, 1 << 20), LearningRate = lr };
         var vae = new VaeOptions();
         vae = vae with { Epochs = args.Int("--epochs", vae.Epochs, 0, 100000), BatchSize = args.Int("--batch", vae.BatchSize, 1, 1 << 20), LearningRate = lr };
-        string backbone = args.String("--backbone") ?? "none";
+        var (backbone, taps) = Backbone(args, detector);
+        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae, backbone, taps);
+    }
+
+    /// <summary>--backbone and --tap: the shipped ResNet and its default taps for the metric detector unless told otherwise.</summary>
+    internal static (string? Path, IReadOnlyList<string>? Taps) Backbone(ParsedArgs args, string detector)
+    {
+        string backbone = args.String("--backbone") ?? (detector == "metric" ? "shipped" : "none");
         string? taps = args.String("--tap");
-        if (backbone != "none" && taps is null) throw new UsageException($"{args.Command}: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
-        if (backbone == "none" && taps is not null) throw new UsageException($"{args.Command}: --tap needs --backbone W");
-        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae,
-            backbone == "none" ? null : backbone, taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        if (backbone == "none")
+            return taps is null ? (null, null) : throw new UsageException($"{args.Command}: --tap needs --backbone W");
+        if (backbone == "shipped")
+        {
+            try { backbone = ShippedBackbone.Locate(); }
+            catch (FileNotFoundException e) { throw new InputException(e.Message); }
+            taps ??= string.Join(",", ShippedBackbone.DefaultTaps);
+        }
+        if (taps is null) throw new UsageException($"{args.Command}: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
+        return (backbone, taps.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
     }
 
     internal static string? CacheDirectory(ParsedArgs args)

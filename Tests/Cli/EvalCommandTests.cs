@@ -112,7 +112,11 @@ public sealed class EvalCommandTests : IDisposable
         var r = NasdProcess.Run("eval", "--data", _dir, "--backbone", "resnet.safetensors");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("eval: --backbone needs --tap", r.Stderr);
-        r = NasdProcess.Run("eval", "--data", _dir, "--tap", "layer3");
+        // Only the metric detector defaults to the shipped backbone; the others use log-mel features unless told.
+        r = NasdProcess.Run("eval", "--data", _dir, "--detector", "mahalanobis", "--tap", "layer3");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("eval: --tap needs --backbone", r.Stderr);
+        r = NasdProcess.Run("eval", "--data", _dir, "--tap", "layer3", "--backbone", "none");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("eval: --tap needs --backbone", r.Stderr);
         r = NasdProcess.Run("eval", "--data", Path.Combine(_dir, "missing"));
