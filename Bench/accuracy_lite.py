@@ -22,14 +22,18 @@ import time
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from accuracy_sections import replace_section
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 YAMNET = os.path.join(SHARED, "weights", "yamnet_spectra_in.tflite")
 CONFIGS = [
-    ("mahalanobis", "log-mel statistics", []),
+    ("metric", "shipped ResNet (default taps)", ["--backbone", "shipped"]),
+    ("mahalanobis", "shipped ResNet (default taps)", ["--backbone", "shipped"]),
+    ("mahalanobis", "log-mel statistics", ["--backbone", "none"]),
     ("ae", "log-mel, 5 frames", ["--epochs", "100"]),
     ("vae", "log-mel 60 bins, 11 frames", ["--epochs", "15"]),
-    ("metric", "log-mel, 5 frames", []),
+    ("metric", "log-mel, 5 frames", ["--backbone", "none"]),
     ("mahalanobis", "YAMNet layer14+embedding", ["--backbone", YAMNET, "--tap", "layer14,embedding"]),
     ("metric", "YAMNet layer14", ["--backbone", YAMNET, "--tap", "layer14"]),
 ]
@@ -95,21 +99,22 @@ def main():
                 (alo, ahi), (plo, phi) = bootstrap(y, s, rng)
                 rows.append((name, len(train), int((y == 0).sum()), int(y.sum()), detector, features, auc, alo, ahi, pauc, plo, phi))
                 print(f"{name:22} {detector:12} {features:28} AUC {auc:.3f} [{alo:.2f}, {ahi:.2f}]  pAUC {pauc:.3f}", flush=True)
-    with open(args.out, "w") as f:
-        f.write("# Accuracy on the small real sets\n\n")
-        f.write("Reproduce: `dotnet build -c Release && /usr/bin/python3 Bench/accuracy_lite.py` "
-                f"(about {int(time.time() - start) // 60 + 1} minutes on 2 cores). Protocol in the script's docstring: per machine "
-                "type, normals alternate between training and test per machine ID, all anomalies are test clips; one model "
-                "per type; seed 0; default detector settings (metric: width 256, depth 2, output 64, 30 epochs; ae 100 epochs; "
-                "vae 15 epochs). Intervals: 90 % stratified bootstrap over the test clips. **These sets have 7–28 test clips "
-                "per type: differences inside the intervals mean nothing.**\n\n")
-        f.write("| set | train | test normal / anomalous | detector | features | AUC [90 % CI] | pAUC [90 % CI] |\n|---|---|---|---|---|---|---|\n")
-        for (name, ntr, nn, na, det, feat, auc, alo, ahi, pauc, plo, phi) in rows:
-            f.write(f"| {name} | {ntr} | {nn} / {na} | {det} | {feat} | {auc:.3f} [{alo:.2f}, {ahi:.2f}] | {pauc:.3f} [{plo:.2f}, {phi:.2f}] |\n")
-        f.write("\nMean AUC per detector and features over the seven sets:\n\n| detector | features | mean AUC | mean pAUC |\n|---|---|---|---|\n")
-        for det, feat, _ in CONFIGS:
-            sel = [r for r in rows if r[4] == det and r[5] == feat]
-            f.write(f"| {det} | {feat} | {np.mean([r[6] for r in sel]):.3f} | {np.mean([r[9] for r in sel]):.3f} |\n")
+    lines = ["## The small real sets (../shared/data)\n",
+             "Reproduce: `dotnet build -c Release && /usr/bin/python3 Bench/accuracy_lite.py` "
+             f"(about {int(time.time() - start) // 60 + 1} minutes on 2 cores). Protocol in the script's docstring: per machine "
+             "type, normals alternate between training and test per machine ID, all anomalies are test clips; one model "
+             "per type; seed 0; default detector settings (metric: width 256, depth 2, output 64, 30 epochs; ae 100 epochs; "
+             "vae 15 epochs; shipped ResNet: Weights/Models/nasd-resnet-small.safetensors at its default taps). Intervals: "
+             "90 % stratified bootstrap over the test clips. **These sets have 7–28 test clips "
+             "per type: differences inside the intervals mean nothing.**\n",
+             "| set | train | test normal / anomalous | detector | features | AUC [90 % CI] | pAUC [90 % CI] |", "|---|---|---|---|---|---|---|"]
+    for (name, ntr, nn, na, det, feat, auc, alo, ahi, pauc, plo, phi) in rows:
+        lines.append(f"| {name} | {ntr} | {nn} / {na} | {det} | {feat} | {auc:.3f} [{alo:.2f}, {ahi:.2f}] | {pauc:.3f} [{plo:.2f}, {phi:.2f}] |")
+    lines += ["", "Mean AUC per detector and features over the seven sets:", "", "| detector | features | mean AUC | mean pAUC |", "|---|---|---|---|"]
+    for det, feat, _ in CONFIGS:
+        sel = [r for r in rows if r[4] == det and r[5] == feat]
+        lines.append(f"| {det} | {feat} | {np.mean([r[6] for r in sel]):.3f} | {np.mean([r[9] for r in sel]):.3f} |")
+    replace_section(args.out, "lite", "\n".join(lines))
     print(f"wrote {args.out}")
 
 
