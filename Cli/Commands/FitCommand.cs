@@ -15,6 +15,7 @@ public static class FitCommand
         new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
         new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
         new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3"),
+        new("--init", "W", "ae: start from a pretrained autoencoder (dcase-ae: ad01.h5, ad01_fp32.tflite or their converted safetensors); with --epochs 0 it scores as it is"),
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
         new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
         new("--lr", "X", "learning rate", "0.001"),
@@ -45,6 +46,7 @@ public static class FitCommand
             "nasd fit --train pump/train --out pump-ae.safetensors --detector ae --epochs 50",
             "nasd fit --train valve/train --out valve.safetensors --detector mahalanobis --json",
             "nasd fit --train fan/train --out fan-yamnet.safetensors --backbone yamnet.safetensors --tap layer10",
+            "nasd fit --train ToyCar/train --out toycar-ad01.safetensors --detector ae --init ad01.safetensors --epochs 0",
         ],
         Run, MinPositionals: 0, MaxPositionals: int.MaxValue);
 
@@ -103,8 +105,10 @@ public static class FitCommand
         string? taps = args.String("--tap");
         if (backbone != "none" && taps is null) throw new UsageException($"{args.Command}: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
         if (backbone == "none" && taps is not null) throw new UsageException($"{args.Command}: --tap needs --backbone W");
+        string? init = args.String("--init");
+        if (init is not null && detector != "ae") throw new UsageException($"{args.Command}: --init applies to --detector ae");
         return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae,
-            backbone == "none" ? null : backbone, taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+            backbone == "none" ? null : backbone, taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), init);
     }
 
     internal static string? CacheDirectory(ParsedArgs args)

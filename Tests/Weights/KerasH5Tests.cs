@@ -114,7 +114,7 @@ public class KerasH5Tests
 
     static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 
-    static float[] RunTflite(TfliteModel model, float[] input)
+    internal static float[] RunTflite(TfliteModel model, float[] input)
     {
         float[] x = input;
         foreach (var op in model.Operators)
@@ -138,7 +138,7 @@ public class KerasH5Tests
         return x;
     }
 
-    static float[] RunKeras(KerasH5Source source, Dictionary<string, float[]> w, float[] input, bool omitBiasBeforeBatchNorm)
+    internal static float[] RunKeras(KerasH5Source source, Dictionary<string, float[]> w, float[] input, bool omitBiasBeforeBatchNorm)
     {
         float[] x = input;
         var layers = source.Layers;
