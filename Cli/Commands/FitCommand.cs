@@ -15,6 +15,7 @@ public static class FitCommand
         new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
         new("--backbone", "W|none", "pretrained backbone weights (any format 'nasd inspect' reads); none = log-mel features", "none"),
         new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3"),
+        Backbone.FloatActivations,
         new("--init", "W", "ae: start from a pretrained autoencoder (dcase-ae: ad01.h5, ad01_fp32.tflite or their converted safetensors); with --epochs 0 it scores as it is"),
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
         new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
@@ -108,7 +109,8 @@ public static class FitCommand
         string? init = args.String("--init");
         if (init is not null && detector != "ae") throw new UsageException($"{args.Command}: --init applies to --detector ae");
         return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae,
-            backbone == "none" ? null : backbone, taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), init);
+            backbone == "none" ? null : backbone, taps?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), init,
+            !args.Flag("--float-activations"));
     }
 
     internal static string? CacheDirectory(ParsedArgs args)

@@ -11,10 +11,11 @@ namespace NativeASD.Weights.Detectors;
 
 /// <summary>What to train: detector kind and settings, features, threshold percentile, cache.</summary>
 /// <param name="Init">ae only: a pretrained dcase-ae weight file (e.g. a converted ad01) the network starts from.</param>
+/// <param name="Int8Activations">A backbone from an int8 file emulates int8 activations (false: float).</param>
 public sealed record FitSettings(
     string Detector = "metric", ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
-    string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null);
+    string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);
@@ -95,7 +96,8 @@ public static class DetectorRunner
         if (trainFiles.Count == 0) throw new IOException("no training clips");
         using FeatureExtractor extractor = settings.Backbone is null
             ? FeatureExtractors.DefaultFor(settings.Detector, settings.Channel, backend?.Threads ?? 0)
-            : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend);
+            : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend,
+                int8Activations: settings.Int8Activations);
         var backbone = extractor as BackboneExtractor;
         var detector = Create(settings, backend);   // before the features: a bad --init file fails at once
         try
@@ -177,6 +179,8 @@ public static class DetectorRunner
             throw new IOException($"{modelPath}: was trained with backbone {info.BackboneFile} (SHA-256 {info.BackboneSha256}); {path} has SHA-256 {sha}");
         var parts = info.Features.Split(':');
         var mix = ChannelMix.Parse(parts[^1].StartsWith("ch", StringComparison.Ordinal) ? parts[^1][2..] : parts[^1]);
-        return new BackboneExtractor(path, (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), mix, backend);
+        // Features as at training: int8 activation emulation when the configuration says so, float otherwise.
+        return new BackboneExtractor(path, (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), mix, backend,
+            int8Activations: parts.Contains("int8"));
     }
 }

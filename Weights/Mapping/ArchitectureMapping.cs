@@ -5,8 +5,9 @@ namespace NativeASD.Weights.Mapping;
 /// <summary>One tensor in our layout: its name, shape, the dtype we store it as, and how to read it (transforms go here).</summary>
 public sealed record MappedTensor(string Name, int[] Shape, WeightDType StoreAs, Func<float[]> Read);
 
-/// <summary>A source file mapped onto one of our architectures.</summary>
-public sealed record MappedWeights(string Arch, string ConfigJson, string FrontendPreset, IReadOnlyList<MappedTensor> Tensors, IReadOnlyList<string> Ignored);
+/// <summary>A source file mapped onto one of our architectures; <paramref name="Metadata"/>: extra keys for the converted file (e.g. YAMNet's int8_activations).</summary>
+public sealed record MappedWeights(string Arch, string ConfigJson, string FrontendPreset, IReadOnlyList<MappedTensor> Tensors, IReadOnlyList<string> Ignored,
+    IReadOnlyDictionary<string, string>? Metadata = null);
 
 /// <summary>A tensor an architecture needs, with its exact shape.</summary>
 public sealed record ExpectedTensor(string Name, int[] Shape);

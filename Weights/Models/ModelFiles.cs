@@ -17,6 +17,9 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     public FrontendPreset Frontend { get; } = frontend;
     public string Source { get; } = source;
 
+    /// <summary>Whether the network emulates an int8 runtime's activations (a model converted from an int8 file, unless turned off).</summary>
+    public bool Int8Activations => Model is YamNet { Int8Activations: not null };
+
     /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet scores (sigmoid), honk logits.</summary>
     public string ClassifierTap => Model switch
     {
@@ -46,7 +49,12 @@ public sealed class LoadedAutoencoder(DenseAutoencoder network, DcaseAutoencoder
 /// </summary>
 public static class ModelFiles
 {
-    public static LoadedModel Load(string path, IBackend? backend = null, string? arch = null)
+    /// <param name="int8Activations">
+    /// For a model converted from an int8 file (YAMNet's TFLite, or its converted safetensors with int8_activations
+    /// metadata): emulate the int8 runtime's activation quantisation (<see cref="YamNet.Int8Activations"/>); false
+    /// computes in float on the dequantised weights. Ignored for float models.
+    /// </param>
+    public static LoadedModel Load(string path, IBackend? backend = null, string? arch = null, bool int8Activations = true)
     {
         using var source = WeightFiles.Open(path);
         var mapping = arch is null ? ArchitectureMappings.Detect(source) : ArchitectureMappings.Get(path, arch);
@@ -72,6 +80,15 @@ public static class ModelFiles
         {
             model.Dispose();
             throw new WeightFormatException(path, e.Message, e);
+        }
+        if (int8Activations && model is YamNet yamnet && mapped.Metadata?.GetValueOrDefault(YamNetMapping.Int8Key) is string int8)
+        {
+            try { yamnet.Int8Activations = YamNetMapping.ParseInt8(path, int8); }
+            catch (ArgumentException e)
+            {
+                model.Dispose();
+                throw new WeightFormatException(path, e.Message, e);
+            }
         }
         model.Eval();
         return new LoadedModel(model, mapped.Arch, FrontendPreset.Get(mapped.FrontendPreset), path);
