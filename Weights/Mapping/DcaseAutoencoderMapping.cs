@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using NativeASD.Engine.Models;
 using NativeASD.Weights.Keras;
@@ -240,8 +239,4 @@ public sealed class DcaseAutoencoderMapping : IArchitectureMapping
         var c = Config(source.Path, dense, eps, folded);
         return StrictMatch.AsIs(source, "dcase-ae", c, "dcase2020", Expected(c), allowExtra);
     }
-
-    /// <summary>e.g. 640-128-128-128-128-8-128-128-128-128-640, BatchNorm ε 0.001 (folded: identity).</summary>
-    public static string Describe(DcaseAutoencoderConfig c) =>
-        string.Create(CultureInfo.InvariantCulture, $"{c.Inputs}-{string.Join("-", Widths(c))}-{c.Inputs}, BatchNorm ε {c.BnEps}{(c.BatchNormFolded ? " (folded: identity)" : "")}");
 }
