@@ -55,7 +55,7 @@ public static class DemoCommand
                     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"generated {files.Count} synthetic clips in {data} ({clock.Elapsed.TotalSeconds:F1} s)"));
             }
         }
-        var (backbone, taps) = FitCommand.Backbone(args, detector);
+        var (backbone, taps) = FitCommand.BackboneChoice(args, detector);
         var fit = new FitSettings(detector, CacheDirectory: null, Backbone: backbone, Taps: taps);
         return EvalCommand.Evaluate(args, data, output, new EvalSettings(fit), report: true, $"nasd demo: {detector} on {Path.GetFileName(Path.GetFullPath(data))}");
     }

@@ -21,6 +21,7 @@ public static class EmbedCommand
         [
             new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet or honk res8 (.safetensors, .pth/.pt, .tflite)"),
             new("--arch", "NAME", "architecture, when the tensor names do not tell (panns-resnet22, panns-resnet38, yamnet, honk-res8)"),
+            Backbone.FloatActivations,
             new("--tap", "NAME[,NAME...]", "tap points to read, e.g. layer2,layer3 (PANNs), layer10,embedding (YAMNet); 'list' prints them"),
             new("--per-frame", null, "write [frames, channels] (mean over frequency only) instead of one globally averaged vector"),
             new("--channel", "N|mean", "channel of a multi-channel file, or the mean of all channels", "0"),
@@ -39,7 +40,7 @@ public static class EmbedCommand
         string weights = args.String("--backbone") ?? throw new UsageException("embed: --backbone W is required");
         string tapList = args.String("--tap") ?? throw new UsageException("embed: --tap NAME[,NAME...] is required", "'--tap list' prints the model's taps");
         var backend = Compute.OpenBackend(args);
-        using var loaded = Backbone.Load(weights, args.String("--arch"), backend);
+        using var loaded = Backbone.Load(weights, args.String("--arch"), backend, !args.Flag("--float-activations"));
         var model = loaded.Model;
         if (tapList == "list")
         {
@@ -101,10 +102,14 @@ public static class EmbedCommand
 /// <summary>Loading a backbone and preparing one clip for it, shared by <c>embed</c> and <c>tag</c>.</summary>
 static class Backbone
 {
-    public static LoadedModel Load(string path, string? arch, Kernels.IBackend backend)
+    /// <summary>Models converted from int8 files emulate int8 activations (as the int8 runtime computes) unless this is given.</summary>
+    public static readonly OptionSpec FloatActivations = new("--float-activations", null,
+        "models from int8 files (YAMNet's TFLite): compute activations in float instead of emulating the int8 runtime");
+
+    public static LoadedModel Load(string path, string? arch, Kernels.IBackend backend, bool int8Activations = true)
     {
         if (!File.Exists(path)) throw new InputException($"{path}: no such file");
-        try { return ModelFiles.Load(path, backend, arch); }
+        try { return ModelFiles.Load(path, backend, arch, int8Activations); }
         catch (WeightFormatException e) { throw new InputException(e.Message, "convert or check the file with 'nasd inspect'"); }
     }
 

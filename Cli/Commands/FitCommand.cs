@@ -16,6 +16,8 @@ public static class FitCommand
         new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
         new("--backbone", "W|shipped|none", "pretrained backbone weights (any format 'nasd inspect' reads); shipped = NativeASD's own ResNet; none = log-mel features", "shipped for metric, none otherwise"),
         new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3 (shipped: layer3,layer4)"),
+        Backbone.FloatActivations,
+        new("--init", "W", "ae: start from a pretrained autoencoder (dcase-ae: ad01.h5, ad01_fp32.tflite or their converted safetensors); with --epochs 0 it scores as it is"),
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
         new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
         new("--lr", "X", "learning rate", "0.001"),
@@ -46,6 +48,7 @@ public static class FitCommand
             "nasd fit --train pump/train --out pump-ae.safetensors --detector ae --epochs 50",
             "nasd fit --train valve/train --out valve.safetensors --detector mahalanobis --json",
             "nasd fit --train fan/train --out fan-yamnet.safetensors --backbone yamnet.safetensors --tap layer10",
+            "nasd fit --train ToyCar/train --out toycar-ad01.safetensors --detector ae --init ad01.safetensors --epochs 0",
         ],
         Run, MinPositionals: 0, MaxPositionals: int.MaxValue);
 
@@ -100,12 +103,15 @@ public static class FitCommand
         ae = ae with { Epochs = args.Int("--epochs", ae.Epochs, 0, 100000), BatchSize = args.Int("--batch", ae.BatchSize, 1, 1 << 20), LearningRate = lr };
         var vae = new VaeOptions();
         vae = vae with { Epochs = args.Int("--epochs", vae.Epochs, 0, 100000), BatchSize = args.Int("--batch", vae.BatchSize, 1, 1 << 20), LearningRate = lr };
-        var (backbone, taps) = Backbone(args, detector);
-        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae, backbone, taps);
+        var (backbone, taps) = BackboneChoice(args, detector);
+        string? init = args.String("--init");
+        if (init is not null && detector != "ae") throw new UsageException($"{args.Command}: --init applies to --detector ae");
+        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae,
+            backbone, taps, init, !args.Flag("--float-activations"));
     }
 
     /// <summary>--backbone and --tap: the shipped ResNet and its default taps for the metric detector unless told otherwise.</summary>
-    internal static (string? Path, IReadOnlyList<string>? Taps) Backbone(ParsedArgs args, string detector)
+    internal static (string? Path, IReadOnlyList<string>? Taps) BackboneChoice(ParsedArgs args, string detector)
     {
         string backbone = args.String("--backbone") ?? (detector == "metric" ? "shipped" : "none");
         string? taps = args.String("--tap");

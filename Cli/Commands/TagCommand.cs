@@ -25,6 +25,7 @@ public static class TagCommand
         [
             new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet or honk res8 (.safetensors, .pth/.pt, .tflite)"),
             new("--arch", "NAME", "architecture, when the tensor names do not tell"),
+            Backbone.FloatActivations,
             new("--top", "K", "how many classes to print", "5"),
             new("--labels", "FILE", "class names: a CSV with a display_name column (AudioSet class maps) or one name per line; default: yamnet_class_map.csv (YAMNet) or class_labels_indices.csv (PANNs) beside W, honk's built-in 12"),
             new("--channel", "N|mean", "channel of a multi-channel file, or the mean of all channels", "0"),
@@ -42,7 +43,7 @@ public static class TagCommand
         string weights = args.String("--backbone") ?? throw new UsageException("tag: --backbone W is required");
         int top = args.Int("--top", 5, 1, 100000);
         var backend = Compute.OpenBackend(args);
-        using var loaded = Backbone.Load(weights, args.String("--arch"), backend);
+        using var loaded = Backbone.Load(weights, args.String("--arch"), backend, !args.Flag("--float-activations"));
         string input = args.Positionals[0];
         using var x = Backbone.Input(loaded, input, args.String("--channel"), backend, out var clip);
         using var result = Backbone.Run(loaded, x, [loaded.ClassifierTap], input);
@@ -62,14 +63,14 @@ public static class TagCommand
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
-                input, backbone = weights, arch = loaded.Arch, frontend = loaded.Frontend.Name, classes, patches = n,
+                input, backbone = weights, arch = loaded.Arch, frontend = loaded.Frontend.Name, int8_activations = loaded.Int8Activations, classes, patches = n,
                 seconds = Math.Round(clip.Seconds, 6),
                 top = ranked.Select((k, r) => new { rank = r + 1, index = k, label = labels?[k], score = Math.Round(scores[k], 6) }),
             }));
             return ExitCode.Ok;
         }
         var ic = CultureInfo.InvariantCulture;
-        Console.Out.WriteLine($"{input}: {loaded.Arch}, {classes} classes, {clip.Seconds.ToString("F2", ic)} s{(n > 1 ? $", mean of {n} patches" : "")}");
+        Console.Out.WriteLine($"{input}: {loaded.Arch}{(loaded.Int8Activations ? " (int8 activations)" : "")}, {classes} classes, {clip.Seconds.ToString("F2", ic)} s{(n > 1 ? $", mean of {n} patches" : "")}");
         for (int r = 0; r < ranked.Count; r++)
         {
             int k = ranked[r];

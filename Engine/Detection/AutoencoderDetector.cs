@@ -5,8 +5,13 @@ using NativeASD.Kernels;
 
 namespace NativeASD.Engine.Detection;
 
-/// <summary>Training settings shared by the autoencoder baselines.</summary>
-public sealed record AutoencoderOptions(int Epochs = 100, int BatchSize = 512, float LearningRate = 1e-3f, float WeightDecay = 0f, ulong Seed = 0);
+/// <summary>
+/// Training settings shared by the autoencoder baselines; for <see cref="AutoencoderDetector"/> also the
+/// <see cref="DenseAutoencoder"/> shape (hidden width, bottleneck, hidden layers per side, BatchNorm ε), which a
+/// pretrained initial network (e.g. a converted ad01) sets.
+/// </summary>
+public sealed record AutoencoderOptions(int Epochs = 100, int BatchSize = 512, float LearningRate = 1e-3f, float WeightDecay = 0f, ulong Seed = 0,
+    int Hidden = 128, int Bottleneck = 8, int HiddenLayers = 4, float BnEps = 1e-3f);
 
 /// <summary>
 /// The DCASE 2020 Task 2 official baseline (y-kawagu/dcase2020_task2_baseline): the <see cref="DenseAutoencoder"/>
@@ -22,7 +27,7 @@ public sealed class AutoencoderDetector(AutoencoderOptions? options = null, IBac
     protected override (int, int, float, float, ulong) Training => (Options.Epochs, Options.BatchSize, Options.LearningRate, Options.WeightDecay, Options.Seed);
     protected override string OptionsJson => JsonSerializer.Serialize(Options);
 
-    protected override DenseAutoencoder Build(int inputs, SeededRandom? init) => new(inputs, init: init, backend: Backend);
+    protected override DenseAutoencoder Build(int inputs, SeededRandom? init) => new(inputs, Options.Hidden, Options.Bottleneck, Options.HiddenLayers, Options.BnEps, init: init, backend: Backend);
     protected override float TrainStep(DenseAutoencoder net, Tensor x) => net.LossAndBackward(x);
     protected override Tensor Reconstruct(DenseAutoencoder net, Tensor x) => net.Forward(x);
 

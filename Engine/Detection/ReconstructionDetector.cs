@@ -1,5 +1,6 @@
 using System.Globalization;
 using NativeASD.Engine.Layers;
+using NativeASD.Engine.Models;
 using NativeASD.Engine.Optim;
 using NativeASD.Kernels;
 
@@ -24,6 +25,12 @@ public abstract class ReconstructionDetector<TNet> : IAnomalyDetector, IDisposab
     public List<float> EpochLosses { get; } = [];
     public TNet Network => _net ?? throw new InvalidOperationException($"{Kind}: no network before Fit or Load");
 
+    /// <summary>
+    /// Weights <see cref="Fit"/> starts from instead of the random initialisation (e.g. a pretrained autoencoder), by
+    /// state-dict name, loaded strictly; the source names them in errors. With 0 epochs the network is used as it is.
+    /// </summary>
+    public (IReadOnlyList<NamedTensor> Tensors, string Source)? Initial { get; set; }
+
     protected abstract (int Epochs, int BatchSize, float LearningRate, float WeightDecay, ulong Seed) Training { get; }
     protected abstract string OptionsJson { get; }
     protected abstract TNet Build(int inputs, SeededRandom? init);
@@ -45,8 +52,9 @@ public abstract class ReconstructionDetector<TNet> : IAnomalyDetector, IDisposab
         var (rows, dim) = TrainingRows.Gather(normal, Kind);
         var rng = new SeededRandom(Training.Seed);
         CreateNetwork(dim, rng);
+        if (Initial is var (tensors, source)) StateDict.Load(Network, tensors, source);
         Train(rows, dim, rng, progress);
-        return $"{normal.Count} clips, {rows.Length / dim} vectors, {Training.Epochs} epochs, final loss {EpochLosses.LastOrDefault().ToString("G5", CultureInfo.InvariantCulture)}";
+        return $"{(Initial is var (_, from) ? $"from {Path.GetFileName(from)}, " : "")}{normal.Count} clips, {rows.Length / dim} vectors, {Training.Epochs} epochs{(EpochLosses.Count > 0 ? $", final loss {EpochLosses[^1].ToString("G5", CultureInfo.InvariantCulture)}" : "")}";
     }
 
     /// <summary>Epochs of mini-batches (shuffled by <paramref name="shuffle"/> unless null) with Adam; exposed for reference tests.</summary>

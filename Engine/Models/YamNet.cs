@@ -15,6 +15,8 @@ namespace NativeASD.Engine.Models;
 /// </list>
 /// Keys (YAMNet's layer names): layer1.conv.weight/bias, layerK.depthwise_conv.weight [C,1,3,3]/bias,
 /// layerK.pointwise_conv.weight [O,C,1,1]/bias, logits.weight [521,1024]/bias. <see cref="YamNetConfig.Width"/> scales channels.
+/// <para>Float arithmetic by default; <see cref="Int8Activations"/> emulates an int8 runtime (the released TFLite model)
+/// by quantising the input and every activation an int8 graph stores (<see cref="FakeQuantize"/>).</para>
 /// </summary>
 public sealed class YamNet : TapModel
 {
@@ -25,36 +27,78 @@ public sealed class YamNet : TapModel
     public YamNetConfig Config { get; }
     public int EmbeddingSize { get; }
 
+    /// <summary>
+    /// The points where an int8 runtime quantises activations, in order: input (the QUANTIZE of the patch), layer1,
+    /// layerK.depthwise and layerK.pointwise (each conv + ReLU6 output), embedding (the MEAN), logits, scores.
+    /// </summary>
+    public IReadOnlyList<string> QuantizationPoints => [.. _quantizers.Select(q => q.Point)];
+
+    readonly List<(string Point, FakeQuantize Layer)> _quantizers = [];
+
     public YamNet(YamNetConfig? config = null, IBackend? backend = null) : base(backend)
     {
         Config = config ?? new YamNetConfig();
         if (Config.Width <= 0 || Config.Classes < 1) throw new ArgumentException($"YamNet: invalid configuration {Config}");
+        // Quantisers have no parameters or buffers, so the state dict is the same with emulation on or off.
+        FakeQuantize Q(ModuleGroup group, string child, string point)
+        {
+            var q = group.Add(child, new FakeQuantize(Backend));
+            _quantizers.Add((point, q));
+            return q;
+        }
 
         var layer1 = AddChild("layer1", new ModuleGroup(Backend));
         int channels = Config.Channels(32);
+        var input = Q(layer1, "input_quant", "input");
         var conv = layer1.Add("conv", YamNetLayers.Conv(1, channels, 3, 2, groups: 1, Backend));
         var relu = layer1.Add("relu", new ReLU6(Backend));
-        AddStage("layer1", Stages.Chain(conv, relu));
+        AddStage("layer1", Stages.Chain(input, conv, relu, Q(layer1, "quant", "layer1")));
 
         for (int i = 0; i < Blocks.Length; i++)
         {
             var (stride, width) = Blocks[i];
             int outChannels = Config.Channels(width);
-            var layer = AddChild($"layer{i + 2}", new ModuleGroup(Backend));
+            string name = $"layer{i + 2}";
+            var layer = AddChild(name, new ModuleGroup(Backend));
             var dw = layer.Add("depthwise_conv", YamNetLayers.Conv(channels, channels, 3, stride, groups: channels, Backend));
             var dwRelu = layer.Add("depthwise_relu", new ReLU6(Backend));
+            var dwQuant = Q(layer, "depthwise_quant", $"{name}.depthwise");
             var pw = layer.Add("pointwise_conv", YamNetLayers.Conv(channels, outChannels, 1, 1, groups: 1, Backend));
             var pwRelu = layer.Add("pointwise_relu", new ReLU6(Backend));
-            AddStage($"layer{i + 2}", Stages.Chain(dw, dwRelu, pw, pwRelu));
+            AddStage(name, Stages.Chain(dw, dwRelu, dwQuant, pw, pwRelu, Q(layer, "pointwise_quant", $"{name}.pointwise")));
             channels = outChannels;
         }
         EmbeddingSize = channels;
-        AddStage("embedding", Stages.Chain(AddChild("pool", new GlobalPool([2, 3], PoolMode.Mean, backend: Backend))));
-        AddStage("logits", Stages.Chain(AddChild("logits", new Linear(channels, Config.Classes, backend: Backend))));
-        AddStage("scores", Stages.Chain(AddChild("sigmoid", new Sigmoid(Backend))));
+        var heads = AddChild("quant", new ModuleGroup(Backend));
+        AddStage("embedding", Stages.Chain(AddChild("pool", new GlobalPool([2, 3], PoolMode.Mean, backend: Backend)), Q(heads, "embedding", "embedding")));
+        AddStage("logits", Stages.Chain(AddChild("logits", new Linear(channels, Config.Classes, backend: Backend)), Q(heads, "logits", "logits")));
+        AddStage("scores", Stages.Chain(AddChild("sigmoid", new Sigmoid(Backend)), Q(heads, "scores", "scores")));
     }
 
-    public override string Describe() => $"YamNet({(Config.Width != 1.0 ? $"width {Config.Width}, " : "")}{Config.Classes} classes)";
+    /// <summary>
+    /// Int8 activation emulation: the quantisation of every point in <see cref="QuantizationPoints"/> (all of them), as
+    /// an int8 TFLite model stores it; null (the default) computes in float throughout.
+    /// </summary>
+    public IReadOnlyDictionary<string, ActivationQuantization>? Int8Activations
+    {
+        get => _quantizers[0].Layer.Quantization is null ? null : _quantizers.ToDictionary(q => q.Point, q => q.Layer.Quantization!.Value);
+        set
+        {
+            if (value is not null)
+            {
+                var missing = QuantizationPoints.Where(k => !value.ContainsKey(k)).ToList();
+                var unknown = value.Keys.Where(k => !QuantizationPoints.Contains(k)).ToList();
+                if (missing.Count > 0 || unknown.Count > 0)
+                    throw new ArgumentException($"{Describe()}: activation quantisation {(missing.Count > 0 ? $"misses {string.Join(", ", missing)}" : "")}{(unknown.Count > 0 ? $" has unknown points {string.Join(", ", unknown)}" : "")}");
+                foreach (var (point, q) in value)
+                    if (!(q.Scale > 0 && float.IsFinite(q.Scale)) || q.ZeroPoint is < ActivationQuantization.Min or > ActivationQuantization.Max)
+                        throw new ArgumentException($"{Describe()}: activation quantisation of {point} has scale {q.Scale}, zero point {q.ZeroPoint}");
+            }
+            foreach (var (point, layer) in _quantizers) layer.Quantization = value?[point];
+        }
+    }
+
+    public override string Describe() => $"YamNet({(Config.Width != 1.0 ? $"width {Config.Width}, " : "")}{Config.Classes} classes{(Int8Activations is not null ? ", int8 activations" : "")})";
 
     protected override void CheckInput(Tensor x)
     {

@@ -41,6 +41,42 @@ public class WeightCommandsTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>ad01 from Keras HDF5 and from its TFLite export: converted with the architecture detected, inspected, and used as an ae detector.</summary>
+    [SkippableFact]
+    public void Ad01_converts_inspects_and_scores_a_clip_as_an_ae_detector()
+    {
+        string h5 = SharedData.Require("weights/ad01.h5"), tflite = SharedData.Require("weights/ad01_fp32.tflite");
+        string clip = SharedData.Require("data/dcase2020-lite/ToyCar/normal_id_01_00000000.wav");
+        string dir = Directory.CreateTempSubdirectory("nasd-cli-").FullName;
+        try
+        {
+            foreach (string source in (string[])[h5, tflite])
+            {
+                string dest = Path.Combine(dir, Path.GetFileName(source) + ".safetensors");
+                var c = NasdProcess.Run("convert", source, dest);
+                Assert.True(c.ExitCode == 0, c.Stderr);
+                Assert.Contains("dcase-ae, 65 tensors", c.Stdout);
+                var i = NasdProcess.Run("inspect", dest);
+                Assert.Equal(0, i.ExitCode);
+                Assert.Contains("arch = dcase-ae", i.Stdout);
+            }
+            string model = Path.Combine(dir, "toycar.safetensors");
+            var fit = NasdProcess.Run("fit", "--train", clip, "--out", model, "--detector", "ae", "--init", Path.Combine(dir, "ad01.h5.safetensors"), "--epochs", "0", "--no-cache");
+            Assert.True(fit.ExitCode == 0, fit.Stderr);
+            Assert.Contains("from ad01.h5.safetensors", fit.Stdout);
+            var score = NasdProcess.Run("score", "--model", model, clip, "--no-cache", "--json");
+            Assert.True(score.ExitCode == 0, score.Stderr);
+
+            var wrong = NasdProcess.Run("fit", "--train", clip, "--out", model, "--detector", "metric", "--init", h5);
+            Assert.Equal(1, wrong.ExitCode);
+            Assert.Contains("--init applies to --detector ae", wrong.Stderr);
+            var tag = NasdProcess.Run("tag", "--backbone", h5, clip);
+            Assert.Equal(2, tag.ExitCode);
+            Assert.Contains("no taps", tag.Stderr);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Fact]
     public void Bad_inputs_are_one_line_errors_with_exit_codes()
     {

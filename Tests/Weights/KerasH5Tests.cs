@@ -114,7 +114,7 @@ public class KerasH5Tests
 
     static double Normal(Random rng) => Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
 
-    static float[] RunTflite(TfliteModel model, float[] input)
+    internal static float[] RunTflite(TfliteModel model, float[] input)
     {
         float[] x = input;
         foreach (var op in model.Operators)
@@ -138,7 +138,7 @@ public class KerasH5Tests
         return x;
     }
 
-    static float[] RunKeras(KerasH5Source source, Dictionary<string, float[]> w, float[] input, bool omitBiasBeforeBatchNorm)
+    internal static float[] RunKeras(KerasH5Source source, Dictionary<string, float[]> w, float[] input, bool omitBiasBeforeBatchNorm)
     {
         float[] x = input;
         var layers = source.Layers;
@@ -182,5 +182,61 @@ public class KerasH5Tests
             }
         }
         return x;
+    }
+}
+
+/// <summary>
+/// Keras HDF5 files whose dataspace claims more elements than the file holds: every dataset's shape × element size is
+/// checked against the file length before anything is read, so opening and decoding fails cleanly, naming the file and
+/// the weight, after allocating no more than a bound (PureHDF's own header parsing included).
+/// </summary>
+public class KerasH5HostileDimsTests
+{
+    const long Bound = 16L << 20;
+
+    /// <summary>The bytes with the first stored dimension pair [a, b] (uint64 little-endian, as a dataspace message holds it) set to [a·factor, b].</summary>
+    static byte[] WithDims(byte[] file, ulong a, ulong b, ulong newA)
+    {
+        var pattern = new byte[16];
+        BitConverter.TryWriteBytes(pattern.AsSpan(0, 8), a);
+        BitConverter.TryWriteBytes(pattern.AsSpan(8, 8), b);
+        int at = file.AsSpan().IndexOf(pattern);
+        Assert.True(at >= 0, $"dimension pair [{a},{b}] not found");
+        var bytes = (byte[])file.Clone();
+        BitConverter.TryWriteBytes(bytes.AsSpan(at, 8), newA);
+        return bytes;
+    }
+
+    static (WeightFormatException Error, long Allocated) Open(string name, byte[] bytes)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<WeightFormatException>(() =>
+        {
+            using var source = KerasH5File.Parse(name, bytes);
+            foreach (var t in source.Tensors) t.ReadFloat32();
+        });
+        return (e, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
+    [InlineData(1UL << 20)]            // 4 MiB of float32 in a 7 KB file
+    [InlineData(1UL << 31)]            // beyond an int32 element count
+    [InlineData(ulong.MaxValue / 4)]   // overflows count × element size
+    public void Corrupted_dims_fail_before_any_read(ulong claimed)
+    {
+        var (e, allocated) = Open("dims.h5", WithDims(KerasH5Tests.SmallKerasFile(), 4, 3, claimed));
+        Assert.StartsWith("dims.h5: ", e.Message);
+        Assert.Contains("dense/kernel:0", e.Message);
+        Assert.True(allocated < Bound, $"allocated {allocated >> 20} MiB");
+    }
+
+    [SkippableFact]
+    public void Corrupted_dims_in_the_real_ad01_fail_before_any_read()
+    {
+        byte[] file = File.ReadAllBytes(SharedData.Require("weights/ad01.h5"));
+        var (e, allocated) = Open("ad01-dims.h5", WithDims(file, 640, 128, 640UL << 20));
+        Assert.Contains("dense/kernel:0", e.Message);
+        Assert.Contains("more bytes than the file", e.Message);
+        Assert.True(allocated < Bound, $"allocated {allocated >> 20} MiB");
     }
 }

@@ -25,10 +25,12 @@ public sealed class BackboneExtractor : FeatureExtractor
     readonly ChannelMix _mix;
     readonly IBackend _backend;
 
-    public BackboneExtractor(string weightsPath, IReadOnlyList<string> taps, ChannelMix mix = default, IBackend? backend = null, int threads = 0)
+    /// <param name="int8Activations">Emulate the int8 runtime's activations for a model from an int8 file (see <see cref="ModelFiles.Load"/>).</param>
+    public BackboneExtractor(string weightsPath, IReadOnlyList<string> taps, ChannelMix mix = default, IBackend? backend = null, int threads = 0,
+        bool int8Activations = true)
     {
         _backend = backend ?? Backends.DefaultCpu;
-        _model = ModelFiles.Load(weightsPath, _backend);
+        _model = ModelFiles.Load(weightsPath, _backend, int8Activations: int8Activations);
         foreach (var tap in taps)
             if (!_model.Model.TapNames.Contains(tap))
             {
@@ -48,8 +50,9 @@ public sealed class BackboneExtractor : FeatureExtractor
     public string Arch => _model.Arch;
     public IReadOnlyList<string> Taps => _taps;
 
+    /// <summary>backbone:SHA256:TAPS[:int8]:chN — ":int8" when the network emulates int8 activations (other features, so another cache key).</summary>
     public override string Configuration =>
-        $"backbone:{Sha256}:{string.Join(",", _taps)}:ch{(_mix.IsMean ? "mean" : _mix.Channel.ToString(CultureInfo.InvariantCulture))}";
+        $"backbone:{Sha256}:{string.Join(",", _taps)}{(_model.Int8Activations ? ":int8" : "")}:ch{(_mix.IsMean ? "mean" : _mix.Channel.ToString(CultureInfo.InvariantCulture))}";
 
     public override int SampleRate => _model.Frontend.SampleRate;
 

@@ -28,6 +28,9 @@ public static class DetectorFile
     public const string FormatName = "nasd-detector";
     public const int FormatVersion = 1;
 
+    // An empirical threshold (one training clip, or all scores equal) has no gamma shape and scale: NaN, written as "NaN".
+    static readonly JsonSerializerOptions InfoJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     public static void Save(string path, IAnomalyDetector detector, DetectorModelInfo info)
     {
         var state = detector.Save();
@@ -40,7 +43,7 @@ public static class DetectorFile
             ["format"] = FormatName,
             ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
             ["detector"] = detector.Kind,
-            ["info"] = JsonSerializer.Serialize(info),
+            ["info"] = JsonSerializer.Serialize(info, InfoJson),
         };
         foreach (var (k, v) in state.Metadata) meta["detector." + k] = v;
         SafetensorsWriter.Write(path, tensors, meta);
@@ -57,7 +60,7 @@ public static class DetectorFile
         if (version != FormatVersion)
             throw new WeightFormatException(path, $"detector model format version {version}; this nasd reads version {FormatVersion} (re-fit the model with this version)");
         DetectorModelInfo info;
-        try { info = JsonSerializer.Deserialize<DetectorModelInfo>(meta["info"]) ?? throw new JsonException("empty"); }
+        try { info = JsonSerializer.Deserialize<DetectorModelInfo>(meta["info"], InfoJson) ?? throw new JsonException("empty"); }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or NotSupportedException)
         {
             throw new WeightFormatException(path, $"damaged model metadata: {e.Message}");

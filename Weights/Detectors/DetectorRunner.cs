@@ -3,15 +3,19 @@ using NativeASD.Engine.Audio;
 using NativeASD.Engine.Detection;
 using NativeASD.Engine.Evaluation;
 using NativeASD.Engine.Metrics;
+using NativeASD.Engine.Models;
+using NativeASD.Weights.Models;
 using NativeASD.Kernels;
 
 namespace NativeASD.Weights.Detectors;
 
 /// <summary>What to train: detector kind and settings, features, threshold percentile, cache.</summary>
+/// <param name="Init">ae only: a pretrained dcase-ae weight file (e.g. a converted ad01) the network starts from.</param>
+/// <param name="Int8Activations">A backbone from an int8 file emulates int8 activations (false: float).</param>
 public sealed record FitSettings(
     string Detector = "metric", ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
-    string? Backbone = null, IReadOnlyList<string>? Taps = null);
+    string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);
@@ -62,12 +66,26 @@ public static class DetectorRunner
 
     public static IAnomalyDetector Create(FitSettings s, IBackend? backend) => s.Detector switch
     {
+        _ when s.Init is not null && s.Detector != "ae" => throw new ArgumentException($"--init applies to the ae detector, not {s.Detector}"),
+        "ae" when s.Init is string init => Pretrained(init, (s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
         "metric" => new MetricDetector((s.Metric ?? new MetricOptions()) with { Seed = s.Seed }, backend),
         "mahalanobis" => new MahalanobisDetector(),
         "ae" => new AutoencoderDetector((s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
         "vae" => new VaeDetector((s.Vae ?? new VaeOptions()) with { Seed = s.Seed }, backend),
         var other => throw new ArgumentException($"unknown detector '{other}' (metric, mahalanobis, vae, ae)"),
     };
+
+    /// <summary>An ae detector whose network has the shape of, and starts from, the dcase-ae file <paramref name="path"/>.</summary>
+    static AutoencoderDetector Pretrained(string path, AutoencoderOptions options, IBackend? backend)
+    {
+        using var loaded = ModelFiles.LoadAutoencoder(path, backend);
+        var c = loaded.Config;
+        var detector = new AutoencoderDetector(options with { Hidden = c.Hidden, Bottleneck = c.Bottleneck, HiddenLayers = c.HiddenLayers, BnEps = (float)c.BnEps }, backend)
+        {
+            Initial = (StateDict.Entries(loaded.Network).Select(e => NamedTensor.Of(e.Name, e.Tensor.ToArray(), e.Tensor.ShapeArray())).ToList(), path),
+        };
+        return detector;
+    }
 
     /// <summary>Trains on normal clips and writes the model file atomically. Files labelled anomalous by name are refused.</summary>
     public static (DetectorModelInfo Info, List<string> Skipped) Fit(IReadOnlyList<string> trainFiles, string modelPath, FitSettings settings,
@@ -78,15 +96,16 @@ public static class DetectorRunner
         if (trainFiles.Count == 0) throw new IOException("no training clips");
         using FeatureExtractor extractor = settings.Backbone is null
             ? FeatureExtractors.DefaultFor(settings.Detector, settings.Channel, backend?.Threads ?? 0)
-            : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend);
+            : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend,
+                int8Activations: settings.Int8Activations);
         var backbone = extractor as BackboneExtractor;
-        var skipped = new List<string>();
-        var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress);
-        if (features.Count == 0)
-            throw new IOException($"none of the {trainFiles.Count} training clips could be read; first problem: {skipped.FirstOrDefault()}");
-        var detector = Create(settings, backend);
+        var detector = Create(settings, backend);   // before the features: a bad --init file fails at once
         try
         {
+            var skipped = new List<string>();
+            var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress);
+            if (features.Count == 0)
+                throw new IOException($"none of the {trainFiles.Count} training clips could be read; first problem: {skipped.FirstOrDefault()}");
             string summary = detector.Fit(features, progress);
             var trainingScores = features.Select(detector.Score).ToArray();
             var threshold = GammaThreshold.Fit(trainingScores, settings.Percentile);
@@ -160,6 +179,8 @@ public static class DetectorRunner
             throw new IOException($"{modelPath}: was trained with backbone {info.BackboneFile} (SHA-256 {info.BackboneSha256}); {path} has SHA-256 {sha}");
         var parts = info.Features.Split(':');
         var mix = ChannelMix.Parse(parts[^1].StartsWith("ch", StringComparison.Ordinal) ? parts[^1][2..] : parts[^1]);
-        return new BackboneExtractor(path, (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), mix, backend);
+        // Features as at training: int8 activation emulation when the configuration says so, float otherwise.
+        return new BackboneExtractor(path, (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), mix, backend,
+            int8Activations: parts.Contains("int8"));
     }
 }

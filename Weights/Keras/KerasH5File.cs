@@ -118,16 +118,17 @@ public sealed class KerasH5Source : IWeightSource
         ulong[] dims = dataset.Space.Dimensions;
         if (dims.Length > 32) throw Error($"weight '{name}' has rank {dims.Length}");
         var shape = new int[dims.Length];
+        // Stored bytes must fit in the file; chunked (possibly compressed) data may expand, but not beyond 1024×
+        // (deflate's limit). Checked before each multiplication, so the product cannot overflow.
+        long limit = dataset.Layout.Class == H5DataLayoutClass.Chunked ? fileLength * 1024 : fileLength;
         long count = 1;
         for (int d = 0; d < dims.Length; d++)
         {
             if (dims[d] > int.MaxValue) throw Error($"weight '{name}' has dimension {dims[d]}");
             shape[d] = (int)dims[d];
-            count *= shape[d];
-            // Stored bytes must fit in the file; chunked (possibly compressed) data may expand, but not beyond 1024×.
-            long limit = dataset.Layout.Class == H5DataLayoutClass.Chunked ? fileLength * 1024 : fileLength;
-            if (count * type.Size > limit)
+            if (shape[d] > 0 && count > limit / type.Size / shape[d])
                 throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] needs more bytes than the file's {fileLength} can hold");
+            count *= shape[d];
             if (count > int.MaxValue) throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] has more elements than one array holds");
         }
         long bytes = count * type.Size;

@@ -5,8 +5,9 @@ namespace NativeASD.Weights.Mapping;
 /// <summary>One tensor in our layout: its name, shape, the dtype we store it as, and how to read it (transforms go here).</summary>
 public sealed record MappedTensor(string Name, int[] Shape, WeightDType StoreAs, Func<float[]> Read);
 
-/// <summary>A source file mapped onto one of our architectures.</summary>
-public sealed record MappedWeights(string Arch, string ConfigJson, string FrontendPreset, IReadOnlyList<MappedTensor> Tensors, IReadOnlyList<string> Ignored);
+/// <summary>A source file mapped onto one of our architectures; <paramref name="Metadata"/>: extra keys for the converted file (e.g. YAMNet's int8_activations).</summary>
+public sealed record MappedWeights(string Arch, string ConfigJson, string FrontendPreset, IReadOnlyList<MappedTensor> Tensors, IReadOnlyList<string> Ignored,
+    IReadOnlyDictionary<string, string>? Metadata = null);
 
 /// <summary>A tensor an architecture needs, with its exact shape.</summary>
 public sealed record ExpectedTensor(string Name, int[] Shape);
@@ -28,23 +29,22 @@ public interface IArchitectureMapping
 /// <summary>The registered mappings, and the architecture names whose mapping arrives with their architecture.</summary>
 public static class ArchitectureMappings
 {
-    /// <summary>The registration point for mappings (YAMNet, DCASE autoencoder plug in here).</summary>
+    /// <summary>The registration point for mappings.</summary>
     public static readonly List<IArchitectureMapping> All =
     [
         new PannsResNetMapping("panns-resnet22", [2, 2, 2, 2]),
         new PannsResNetMapping("panns-resnet38", [3, 4, 6, 3]),
         new HonkRes8Mapping(),
         new YamNetMapping(),
+        new DcaseAutoencoderMapping(),
     ];
 
-    /// <summary>Every --arch name the CLI accepts, registered or not.</summary>
-    public static readonly string[] Names = ["panns-resnet22", "panns-resnet38", "yamnet", "honk-res8", "dcase-ae"];
+    /// <summary>Every --arch name the CLI accepts.</summary>
+    public static string[] Names => [.. All.Select(m => m.Arch)];
 
     public static IArchitectureMapping Get(string path, string arch) =>
         All.FirstOrDefault(m => m.Arch == arch)
-        ?? throw new WeightFormatException(path, Names.Contains(arch)
-            ? $"the {arch} mapping is not built into this binary yet"
-            : $"unknown architecture '{arch}' (known: {string.Join(", ", Names)})");
+        ?? throw new WeightFormatException(path, $"unknown architecture '{arch}' (known: {string.Join(", ", Names)})");
 
     /// <summary>The one registered mapping that recognises the source, or an error saying why none or several do.</summary>
     public static IArchitectureMapping Detect(IWeightSource source)

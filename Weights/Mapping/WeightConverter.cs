@@ -9,7 +9,8 @@ public sealed record ConversionResult(string Source, string SourceFormat, string
 
 /// <summary>
 /// Source file → architecture mapping (strict) → our safetensors file with provenance metadata, written atomically.
-/// Metadata keys: format, arch, arch_config (JSON), frontend, source_file, source_sha256, source_format, converter.
+/// Metadata keys: format, arch, arch_config (JSON), frontend, source_file, source_sha256, source_format, converter, and
+/// the mapping's own (YAMNet from an int8 model: int8_activations).
 /// </summary>
 public static class WeightConverter
 {
@@ -33,6 +34,7 @@ public static class WeightConverter
             ["source_format"] = src.Format,
             ["converter"] = ConverterVersion,
         };
+        foreach (var (key, value) in mapped.Metadata ?? new Dictionary<string, string>()) metadata[key] = value;
         var tensors = mapped.Tensors.Select(t => new SafetensorsTensor(t.Name, t.StoreAs, t.Shape, () => Encode(source, t))).ToList();
         SafetensorsWriter.Write(destination, tensors, metadata);
         long parameters = mapped.Tensors.Sum(t => t.Shape.Aggregate(1L, (a, d) => a * d));

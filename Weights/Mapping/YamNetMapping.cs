@@ -1,3 +1,5 @@
+using System.Text.Json;
+using NativeASD.Engine.Layers;
 using NativeASD.Engine.Models;
 using NativeASD.Weights.Models;
 using NativeASD.Weights.Tflite;
@@ -30,11 +32,39 @@ public sealed class YamNetMapping : IArchitectureMapping
             for (int i = 0; i < expected.Count; i++)
                 if (expected[i].Name != tensors[i].Name || !expected[i].Shape.SequenceEqual(tensors[i].Shape))
                     throw new WeightFormatException(source.Path, $"does not match yamnet: {tensors[i].Name} is [{string.Join(",", tensors[i].Shape)}], expected {expected[i].Name} [{string.Join(",", expected[i].Shape)}]");
-            return new MappedWeights(Arch, System.Text.Json.JsonSerializer.Serialize(new { width = config.Width, classes = config.Classes }), "yamnet",
-                tensors.Select(t => new MappedTensor(t.Name, t.Shape, WeightDType.F32, t.Read)).ToList(), []);
+            var int8 = YamNetTflite.Int8Activations(tflite.Model);
+            return new MappedWeights(Arch, JsonSerializer.Serialize(new { width = config.Width, classes = config.Classes }), "yamnet",
+                tensors.Select(t => new MappedTensor(t.Name, t.Shape, WeightDType.F32, t.Read)).ToList(), [],
+                int8 is null ? null : new Dictionary<string, string> { [Int8Key] = FormatInt8(int8) });
         }
         var c = new YamNetMappingConfig(StrictMatch.Dim(source, "layer1.conv.weight", 0, 32) / 32.0, StrictMatch.Dim(source, "logits.weight", 0, 521));
-        return StrictMatch.AsIs(source, Arch, c, "yamnet", Expected(c), allowExtra);
+        var mapped = StrictMatch.AsIs(source, Arch, c, "yamnet", Expected(c), allowExtra);
+        return source.Metadata.TryGetValue(Int8Key, out var json)
+            ? mapped with { Metadata = new Dictionary<string, string> { [Int8Key] = FormatInt8(ParseInt8(source.Path, json)) } }
+            : mapped;
+    }
+
+    /// <summary>Metadata key of the activation quantisation a converted int8 YAMNet carries: {"point": [scale, zero_point], …}.</summary>
+    public const string Int8Key = "int8_activations";
+
+    public static string FormatInt8(IReadOnlyDictionary<string, ActivationQuantization> q) =>
+        JsonSerializer.Serialize(q.ToDictionary(kv => kv.Key, kv => new double[] { kv.Value.Scale, kv.Value.ZeroPoint }));
+
+    /// <summary>The int8_activations metadata, checked (every value a [scale &gt; 0, integer zero point in int8 range] pair).</summary>
+    public static Dictionary<string, ActivationQuantization> ParseInt8(string path, string json)
+    {
+        Dictionary<string, double[]>? raw;
+        try { raw = JsonSerializer.Deserialize<Dictionary<string, double[]>>(json); }
+        catch (JsonException e) { throw new WeightFormatException(path, $"{Int8Key} metadata is not valid JSON: {e.Message}"); }
+        var result = new Dictionary<string, ActivationQuantization>();
+        foreach (var (point, v) in raw ?? [])
+        {
+            if (v is not { Length: 2 } || !(v[0] > 0 && double.IsFinite(v[0])) || v[1] != Math.Floor(v[1])
+                || v[1] < ActivationQuantization.Min || v[1] > ActivationQuantization.Max)
+                throw new WeightFormatException(path, $"{Int8Key} metadata: {point} must be [scale > 0, integer zero point in -128..127]");
+            result[point] = new((float)v[0], (int)v[1]);
+        }
+        return result;
     }
 
     public static List<ExpectedTensor> Expected(YamNetMappingConfig c)

@@ -20,6 +20,9 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     public FrontendPreset Frontend { get; } = frontend;
     public string Source { get; } = source;
 
+    /// <summary>Whether the network emulates an int8 runtime's activations (a model converted from an int8 file, unless turned off).</summary>
+    public bool Int8Activations => Model is YamNet { Int8Activations: not null };
+
     /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet scores (sigmoid), honk logits.</summary>
     public string ClassifierTap => Model switch
     {
@@ -31,6 +34,17 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     public void Dispose() => Model.Dispose();
 }
 
+/// <summary>A dcase-ae autoencoder built from a weight file: the network (evaluation mode), its configuration and its frontend (dcase2020).</summary>
+public sealed class LoadedAutoencoder(DenseAutoencoder network, DcaseAutoencoderConfig config, FrontendPreset frontend, string source) : IDisposable
+{
+    public DenseAutoencoder Network { get; } = network;
+    public DcaseAutoencoderConfig Config { get; } = config;
+    public FrontendPreset Frontend { get; } = frontend;
+    public string Source { get; } = source;
+
+    public void Dispose() => Network.Dispose();
+}
+
 /// <summary>
 /// Opens any supported weight file (torch zip/legacy, safetensors, TFLite, …), finds the architecture (from
 /// <paramref name="arch"/> or the tensor names, see <see cref="ArchitectureMappings"/>), builds the matching
@@ -38,7 +52,12 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
 /// </summary>
 public static class ModelFiles
 {
-    public static LoadedModel Load(string path, IBackend? backend = null, string? arch = null)
+    /// <param name="int8Activations">
+    /// For a model converted from an int8 file (YAMNet's TFLite, or its converted safetensors with int8_activations
+    /// metadata): emulate the int8 runtime's activation quantisation (<see cref="YamNet.Int8Activations"/>); false
+    /// computes in float on the dequantised weights. Ignored for float models.
+    /// </param>
+    public static LoadedModel Load(string path, IBackend? backend = null, string? arch = null, bool int8Activations = true)
     {
         using var source = WeightFiles.Open(path);
         var mapping = arch is null ? ArchitectureMappings.Detect(source) : ArchitectureMappings.Get(path, arch);
@@ -52,6 +71,7 @@ public static class ModelFiles
             "yamnet" => new YamNet(new YamNetConfig(c.GetProperty("width").GetDouble(), c.GetProperty("classes").GetInt32()), backend),
             "honk-res8" => new HonkRes(new HonkResConfig(Maps: c.GetProperty("channels").GetInt32(), Layers: c.GetProperty("layers").GetInt32(),
                 Classes: c.GetProperty("classes").GetInt32(), Scales: c.GetProperty("scales").GetBoolean()), backend),
+            "dcase-ae" => throw new WeightFormatException(path, "a dcase-ae autoencoder has no taps or classes; it scores clips as a detector (nasd fit --detector ae --init FILE) or loads with ModelFiles.LoadAutoencoder"),
             _ => throw new WeightFormatException(path, $"no network is built for architecture '{mapped.Arch}'"),
         };
         try
@@ -63,6 +83,15 @@ public static class ModelFiles
         {
             model.Dispose();
             throw new WeightFormatException(path, e.Message, e);
+        }
+        if (int8Activations && model is YamNet yamnet && mapped.Metadata?.GetValueOrDefault(YamNetMapping.Int8Key) is string int8)
+        {
+            try { yamnet.Int8Activations = YamNetMapping.ParseInt8(path, int8); }
+            catch (ArgumentException e)
+            {
+                model.Dispose();
+                throw new WeightFormatException(path, e.Message, e);
+            }
         }
         model.Eval();
         // A file we wrote records its frontend (convert --frontend may have overridden the mapping's choice).
@@ -83,6 +112,30 @@ public static class ModelFiles
         using var model = Load(path);
         return model.Frontend.SampleRate;
     }
+
+    /// <summary>
+    /// A dcase-ae file (Keras ad01.h5, its folded TFLite, or their nasd convert safetensors) as a
+    /// <see cref="DenseAutoencoder"/> in evaluation mode; <see cref="DenseAutoencoder.RowErrors"/> then gives each
+    /// 640-d vector's mean squared reconstruction error.
+    /// </summary>
+    public static LoadedAutoencoder LoadAutoencoder(string path, IBackend? backend = null)
+    {
+        using var source = WeightFiles.Open(path);
+        var mapped = ArchitectureMappings.Get(path, "dcase-ae").Map(source, allowExtra: false);
+        var c = JsonSerializer.Deserialize<DcaseAutoencoderConfig>(mapped.ConfigJson, SnakeCase)!;
+        var tensors = mapped.Tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Read)).ToList();
+        var net = new DenseAutoencoder(c.Inputs, c.Hidden, c.Bottleneck, c.HiddenLayers, (float)c.BnEps, backend: backend);
+        try { StateDict.Load(net, tensors, path); }
+        catch (InvalidDataException e)
+        {
+            net.Dispose();
+            throw new WeightFormatException(path, e.Message, e);
+        }
+        net.Eval();
+        return new LoadedAutoencoder(net, c, FrontendPreset.Get(mapped.FrontendPreset), path);
+    }
+
+    static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     /// <summary>PANNs widths must be one multiplier of the published ones (64/128/256/512, 2048).</summary>
     static PannsResNet Panns(string path, JsonElement c, IBackend? backend)

@@ -1,3 +1,4 @@
+using NativeASD.Engine.Layers;
 using NativeASD.Engine.Models;
 using NativeASD.Weights.Tflite;
 
@@ -32,6 +33,42 @@ public static class YamNetTflite
         var w = model.Tensors[fc.Inputs[1]];
         result.Add(NamedTensor.Of("logits.weight", w.ReadFloat32(), w.Shape));
         result.Add(Bias(model, fc, "logits.bias"));
+        return result;
+    }
+
+    /// <summary>
+    /// The int8 quantisation of every activation <see cref="YamNet.QuantizationPoints"/> names, read from an int8 graph:
+    /// input = the first conv's input (the QUANTIZE of the patch), layer1 / layerK.depthwise / layerK.pointwise = each
+    /// conv's output (after its fused ReLU6), embedding = the logits layer's input (the MEAN), logits = its output, scores =
+    /// the output of the op that reads the logits (LOGISTIC). Null when the activations are not all int8 per-tensor
+    /// (a float model).
+    /// </summary>
+    public static Dictionary<string, ActivationQuantization>? Int8Activations(TfliteModel model)
+    {
+        var convs = model.Operators.Where(op => op.Opcode is TfliteBuiltinOperator.CONV_2D or TfliteBuiltinOperator.DEPTHWISE_CONV_2D
+            or TfliteBuiltinOperator.FULLY_CONNECTED).ToList();
+        if (convs.Count != 1 + 2 * YamNet.Blocks.Length + 1) throw Fail(model, $"expected {1 + 2 * YamNet.Blocks.Length + 1} conv/depthwise/fully-connected operators (YAMNet), found {convs.Count}");
+        var fc = convs[^1];
+        var sigmoid = model.Operators.FirstOrDefault(op => op.Opcode == TfliteBuiltinOperator.LOGISTIC && op.Inputs.Contains(fc.Outputs[0]));
+        if (sigmoid is null) return null;
+        var points = new List<(string, int)> { ("input", convs[0].Inputs[0]), ("layer1", convs[0].Outputs[0]) };
+        for (int i = 0; i < YamNet.Blocks.Length; i++)
+        {
+            points.Add(($"layer{i + 2}.depthwise", convs[1 + 2 * i].Outputs[0]));
+            points.Add(($"layer{i + 2}.pointwise", convs[2 + 2 * i].Outputs[0]));
+        }
+        points.Add(("embedding", fc.Inputs[0]));
+        points.Add(("logits", fc.Outputs[0]));
+        points.Add(("scores", sigmoid.Outputs[0]));
+        var result = new Dictionary<string, ActivationQuantization>();
+        foreach (var (point, index) in points)
+        {
+            var t = model.Tensors[index];
+            if (t.Type != TfliteTensorType.Int8 || t.Quantization is not { Scale.Length: 1, ZeroPoint.Length: 1 } q) return null;
+            if (!(q.Scale[0] > 0 && float.IsFinite(q.Scale[0])) || q.ZeroPoint[0] is < Engine.Layers.ActivationQuantization.Min or > Engine.Layers.ActivationQuantization.Max)
+                throw Fail(model, $"activation '{t.Name}' ({point}) has scale {q.Scale[0]}, zero point {q.ZeroPoint[0]}");
+            result[point] = new(q.Scale[0], (int)q.ZeroPoint[0]);
+        }
         return result;
     }
 
