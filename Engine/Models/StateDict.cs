@@ -4,7 +4,10 @@ using NativeASD.Kernels;
 namespace NativeASD.Engine.Models;
 
 /// <summary>One tensor of a state dict as a file provides it: name, shape, and a reader that decodes it to float32 on demand.</summary>
-public sealed record NamedTensor(string Name, int[] Shape, Func<float[]> Read)
+/// <param name="ReadRange">When set, decodes elements [start, start + destination.Length) into destination; loading then
+/// goes through one small buffer instead of a float32 copy of every tensor (a 150 MB conv weight would otherwise exist
+/// twice while it loads).</param>
+public sealed record NamedTensor(string Name, int[] Shape, Func<float[]> Read, Action<long, Span<float>>? ReadRange = null)
 {
     public static NamedTensor Of(string name, float[] data, params int[] shape) => new(name, shape, () => data);
 }
@@ -32,6 +35,7 @@ public static class StateDict
         var targets = Entries(model).ToDictionary(e => e.Name, e => e.Tensor, StringComparer.Ordinal);
         var loaded = new HashSet<string>(StringComparer.Ordinal);
         var problems = new List<string>();
+        float[]? chunk = null;
         foreach (var raw in tensors)
         {
             var t = stripPrefix is not null && raw.Name.StartsWith(stripPrefix, StringComparison.Ordinal) ? raw with { Name = raw.Name[stripPrefix.Length..] } : raw;
@@ -46,6 +50,17 @@ public static class StateDict
                 continue;
             }
             if (!loaded.Add(t.Name)) { problems.Add($"'{t.Name}' appears twice"); continue; }
+            if (t.ReadRange is { } readRange)
+            {
+                chunk ??= new float[1 << 20];
+                for (long at = 0; at < target.Count; at += chunk.Length)
+                {
+                    var part = chunk.AsSpan(0, (int)Math.Min(chunk.Length, target.Count - at));
+                    readRange(at, part);
+                    target.Backend.Upload(part, target.Storage, target.Offset + at);
+                }
+                continue;
+            }
             var data = t.Read();
             if (data.Length != target.Count)
             {

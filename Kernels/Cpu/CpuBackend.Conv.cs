@@ -36,7 +36,12 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         var job = ConvForwardJob.Rent();
-        _pool.Run(job, job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly));
+        int tasks = job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly);
+        for (int s = 0; s < job.Slices; s++)
+        {
+            job.PackSlice(s);
+            _pool.Run(job, tasks);
+        }
         job.Clear();
     }
 
