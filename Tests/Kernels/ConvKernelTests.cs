@@ -29,6 +29,7 @@ public class ConvKernelTests
         new(1, 260, 24, 24, 16, 3, 3, PadTop: 0, PadBottom: 1, PadLeft: 1, PadRight: 0),             // Winograd: two K blocks, asymmetric pads
         new(2, 16, 40, 31, 24, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // Winograd: narrow rows (chunk of 16 tiles)
         new(1, 16, 345, 24, 20, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),             // Winograd dW: three tile-row chunks, the last partial
+        new(1, 512, 3, 5, 520, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // weights packed in two output-channel slices
     ];
 
     public static TheoryData<int, string> Cases
