@@ -19,6 +19,9 @@ public sealed record NamedTensor(string Name, int[] Shape, Func<float[]> Read, A
 /// </summary>
 public static class StateDict
 {
+    /// <summary>Decoded tensors from this many floats (16 MB) up are collected right after they are uploaded.</summary>
+    const int LargeCopy = 1 << 22;
+
     /// <summary>Every parameter value and buffer of <paramref name="model"/> by state-dict name, parameters first.</summary>
     public static IEnumerable<(string Name, Tensor Tensor)> Entries(Module model) =>
         model.NamedParameters().Select(p => (p.Name, p.Parameter.Value)).Concat(model.NamedBuffers());
@@ -61,19 +64,28 @@ public static class StateDict
                 }
                 continue;
             }
-            var data = t.Read();
-            if (data.Length != target.Count)
-            {
-                problems.Add($"'{t.Name}' decoded to {data.Length} values, expected {target.Count}");
-                continue;
-            }
-            target.Backend.Upload(data, target.Storage, target.Offset);
+            // A decoded copy this large (and the reader's raw bytes behind it) stays in the large-object heap until a
+            // full collection, and its pages stay committed after it; collect and decommit once it is out of scope, so
+            // the next one does not pile on top of it (a 300 MB .pth would otherwise peak at 2.7× the weights while it
+            // loads, and the forward after it on top of that).
+            if (UploadDecoded(t, target, problems) >= LargeCopy) GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
         var missing = targets.Keys.Where(k => !loaded.Contains(k)).ToList();
         if (missing.Count > 0)
             problems.Add($"missing {missing.Count} tensor(s): {string.Join(", ", missing.Take(12))}{(missing.Count > 12 ? ", …" : "")}");
         if (problems.Count > 0)
             throw new InvalidDataException($"{source}: does not fit {Describe(model)}: {string.Join("; ", problems.Take(20))}{(problems.Count > 20 ? $"; … ({problems.Count} problems)" : "")}");
+    }
+
+    /// <summary>Decodes t whole and uploads it into target; returns how many floats were decoded. Not inlined, so the
+    /// decoded array is unreachable once it returns.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static long UploadDecoded(NamedTensor t, Tensor target, List<string> problems)
+    {
+        var data = t.Read();
+        if (data.Length != target.Count) problems.Add($"'{t.Name}' decoded to {data.Length} values, expected {target.Count}");
+        else target.Backend.Upload(data, target.Storage, target.Offset);
+        return data.Length;
     }
 
     /// <summary>Exact shape match; a scalar stored as [] or [1] (torch's num_batches_tracked) matches either.</summary>
