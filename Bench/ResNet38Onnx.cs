@@ -14,8 +14,9 @@ namespace NativeASD.Bench;
 /// [1, 1, 1001, 64]), evaluation mode, the same random weights three ways, in one run: Debian torch (Bench/torch_resnet38.py,
 /// run as a child process first; it also exports the weights as DIR/resnet38.pth and DIR/resnet38.onnx when DIR lacks
 /// them), then NativeASD (CPU backend, the .pth loaded through ModelFiles) and ONNX Runtime (in-process, all graph
-/// optimisations, intra-op threads = threads) alternately. Reports median wall times, the ratios, and how far the
-/// outputs (embedding, clipwise_output) are apart (relative L2).
+/// optimisations, intra-op threads = threads) alternately. Reports median wall times (and the process CPU time of each
+/// call, steadier on a shared machine), the ratios, and how far the outputs (embedding, clipwise_output) are apart
+/// (relative L2).
 /// </summary>
 internal static class ResNet38Onnx
 {
@@ -58,27 +59,37 @@ internal static class ResNet38Onnx
 
         var ours = Ours();
         var ort = Ort();
-        var ourTimes = new List<double>();
-        var ortTimes = new List<double>();
-        var sw = new Stopwatch();
+        List<double> ourTimes = [], ortTimes = [], ourCpu = [], ortCpu = [];
+        var process = Process.GetCurrentProcess();
+        void Time(Action run, List<double> wall, List<double> cpu)
+        {
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            run();
+            wall.Add(sw.Elapsed.TotalMilliseconds);
+            process.Refresh();
+            cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
+        }
         for (int r = 0; r < repeats; r++)
         {
-            sw.Restart(); Ours(); ourTimes.Add(sw.Elapsed.TotalMilliseconds);
-            sw.Restart(); Ort(); ortTimes.Add(sw.Elapsed.TotalMilliseconds);
+            Time(() => Ours(), ourTimes, ourCpu);
+            Time(() => Ort(), ortTimes, ortCpu);
         }
-        ourTimes.Sort();
-        ortTimes.Sort();
+        foreach (var list in new[] { ourTimes, ortTimes, ourCpu, ortCpu }) list.Sort();
         double ourMs = ourTimes[repeats / 2], ortMs = ortTimes[repeats / 2];
+        double ourCpuMs = ourCpu[repeats / 2], ortCpuMs = ortCpu[repeats / 2], torchCpuMs = torch.GetProperty($"cpu_ms_{threads}thread").GetDouble();
 
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(inv, $"ResNet38 forward [1,1,1001,64], {threads} threads, median of {repeats} after one warm-up:"));
-        Console.WriteLine(string.Create(inv, $"  NativeASD CPU backend {ourMs,8:F1} ms (min {ourTimes[0]:F1})"));
-        Console.WriteLine(string.Create(inv, $"  ONNX Runtime {OrtEnv.Instance().GetVersionString(),-8} {ortMs,8:F1} ms (min {ortTimes[0]:F1})   NativeASD is {ortMs / ourMs:F2}× its speed"));
-        Console.WriteLine(string.Create(inv, $"  torch {torch.GetProperty("torch").GetString(),-15} {torchMs,8:F1} ms              NativeASD is {torchMs / ourMs:F2}× its speed"));
+        Console.WriteLine(string.Create(inv, $"  NativeASD CPU backend {ourMs,8:F1} ms (min {ourTimes[0]:F1}), process CPU time {ourCpuMs:F1} ms"));
+        Console.WriteLine(string.Create(inv, $"  ONNX Runtime {OrtEnv.Instance().GetVersionString(),-8} {ortMs,8:F1} ms (min {ortTimes[0]:F1}), process CPU time {ortCpuMs:F1} ms   NativeASD is {ortMs / ourMs:F2}× its speed"));
+        Console.WriteLine(string.Create(inv, $"  torch {torch.GetProperty("torch").GetString(),-15} {torchMs,8:F1} ms, process CPU time {torchCpuMs:F1} ms                  NativeASD is {torchMs / ourMs:F2}× its speed"));
         var result = new Dictionary<string, object>
         {
             ["threads"] = threads, ["repeats"] = repeats, ["nasd_ms"] = Math.Round(ourMs, 1), ["ort_ms"] = Math.Round(ortMs, 1),
-            ["torch_ms"] = torchMs, ["ort_over_nasd"] = Math.Round(ortMs / ourMs, 3), ["torch_over_nasd"] = Math.Round(torchMs / ourMs, 3),
+            ["torch_ms"] = torchMs, ["nasd_cpu_ms"] = Math.Round(ourCpuMs, 1), ["ort_cpu_ms"] = Math.Round(ortCpuMs, 1), ["torch_cpu_ms"] = torchCpuMs,
+            ["ort_over_nasd"] = Math.Round(ortMs / ourMs, 3), ["torch_over_nasd"] = Math.Round(torchMs / ourMs, 3),
         };
         for (int i = 0; i < taps.Length; i++)
         {
