@@ -28,18 +28,22 @@ internal static class ConvQuick
         var timings = new Dictionary<string, (List<double> Wall, List<double> Cpu)>
         {
             ["forward"] = ([], []), ["general forward"] = ([], []), ["backward data"] = ([], []), ["backward weight"] = ([], []),
+            ["general backward weight"] = ([], []),
         };
         var (x, w, b, y) = Views(auto, g);
         var (gx, gw, gb, gy) = Views(general, g);
         var dw = StridedView.Contiguous(auto.Allocate(Layout.Count(g.WeightShape), zero: true), g.WeightShape);
         var db = StridedView.Contiguous(auto.Allocate(g.OutChannels, zero: true), g.OutChannels);
         var dx = StridedView.Contiguous(auto.Allocate(Layout.Count(g.InputShape)), g.InputShape);
+        var gdw = StridedView.Contiguous(general.Allocate(Layout.Count(g.WeightShape), zero: true), g.WeightShape);
+        var gdb = StridedView.Contiguous(general.Allocate(g.OutChannels, zero: true), g.OutChannels);
         var steps = new (string Name, Action Call)[]
         {
             ("forward", () => auto.Conv2dForward(g, x, w, b, y)),
             ("general forward", () => general.Conv2dForward(g, gx, gw, gb, gy)),
             ("backward data", () => auto.Conv2dBackwardData(g, y, w, dx)),
             ("backward weight", () => auto.Conv2dBackwardWeight(g, x, y, dw, db)),
+            ("general backward weight", () => general.Conv2dBackwardWeight(g, gx, gy, gdw, gdb)),
         };
         var process = Process.GetCurrentProcess();
         for (int call = -2; call < calls; call++)
@@ -55,13 +59,17 @@ internal static class ConvQuick
                 timings[name].Wall.Add(wall);
                 timings[name].Cpu.Add((process.TotalProcessorTime - cpu0).TotalSeconds);
             }
+        var medians = new Dictionary<string, (double Wall, double Cpu)>();
         foreach (var (name, (wall, cpu)) in timings)
         {
             wall.Sort(); cpu.Sort();
             double medianWall = wall[wall.Count / 2], medianCpu = cpu[cpu.Count / 2];
-            Console.WriteLine($"{name,-16} {g}: wall {medianWall * 1e3:F1} ms = {g.Flops / medianWall / 1e9:F1} GFLOP/s, " +
+            medians[name] = (medianWall, medianCpu);
+            Console.WriteLine($"{name,-23} {g}: wall {medianWall * 1e3:F1} ms = {g.Flops / medianWall / 1e9:F1} GFLOP/s, " +
                 $"cpu {medianCpu * 1e3:F1} ms = {g.Flops / medianCpu / 1e9 * threads:F1} GFLOP/s at full cores");
         }
+        var (f, d, dW) = (medians["forward"], medians["backward data"], medians["backward weight"]);
+        Console.WriteLine($"backward (data + weight) / forward: wall {(d.Wall + dW.Wall) / f.Wall:F2}, cpu {(d.Cpu + dW.Cpu) / f.Cpu:F2}");
     }
 
     static (StridedView X, StridedView W, StridedView B, StridedView Y) Views(CpuBackend backend, in Conv2dGeometry g) =>

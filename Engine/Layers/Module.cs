@@ -5,19 +5,24 @@ namespace NativeASD.Engine.Layers;
 /// <summary>A trainable tensor and its accumulated gradient (same shape, same backend).</summary>
 public sealed class Parameter : IDisposable
 {
+    Tensor? _grad;
+
     public Tensor Value { get; }
-    /// <summary>Accumulated by Backward calls; cleared by <see cref="Module.ZeroGrad"/>.</summary>
-    public Tensor Grad { get; }
+    /// <summary>Accumulated by Backward calls; cleared by <see cref="Module.ZeroGrad"/>. Allocated (as zeros) on first use,
+    /// so a model that only runs inference holds its weights once, not twice.</summary>
+    public Tensor Grad => _grad ??= Tensor.Zeros(Value.ShapeArray(), Value.Backend);
     /// <summary>False for frozen parameters (e.g. a pretrained backbone): Backward skips their gradient.</summary>
     public bool RequiresGrad { get; set; } = true;
 
-    public Parameter(int[] shape, IBackend backend)
+    public Parameter(int[] shape, IBackend backend) => Value = Tensor.Zeros(shape, backend);
+
+    /// <summary>Sets the gradient to zero (nothing to do while it was never allocated).</summary>
+    public void ZeroGrad()
     {
-        Value = Tensor.Zeros(shape, backend);
-        Grad = Tensor.Zeros(shape, backend);
+        if (_grad is not null) _grad.Backend.Fill(_grad.View, 0f);
     }
 
-    public void Dispose() { Value.Dispose(); Grad.Dispose(); }
+    public void Dispose() { Value.Dispose(); _grad?.Dispose(); }
 }
 
 /// <summary>
@@ -85,7 +90,7 @@ public abstract class Module : IDisposable
 
     public void ZeroGrad()
     {
-        foreach (var (_, p) in NamedParameters()) Backend.Fill(p.Grad.View, 0f);
+        foreach (var (_, p) in NamedParameters()) p.ZeroGrad();
     }
 
     public virtual void Dispose()

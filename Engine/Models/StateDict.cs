@@ -4,7 +4,10 @@ using NativeASD.Kernels;
 namespace NativeASD.Engine.Models;
 
 /// <summary>One tensor of a state dict as a file provides it: name, shape, and a reader that decodes it to float32 on demand.</summary>
-public sealed record NamedTensor(string Name, int[] Shape, Func<float[]> Read)
+/// <param name="ReadRange">When set, decodes elements [start, start + destination.Length) into destination; loading then
+/// goes through one small buffer instead of a float32 copy of every tensor (a 150 MB conv weight would otherwise exist
+/// twice while it loads).</param>
+public sealed record NamedTensor(string Name, int[] Shape, Func<float[]> Read, Action<long, Span<float>>? ReadRange = null)
 {
     public static NamedTensor Of(string name, float[] data, params int[] shape) => new(name, shape, () => data);
 }
@@ -16,6 +19,9 @@ public sealed record NamedTensor(string Name, int[] Shape, Func<float[]> Read)
 /// </summary>
 public static class StateDict
 {
+    /// <summary>Decoded tensors from this many floats (16 MB) up are collected right after they are uploaded.</summary>
+    const int LargeCopy = 1 << 22;
+
     /// <summary>Every parameter value and buffer of <paramref name="model"/> by state-dict name, parameters first.</summary>
     public static IEnumerable<(string Name, Tensor Tensor)> Entries(Module model) =>
         model.NamedParameters().Select(p => (p.Name, p.Parameter.Value)).Concat(model.NamedBuffers());
@@ -32,6 +38,7 @@ public static class StateDict
         var targets = Entries(model).ToDictionary(e => e.Name, e => e.Tensor, StringComparer.Ordinal);
         var loaded = new HashSet<string>(StringComparer.Ordinal);
         var problems = new List<string>();
+        float[]? chunk = null;
         foreach (var raw in tensors)
         {
             var t = stripPrefix is not null && raw.Name.StartsWith(stripPrefix, StringComparison.Ordinal) ? raw with { Name = raw.Name[stripPrefix.Length..] } : raw;
@@ -46,19 +53,39 @@ public static class StateDict
                 continue;
             }
             if (!loaded.Add(t.Name)) { problems.Add($"'{t.Name}' appears twice"); continue; }
-            var data = t.Read();
-            if (data.Length != target.Count)
+            if (t.ReadRange is { } readRange)
             {
-                problems.Add($"'{t.Name}' decoded to {data.Length} values, expected {target.Count}");
+                chunk ??= new float[1 << 20];
+                for (long at = 0; at < target.Count; at += chunk.Length)
+                {
+                    var part = chunk.AsSpan(0, (int)Math.Min(chunk.Length, target.Count - at));
+                    readRange(at, part);
+                    target.Backend.Upload(part, target.Storage, target.Offset + at);
+                }
                 continue;
             }
-            target.Backend.Upload(data, target.Storage, target.Offset);
+            // A decoded copy this large (and the reader's raw bytes behind it) stays in the large-object heap until a
+            // full collection, and its pages stay committed after it; collect and decommit once it is out of scope, so
+            // the next one does not pile on top of it (a 300 MB .pth would otherwise peak at 2.7× the weights while it
+            // loads, and the forward after it on top of that).
+            if (UploadDecoded(t, target, problems) >= LargeCopy) GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         }
         var missing = targets.Keys.Where(k => !loaded.Contains(k)).ToList();
         if (missing.Count > 0)
             problems.Add($"missing {missing.Count} tensor(s): {string.Join(", ", missing.Take(12))}{(missing.Count > 12 ? ", …" : "")}");
         if (problems.Count > 0)
             throw new InvalidDataException($"{source}: does not fit {Describe(model)}: {string.Join("; ", problems.Take(20))}{(problems.Count > 20 ? $"; … ({problems.Count} problems)" : "")}");
+    }
+
+    /// <summary>Decodes t whole and uploads it into target; returns how many floats were decoded. Not inlined, so the
+    /// decoded array is unreachable once it returns.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static long UploadDecoded(NamedTensor t, Tensor target, List<string> problems)
+    {
+        var data = t.Read();
+        if (data.Length != target.Count) problems.Add($"'{t.Name}' decoded to {data.Length} values, expected {target.Count}");
+        else target.Backend.Upload(data, target.Storage, target.Offset);
+        return data.Length;
     }
 
     /// <summary>Exact shape match; a scalar stored as [] or [1] (torch's num_batches_tracked) matches either.</summary>

@@ -38,7 +38,7 @@ public abstract class Optimizer : IDisposable
 
     public void ZeroGrad()
     {
-        foreach (var p in Parameters) p.Grad.Backend.Fill(p.Grad.View, 0f);
+        foreach (var p in Parameters) p.ZeroGrad();
     }
 
     public virtual void Dispose() => GC.SuppressFinalize(this);

@@ -36,7 +36,12 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         var job = ConvForwardJob.Rent();
-        _pool.Run(job, job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly));
+        int tasks = job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly);
+        for (int s = 0; s < job.Slices; s++)
+        {
+            job.PackSlice(s);
+            _pool.Run(job, tasks);
+        }
         job.Clear();
     }
 
@@ -79,9 +84,27 @@ public sealed unsafe partial class CpuBackend
     {
         ConvCheck.BackwardWeight(this, g, x, dy, dw, db);
         if (g.Batch == 0) return;
-        var job = ConvBackwardWeightJob.Rent();
-        _pool.Run(job, job.Prepare(g, P(x), P(dy), P(dw), Simd, Threads));
-        job.Clear();
+        if (WinogradConvJob.Suits(g) && !GeneralConvOnly)
+        {
+            var wino = WinogradWeightGradJob.Rent();
+            wino.Prepare(g, P(x), P(dy), P(dw), Simd);
+            for (int n = 0; n < g.Batch; n++)
+                for (int chunk = 0; chunk < wino.ChunksPerImage; chunk++)
+                {
+                    wino.SetChunk(n, chunk);
+                    _pool.Run(wino, wino.TransformTasks);
+                    wino.BeginGemms();
+                    _pool.Run(wino, 16);
+                }
+            wino.Finish();
+            wino.Clear();
+        }
+        else
+        {
+            var job = ConvBackwardWeightJob.Rent();
+            _pool.Run(job, job.Prepare(g, P(x), P(dy), P(dw), Simd, Threads));
+            job.Clear();
+        }
         if (db is not { } bias) return;
         float* b = P(bias), d = P(dy);
         int positions = g.OutHeight * g.OutWidth;

@@ -9,6 +9,17 @@ public sealed unsafe partial class CpuBackend : IBackend
 {
     internal StoragePool Pool { get; } = new();
     readonly WorkerPool _pool;
+    long _liveBytes, _peakLiveBytes;
+
+    /// <summary>Bytes of the storages handed out and not yet released (capacities, so pool size classes included).</summary>
+    internal long LiveBytes => Interlocked.Read(ref _liveBytes);
+
+    /// <summary>Most <see cref="LiveBytes"/> since the backend was made or <see cref="ResetPeakLiveBytes"/> was called.</summary>
+    internal long PeakLiveBytes => Interlocked.Read(ref _peakLiveBytes);
+
+    internal void ResetPeakLiveBytes() => Interlocked.Exchange(ref _peakLiveBytes, LiveBytes);
+
+    internal void Released(CpuStorage s) => Interlocked.Add(ref _liveBytes, -s.Length * sizeof(float));
 
     public CpuBackend(int threads = 0, SimdLevel? simd = null)
     {
@@ -30,6 +41,9 @@ public sealed unsafe partial class CpuBackend : IBackend
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), $"allocate: negative length {length}");
         long capacity = StoragePool.SizeClass(length);
         var s = Pool.Take(capacity) ?? new CpuStorage(this, capacity);
+        long live = Interlocked.Add(ref _liveBytes, capacity * sizeof(float));
+        for (long peak = PeakLiveBytes; live > peak; peak = PeakLiveBytes)
+            if (Interlocked.CompareExchange(ref _peakLiveBytes, live, peak) == peak) break;
         if (zero) new Span<float>(s.Pointer, checked((int)length)).Clear();
         return s;
     }

@@ -32,6 +32,7 @@ public sealed unsafe class CpuStorage : Storage
 
     protected override void ReturnToPool()
     {
+        _owner.Released(this);
         if (!_owner.Pool.Return(this)) Free();
     }
 

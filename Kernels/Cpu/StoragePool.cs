@@ -13,6 +13,8 @@ internal sealed class StoragePool
 
     public long MaxRetainedBytes { get; init; } = 512L << 20;
 
+    public long RetainedBytes => Interlocked.Read(ref _retainedBytes);
+
     public static long SizeClass(long length) => SizeClasses.Round(length);
 
     public CpuStorage? Take(long capacity)

@@ -28,6 +28,8 @@ public class ConvKernelTests
         new(2, 20, 9, 135, 17, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // Winograd: odd sizes, 2 tile chunks, edge rows
         new(1, 260, 24, 24, 16, 3, 3, PadTop: 0, PadBottom: 1, PadLeft: 1, PadRight: 0),             // Winograd: two K blocks, asymmetric pads
         new(2, 16, 40, 31, 24, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // Winograd: narrow rows (chunk of 16 tiles)
+        new(1, 16, 175, 24, 16, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),             // Winograd dW: two tile-row chunks, the last partial
+        new(1, 512, 1, 1, 520, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // weights packed in two output-channel slices
     ];
 
     public static TheoryData<int, string> Cases

@@ -23,6 +23,10 @@ public sealed class WeightTensor(string name, int[] shape, WeightDType storedAs,
     /// <summary>Row-major float32 copy of the data.</summary>
     public float[] ReadFloat32() => decode();
 
+    /// <summary>Decodes elements [start, start + destination.Length) (row-major) into destination, without a copy of the
+    /// whole tensor; set by readers that can (safetensors: straight from the mapping), null otherwise.</summary>
+    public Action<long, Span<float>>? DecodeRange { get; init; }
+
     public override string ToString() => $"{Name} {StoredAs} [{string.Join(",", Shape)}]";
 }
 

@@ -3,7 +3,8 @@ using System.Text.Json;
 namespace NativeASD.Weights.Mapping;
 
 /// <summary>One tensor in our layout: its name, shape, the dtype we store it as, and how to read it (transforms go here).</summary>
-public sealed record MappedTensor(string Name, int[] Shape, WeightDType StoreAs, Func<float[]> Read);
+/// <param name="ReadRange">Decodes a range of elements without a whole-tensor copy, when the source can (see <see cref="WeightTensor.DecodeRange"/>).</param>
+public sealed record MappedTensor(string Name, int[] Shape, WeightDType StoreAs, Func<float[]> Read, Action<long, Span<float>>? ReadRange = null);
 
 /// <summary>A source file mapped onto one of our architectures; <paramref name="Metadata"/>: extra keys for the converted file (e.g. YAMNet's int8_activations).</summary>
 public sealed record MappedWeights(string Arch, string ConfigJson, string FrontendPreset, IReadOnlyList<MappedTensor> Tensors, IReadOnlyList<string> Ignored,
@@ -76,7 +77,7 @@ public static class StrictMatch
             if (!byName.TryGetValue(e.Name, out var t)) { missing.Add(e.Name); continue; }
             if (!t.Shape.SequenceEqual(e.Shape)) { wrong.Add($"{e.Name} is [{string.Join(",", t.Shape)}], expected [{string.Join(",", e.Shape)}]"); continue; }
             var store = WeightDTypes.IsFloat(t.StoredAs) ? WeightDType.F32 : WeightDType.I64;
-            mapped.Add(new MappedTensor(e.Name, e.Shape, store, t.ReadFloat32));
+            mapped.Add(new MappedTensor(e.Name, e.Shape, store, t.ReadFloat32, t.DecodeRange));
         }
         var expectedNames = expected.Select(e => e.Name).ToHashSet();
         var extra = source.Tensors.Select(t => t.Name).Where(n => !expectedNames.Contains(n)).ToList();

@@ -62,7 +62,7 @@ public static class ModelFiles
         using var source = WeightFiles.Open(path);
         var mapping = arch is null ? ArchitectureMappings.Detect(source) : ArchitectureMappings.Get(path, arch);
         var mapped = mapping.Map(source, allowExtra: false);
-        var tensors = mapped.Tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Read)).ToList();
+        var tensors = mapped.Tensors.Select(t => new NamedTensor(t.Name, t.Shape, t.Read, t.ReadRange)).ToList();
         using var config = JsonDocument.Parse(mapped.ConfigJson);
         var c = config.RootElement;
         TapModel model = mapped.Arch switch

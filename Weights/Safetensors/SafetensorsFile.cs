@@ -52,7 +52,10 @@ public sealed unsafe class SafetensorsFile : IWeightSource
             _base = p + _view.PointerOffset;
         }
         else file.Dispose();
-        Tensors = entries.Select(e => new WeightTensor(e.Name, e.Shape, e.DType, e.ByteLength, () => Decode(e))).ToList();
+        Tensors = entries.Select(e => new WeightTensor(e.Name, e.Shape, e.DType, e.ByteLength, () => Decode(e))
+        {
+            DecodeRange = (start, destination) => DecodeRange(e, start, destination),
+        }).ToList();
     }
 
     public static SafetensorsFile Open(string path)
@@ -176,6 +179,16 @@ public sealed unsafe class SafetensorsFile : IWeightSource
         var result = GC.AllocateUninitializedArray<float>((int)count); // every element is written below
         WeightDTypes.DecodeToFloat32(GetBytes(e), e.DType, result);
         return result;
+    }
+
+    void DecodeRange(SafetensorsEntry e, long start, Span<float> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int size = WeightDTypes.Size(e.DType);
+        long count = e.ByteLength / size;
+        if (start < 0 || start + destination.Length > count)
+            throw new ArgumentOutOfRangeException(nameof(start), $"{Path}: elements [{start}, {start + destination.Length}) outside tensor {e.Name} of {count}");
+        WeightDTypes.DecodeToFloat32(new ReadOnlySpan<byte>(_base + DataStart + e.Begin + start * size, destination.Length * size), e.DType, destination);
     }
 
     public void Dispose()

@@ -34,14 +34,13 @@ public sealed class ConvBlock : Layer
 
     public override Tensor Forward(Tensor x)
     {
-        using var a = _conv1.Forward(x);
-        using var b = _bn1.Forward(a);
-        using var c = _relu1.Forward(b);
-        using var d = _conv2.Forward(c);
-        using var e = _bn2.Forward(d);
-        var f = _relu2.Forward(e);
-        if (_pool is null) return f;
-        using (f) return _pool.Forward(f);
+        var y = _conv1.Forward(x);
+        y = PannsLayers.Then(y, _bn1.Forward);
+        y = PannsLayers.Then(y, _relu1.Forward);
+        y = PannsLayers.Then(y, _conv2.Forward);
+        y = PannsLayers.Then(y, _bn2.Forward);
+        y = PannsLayers.Then(y, _relu2.Forward);
+        return _pool is null ? y : PannsLayers.Then(y, _pool.Forward);
     }
 
     public override Tensor Backward(Tensor dy)
@@ -102,13 +101,13 @@ public sealed class BasicBlock : Layer
 
     public override Tensor Forward(Tensor x)
     {
-        using var p = _pool is null ? x.Share() : _pool.Forward(x);
-        using var a = _conv1.Forward(p);
-        using var b = _bn1.Forward(a);
-        using var c = _relu1.Forward(b);
-        using var d = _dropout is null ? c.Share() : _dropout.Forward(c);
-        using var e = _conv2.Forward(d);
-        using var f = _bn2.Forward(e);
+        var y = _pool is null ? x.Share() : _pool.Forward(x);
+        y = PannsLayers.Then(y, _conv1.Forward);
+        y = PannsLayers.Then(y, _bn1.Forward);
+        y = PannsLayers.Then(y, _relu1.Forward);
+        if (_dropout is not null) y = PannsLayers.Then(y, _dropout.Forward);
+        y = PannsLayers.Then(y, _conv2.Forward);
+        using var f = PannsLayers.Then(y, _bn2.Forward);
         using var identity = _downsample is null ? x.Share() : _downsample.Forward(x);
         if (!Layout.SameShape(f.Shape, identity.Shape))
             throw new ArgumentException($"{Describe()}: residual branch {Layout.Format(f.Shape)} and shortcut {Layout.Format(identity.Shape)} differ (input {Layout.Format(x.Shape)})");
@@ -140,4 +139,11 @@ static class PannsLayers
         new(inChannels, outChannels, k, stride: 1, padding: k / 2, bias: false, backend: backend);
 
     public static AvgPool2d AvgPool(int k, IBackend backend) => new(k, backend: backend);
+
+    /// <summary>next(x), releasing x right after: a block's intermediates are freed one by one as the forward goes, so only
+    /// two feature maps of a block are alive at once (in training mode the layers hold their own references for Backward).</summary>
+    public static Tensor Then(Tensor x, Func<Tensor, Tensor> next)
+    {
+        using (x) return next(x);
+    }
 }

@@ -5,8 +5,9 @@ namespace NativeASD.Kernels.Cpu;
 
 /// <summary>
 /// Convolution forward as an implicit GEMM: per image and group, Y[O/g, Ho·Wo] = W[O/g, C/g·kh·kw] · col(x), where the
-/// columns of col(x) are never materialised. The weights are packed once per call into the GEMM's MR-row panels; each
-/// task owns a strip of output positions and, per K block, packs one NR-column B panel at a time straight from x
+/// columns of col(x) are never materialised. The weights are packed into the GEMM's MR-row panels, a slice of output
+/// channels at a time (<see cref="Slices"/>; one slice unless the packed weights would pass <see cref="PackedBudget"/>,
+/// so a 2048→2048 3×3 conv does not hold a 150 MB packed copy of its weights); per slice, each task owns a strip of output positions and, per K block, packs one NR-column B panel at a time straight from x
 /// (for stride 1 a panel row is two vector loads of one input row; padding becomes zeros) and runs the GEMM
 /// micro-kernel down the weight panels while the panel is in L1. 1×1 stride-1 unpadded convs read x as a plain matrix.
 /// The K blocking depends only on the patch size and the SIMD level, so results do not depend on the thread count.
@@ -16,6 +17,9 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
     /// <summary>Target output positions per task: the C strip (O/g × this) stays in L2.</summary>
     const int StripColumns = 256;
 
+    /// <summary>Most floats of packed weights per slice (8 MB): the packed copy stays small next to the weights themselves.</summary>
+    const long PackedBudget = 2L << 20;
+
     [ThreadStatic] static ConvForwardJob? _cached;
     public static ConvForwardJob Rent() => _cached ??= new ConvForwardJob();
 
@@ -23,29 +27,24 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
     int[] _tapOffset = [], _tapDy = [], _tapDx = [];
 
     Conv2dGeometry _g;
-    float* _x, _y, _bias, _w;
+    float* _x, _y, _bias, _w, _weights;
     SimdLevel _level;
     GemmBlocking _blk;
-    int _kc, _mPad, _positions, _stripColumns, _strips;
+    int _kc, _mPad, _positions, _stripColumns, _strips, _sliceRows, _m0, _mc;
     bool _flat;
 
     public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads, bool allowFlat = true)
     {
-        _g = g; _x = x; _y = y; _bias = bias; _level = level;
+        _g = g; _x = x; _y = y; _bias = bias; _level = level; _weights = w;
         _blk = GemmBlocking.For(level);
-        int k = g.PatchSize, og = g.OutPerGroup;
+        int k = g.PatchSize, og = g.OutPerGroup, mr = _blk.MR;
         int kBlocks = (k + _blk.KC - 1) / _blk.KC;
         _kc = (k + kBlocks - 1) / kBlocks;
-        _mPad = (og + _blk.MR - 1) / _blk.MR * _blk.MR;
         _positions = g.OutHeight * g.OutWidth;
         _flat = allowFlat && g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1
                 && g.PadTop == 0 && g.PadBottom == 0 && g.PadLeft == 0 && g.PadRight == 0;
-
-        // Weights of every group and K block in MR-row panels: group g's block at p0 starts at (g·K + p0)·mPad.
-        _w = _packedWeights.Get((long)g.Groups * k * _mPad);
-        for (int grp = 0; grp < g.Groups; grp++)
-            for (int p0 = 0; p0 < k; p0 += _kc)
-                GemmPacking.PackA(_w + ((long)grp * k + p0) * _mPad, w + (long)grp * og * k + p0, k, false, og, Math.Min(_kc, k - p0), _blk.MR);
+        int allRows = (og + mr - 1) / mr * mr;
+        _sliceRows = (int)Math.Clamp(PackedBudget / ((long)g.Groups * k) / mr * mr, mr, allRows);
 
         // Patch index p = (ci, ky, kx) → channel offset and the tap's displacement from the window's corner.
         if (_tapOffset.Length < k) { _tapOffset = new int[k]; _tapDy = new int[k]; _tapDx = new int[k]; }
@@ -66,7 +65,24 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
         return checked((int)(images * _strips));
     }
 
-    public void Clear() { _x = _y = _bias = null; }
+    /// <summary>Output-channel slices: run the tasks once per slice, after <see cref="PackSlice"/>.</summary>
+    public int Slices => (_g.OutPerGroup + _sliceRows - 1) / _sliceRows;
+
+    /// <summary>Packs the weights of output channels [s·rows, (s+1)·rows) of every group in MR-row panels: group g's K block at p0
+    /// starts at (g·K + p0)·mPad. Splitting the rows does not change any output's sum, so results do not depend on the slicing.</summary>
+    public void PackSlice(int s)
+    {
+        int k = _g.PatchSize, og = _g.OutPerGroup;
+        _m0 = s * _sliceRows;
+        _mc = Math.Min(_sliceRows, og - _m0);
+        _mPad = (_mc + _blk.MR - 1) / _blk.MR * _blk.MR;
+        _w = _packedWeights.Get((long)_g.Groups * k * _mPad);
+        for (int grp = 0; grp < _g.Groups; grp++)
+            for (int p0 = 0; p0 < k; p0 += _kc)
+                GemmPacking.PackA(_w + ((long)grp * k + p0) * _mPad, _weights + ((long)grp * og + _m0) * k + p0, k, false, _mc, Math.Min(_kc, k - p0), _blk.MR);
+    }
+
+    public void Clear() { _x = _y = _bias = _weights = null; }
 
     public override void Execute(int task)
     {
@@ -85,10 +101,10 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
         ref readonly var g = ref _g;
         int strip = task % _strips, image = task / _strips;
         int n = image / g.Groups, grp = image % g.Groups;
-        int og = g.OutPerGroup, k = g.PatchSize, mr = _blk.MR, nr = _blk.NR;
+        int og = _mc, k = g.PatchSize, mr = _blk.MR, nr = _blk.NR;
         int j0 = strip * _stripColumns, cols = Math.Min(_stripColumns, _positions - j0);
         float* x = _x + ((long)n * g.InChannels + (long)grp * g.InPerGroup) * g.Height * g.Width;
-        float* y = _y + ((long)n * g.OutChannels + (long)grp * og) * _positions + j0;
+        float* y = _y + ((long)n * g.OutChannels + (long)grp * g.OutPerGroup + _m0) * _positions + j0;
         nint ldc = _positions;
         float* panel = ConvScratch.Panel.Get((long)nr * _kc);
         float* edge = stackalloc float[12 * 32];
@@ -125,7 +141,7 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
             for (int r = 0; r < og; r++)
             {
                 var row = new Span<float>(y + r * ldc, cols);
-                System.Numerics.Tensors.TensorPrimitives.Add(row, _bias[grp * og + r], row);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, _bias[grp * g.OutPerGroup + _m0 + r], row);
             }
     }
 

@@ -201,7 +201,7 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
 
     /// <summary>The four patch columns of (d·B) for 8 tiles from a row split into even/odd columns: d0 − d2, d1 + d2, d2 − d1, d1 − d3.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) RowTransform(float* even, int oddOffset, int i0)
+    internal static (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) RowTransform(float* even, int oddOffset, int i0)
     {
         float* odd = even + oddOffset;
         var d0 = Vector256.Load(even + i0); var d2 = Vector256.Load(even + i0 + 1);
