@@ -34,8 +34,8 @@ CONFIGS = [
     ("ae", "log-mel, 5 frames", ["--epochs", "100"]),
     ("vae", "log-mel 60 bins, 11 frames", ["--epochs", "15"]),
     ("metric", "log-mel, 5 frames", ["--backbone", "none"]),
-    ("mahalanobis", "YAMNet layer14+embedding", ["--backbone", YAMNET, "--tap", "layer14,embedding"]),
-    ("metric", "YAMNet layer14", ["--backbone", YAMNET, "--tap", "layer14"]),
+    ("mahalanobis", "YAMNet layer14+embedding", ["--backbone", YAMNET, "--tap", "layer14,embedding", "--float-activations"]),
+    ("metric", "YAMNet layer14", ["--backbone", YAMNET, "--tap", "layer14", "--float-activations"]),
 ]
 
 

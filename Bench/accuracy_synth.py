@@ -31,7 +31,7 @@ CONFIGS = [
     ("mahalanobis", "log-mel statistics", []),
     ("vae", "log-mel 60 bins, 11 frames", []),
     ("ae", "log-mel, 5 frames (DCASE 2020 baseline)", []),
-    ("metric", "YAMNet layer14", ["--backbone", YAMNET, "--tap", "layer14"]),
+    ("metric", "YAMNet layer14", ["--backbone", YAMNET, "--tap", "layer14", "--float-activations"]),
 ]
 DEV_TAPS = ["layer2", "layer3", "layer4", "layer3,layer4", "layer2,layer3,layer4", "conv_block_after1", "embedding"]
 
