@@ -42,9 +42,17 @@ public class PretrainTests
     {
         var generator = new MachineSoundGenerator(new SynthOptions(Seed: 3, Seconds: 1));
         var nominal = new SynthClip("fan", 1, "train", 4, AnomalyKind.None);
-        Assert.Equal(generator.Generate(nominal), generator.Generate(nominal with { Condition = 0 }));
+        // SHA-256 of this clip's float32 bytes from the generator before operating conditions existed (commit e1fea03).
+        Assert.Equal("4c86d6b2fb7dd1743f651ec69011fd9e49a21a406f2af53b1b7c00a2c7c0d27b", Sha256(generator.Generate(nominal)));
         Assert.NotEqual(generator.Generate(nominal), generator.Generate(nominal with { Condition = 1 }));
         Assert.Throws<ArgumentException>(() => generator.Generate(nominal with { Condition = MachineSoundGenerator.ConditionSpeeds.Count }));
+    }
+
+    static string Sha256(float[] x)
+    {
+        var bytes = new byte[x.Length * sizeof(float)];
+        Buffer.BlockCopy(x, 0, bytes, 0, bytes.Length);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
     }
 
     [Fact]
@@ -159,7 +167,7 @@ public class PretrainTests
         string first = dir.File("first.safetensors");
         using (var trainer = new Pretrainer(FourTypes(16), Tiny with { Epochs = 1 }, Cpu)) trainer.Run(first);
         var twelve = new SynthPretrainCorpus(16, ids: 3, conditions: 1, firstId: 200);
-        using var tuner = new Pretrainer(twelve, Tiny with { Epochs = 1 }, Cpu, initPath: first);
+        using var tuner = new Pretrainer(twelve, Tiny with { Epochs = 1 }, Cpu, ModelFiles.Load(first, Cpu));
         Assert.Equal(12, tuner.Model.Config.Classes);
         using var source = SafetensorsFile.Open(first);
         var tuned = Engine.Models.StateDict.Entries(tuner.Model).ToDictionary(e => e.Name, e => e.Tensor);
