@@ -54,8 +54,10 @@ public static class PretrainCommand
         var options = Options(args);
         using var backend = Compute.OpenBackend(args);
         IPretrainCorpus corpus;
-        string? init = args.String("--init");
-        int rate = init is null ? Engine.Frontend.FrontendPreset.Get(options.Frontend).SampleRate : Weights.Models.ModelFiles.SampleRateOf(init);
+        string? initPath = args.String("--init");
+        // Loaded once: its frontend decides the corpus's sample rate, then the trainer takes it over.
+        var init = initPath is null ? null : Weights.Models.ModelFiles.Load(initPath, backend);
+        int rate = init?.Frontend.SampleRate ?? Engine.Frontend.FrontendPreset.Get(options.Frontend).SampleRate;
         try
         {
             corpus = data is not null
@@ -65,12 +67,19 @@ public static class PretrainCommand
                     conditions: args.Int("--conditions", 3, 1, 5), firstId: args.Int("--first-id", SynthPretrainCorpus.DefaultFirstId, 0, 1 << 30),
                     machineSeed: args.Int("--machine-seed", 0, 0, int.MaxValue), streamSeed: options.Seed, sampleRate: rate);
         }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        catch (Exception e) when (e is ArgumentException or IOException)
+        {
+            init?.Dispose();
+            throw e is ArgumentException ? new UsageException(e.Message) : e;
+        }
         if (corpus is FolderPretrainCorpus folder)
             foreach (var s in folder.Skipped) Console.Error.WriteLine($"nasd: warning: skipped {s}");
 
         bool json = args.Flag("--json");
-        using var trainer = new Pretrainer(corpus, options, backend, init);
+        Pretrainer built;
+        try { built = new Pretrainer(corpus, options, backend, init); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        using var trainer = built;
         if (!json)
         {
             Console.Out.WriteLine($"pretraining {trainer.Model.Describe()} ({trainer.Model.NamedParameters().Sum(p => p.Parameter.Value.Count):N0} parameters) on {corpus.Description}");

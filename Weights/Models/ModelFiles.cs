@@ -106,13 +106,6 @@ public static class ModelFiles
         return new LoadedModel(model, mapped.Arch, preset, path, source.Metadata.ToDictionary());
     }
 
-    /// <summary>The sample rate of the frontend a weight file's model expects (without building the model).</summary>
-    public static int SampleRateOf(string path)
-    {
-        using var model = Load(path);
-        return model.Frontend.SampleRate;
-    }
-
     /// <summary>
     /// A dcase-ae file (Keras ad01.h5, its folded TFLite, or their nasd convert safetensors) as a
     /// <see cref="DenseAutoencoder"/> in evaluation mode; <see cref="DenseAutoencoder.RowErrors"/> then gives each

@@ -48,33 +48,29 @@ public sealed class Pretrainer : IDisposable
     readonly List<EpochReport> _history = [];
     readonly int _threads;
 
-    public Pretrainer(IPretrainCorpus corpus, PretrainOptions options, IBackend backend, string? initPath = null)
+    /// <param name="init">Weights to start from (fine-tuning); taken over and disposed here.</param>
+    public Pretrainer(IPretrainCorpus corpus, PretrainOptions options, IBackend backend, LoadedModel? init = null)
     {
         options.Validate();
         (_corpus, _options, _backend) = (corpus, options, backend);
         _threads = Math.Max(1, backend.Threads);
-        PannsResNet? init = null;
-        LoadedModel? loaded = null;
-        if (initPath is not null)
-        {
-            loaded = ModelFiles.Load(initPath, backend);
-            init = loaded.Model as PannsResNet ?? throw new ArgumentException($"{initPath}: --init needs a PANNs-layout ResNet (panns-resnet22/38 or a pretrained NativeASD file), this is {loaded.Arch}");
-            _initSource = $"{Path.GetFileName(initPath)} (sha256 {WeightConverter.Sha256(initPath)})";
-        }
         try
         {
-            _frontendPreset = loaded?.Frontend ?? FrontendPreset.Get(options.Frontend);
+            var initNet = init is null ? null
+                : init.Model as PannsResNet ?? throw new ArgumentException($"{init.Source}: --init needs a PANNs-layout ResNet (panns-resnet22/38 or a pretrained NativeASD file), this is {init.Arch}");
+            if (init is not null) _initSource = $"{Path.GetFileName(init.Source)} (sha256 {WeightConverter.Sha256(init.Source)})";
+            _frontendPreset = init?.Frontend ?? FrontendPreset.Get(options.Frontend);
             if (corpus.SampleRate != _frontendPreset.SampleRate)
                 throw new ArgumentException($"pretrain: the corpus is at {corpus.SampleRate} Hz but the frontend '{_frontendPreset.Name}' needs {_frontendPreset.SampleRate} Hz");
-            var config = init is null
+            var config = initNet is null
                 ? new PannsConfig(options.Blocks, options.Width, _frontendPreset.MelBins, corpus.Labels.Count, DropoutScale: 0f)
-                : init.Config with { Classes = corpus.Labels.Count, DropoutScale = 0f };
+                : initNet.Config with { Classes = corpus.Labels.Count, DropoutScale = 0f };
             _model = new PannsResNet(config, backend);
             Initialise(_model, options.Seed);
-            if (init is not null) CopyBackbone(init, _model, initPath!);
-            _frontendTensors = init is { FrontendTensors.Count: 3 } ? [.. init.FrontendTensors.Values] : PannsFrontendTensors.For(_frontendPreset);
+            if (initNet is not null) CopyBackbone(initNet, _model, init!.Source);
+            _frontendTensors = initNet is { FrontendTensors.Count: 3 } ? [.. initNet.FrontendTensors.Values] : PannsFrontendTensors.For(_frontendPreset);
         }
-        finally { loaded?.Dispose(); }
+        finally { init?.Dispose(); }
         _frontend = new AudioFrontend(_frontendPreset, _threads);
         _optimizer = new AdamW(_model.NamedParameters().Select(p => p.Parameter), options.LearningRate, weightDecay: options.WeightDecay);
     }
