@@ -2,14 +2,14 @@
 """AUC/pAUC on the synthetic benchmark: machines never seen by the shipped backbone's pretraining.
 
     /usr/bin/python3 Bench/accuracy_synth.py [--nasd "dotnet Cli/bin/Release/net10.0/nasd.dll"] [--seeds 0,1] [--out Bench/ACCURACY.md]
-    /usr/bin/python3 Bench/accuracy_synth.py --dev      # tap selection for the shipped backbone (prints, writes nothing)
+    /usr/bin/python3 Bench/accuracy_synth.py --dev      # tap and head-setting selection for the shipped backbone (prints, writes nothing)
 
 Benchmark: `nasd synth --seed S` (4 types × IDs 0–1, 20 normal training clips, 20 + 20 test clips of 10 s per ID). The
 shipped backbone was pretrained on IDs 100–111 of machine seed 0 (`nasd pretrain --synth`), so benchmark machines are
 held out: seed 0 shares the generator's seed but not one machine ID, seed 1 shares nothing. Every detector runs through
 `nasd eval` (one model per machine ID, seed 0, default settings); the table gives AUC/pAUC per machine type and the mean.
 --dev evaluates candidate taps of the shipped backbone with the metric detector on `nasd synth --seed 7` (other machines
-again), the only data the default taps were chosen on.
+again), then the metric head's settings one at a time on the best taps: the only data the defaults were chosen on.
 """
 import argparse
 import json
@@ -34,6 +34,8 @@ CONFIGS = [
     ("metric", "YAMNet layer14", ["--backbone", YAMNET, "--tap", "layer14", "--float-activations"]),
 ]
 DEV_TAPS = ["layer2", "layer3", "layer4", "layer3,layer4", "layer2,layer3,layer4", "conv_block_after1", "embedding"]
+DEV_HEADS = [[], ["--epochs", "10"], ["--epochs", "100"], ["--variance-weight", "0"], ["--variance-weight", "2"],
+             ["--output-size", "128"], ["--depth", "1"], ["--width", "512"]]
 
 
 def evaluate(nasd, data, detector, extra, tmp):
@@ -63,9 +65,15 @@ def main():
         if args.dev:
             data = os.path.join(tmp, "dev")
             synth(nasd, data, 7)
+            best = (-1.0, "")
             for taps in DEV_TAPS:
                 types, auc, pauc = evaluate(nasd, data, "metric", ["--backbone", "shipped", "--tap", taps], tmp)
                 print(f"| {taps} | " + " | ".join(f"{types[t][0]:.3f}" for t in TYPES) + f" | {auc:.3f} | {pauc:.3f} |", flush=True)
+                best = max(best, (auc, taps))
+            print(f"head settings on taps {best[1]}:")
+            for head in DEV_HEADS:
+                types, auc, pauc = evaluate(nasd, data, "metric", ["--backbone", "shipped", "--tap", best[1], *head], tmp)
+                print(f"| {' '.join(head) or 'defaults'} | " + " | ".join(f"{types[t][0]:.3f}" for t in TYPES) + f" | {auc:.3f} | {pauc:.3f} |", flush=True)
             return 0
         rows = []
         for seed in [int(s) for s in args.seeds.split(",")]:
