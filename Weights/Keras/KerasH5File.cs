@@ -125,7 +125,7 @@ public sealed class KerasH5Source : IWeightSource
             shape[d] = (int)dims[d];
         }
         long count = dataset.Space.Count;
-        if (count > Array.MaxLength) throw Error($"weight '{name}' of shape {dataset.Space} has more elements than one array holds");
+        if (dataset.ByteCount > Array.MaxLength) throw Error($"weight '{name}' of shape {dataset.Space} has more bytes than one array holds");
         return new WeightTensor(name, shape, dtype, dataset.ByteCount, () => ReadData(dataset, type, (int)count));
     }
 
