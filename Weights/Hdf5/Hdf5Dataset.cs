@@ -52,9 +52,9 @@ internal sealed class Hdf5Dataset
         switch (layoutClass)
         {
             case 0:
-                int size = cursor.U16();
-                compact = layout.Value.Data.Slice(cursor.Position, size);
+                int size = cursor.U16(), at = cursor.Position;
                 cursor.Skip(size);
+                compact = layout.Value.Data.Slice(at, size);
                 CheckStoredSize(size);
                 break;
             case 1:
