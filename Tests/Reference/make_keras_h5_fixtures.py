@@ -10,7 +10,8 @@ Writes Tests/Fixtures/keras/:
                      chunked (2 elements) with shuffle + gzip.
   weights_latest.h5  save_weights() layout (layers at the root), libver='latest': superblock v3, v2 object headers
                      (OHDR), link messages, layout message v4, variable-length string arrays.
-  userblock.h5       a 512-byte user block before the superblock, a compact-layout weight, a big-endian float32 weight.
+  userblock.h5       a 512-byte user block before the superblock, a compact-layout weight, a big-endian float32 weight,
+                     and weight_names split into weight_names0/weight_names1 as Keras splits lists over 64 KiB.
   unsupported_latest.h5  what the reader refuses with a clear error: a group of 9 links with libver='latest' (dense
                      link storage in a fractal heap) and a dataset of 3 chunks (a fixed-array chunk index).
 and manifest.json: per file the weights in layer order (name, shape, dtype, values), the model_config layer classes
@@ -35,11 +36,15 @@ def values(shape, dtype=np.float32):
     return (rng.random(shape) * 2 - 1).astype(dtype)
 
 
-def layer(parent, name, weights, vlen_names, manifest, **dataset_options):
-    """A Keras layer group: <name>/<name>/<weight> datasets and a weight_names attribute."""
+def layer(parent, name, weights, vlen_names, manifest, split_names=False, **dataset_options):
+    """A Keras layer group: <name>/<name>/<weight> datasets and a weight_names attribute (or one per weight, split)."""
     group = parent.create_group(name)
     names = [f"{name}/{w}" for w, _ in weights]
-    group.attrs["weight_names"] = names if vlen_names else np.array([n.encode() for n in names])
+    if split_names:
+        for i, n in enumerate(names):
+            group.attrs[f"weight_names{i}"] = np.array([n.encode()])
+    else:
+        group.attrs["weight_names"] = names if vlen_names else np.array([n.encode() for n in names])
     for weight, data in weights:
         options = dataset_options.get(weight, {})
         if options.get("compact"):
@@ -85,7 +90,7 @@ def userblock(manifest):
     with h5py.File(os.path.join(OUT, "userblock.h5"), "w", userblock_size=512) as f:
         f.attrs["keras_version"] = "2.4.0"
         layer(f, "dense", [("kernel:0", values((2, 3))), ("bias:0", values(3).astype(">f4"))], False, manifest,
-              **{"kernel:0": {"compact": True}})
+              split_names=True, **{"kernel:0": {"compact": True}})
         f.attrs["layer_names"] = np.array([b"dense"])
 
 

@@ -9,7 +9,8 @@ namespace NativeASD.Tests.Weights;
 /// <summary>
 /// Keras HDF5 reading with our own HDF5 reader: small Keras-shaped files written by h5py
 /// (Tests/Reference/make_keras_h5_fixtures.py: superblock v0 and libver='latest', a user block, fixed and
-/// variable-length strings, float32, float64 and big-endian data, contiguous, compact and chunked+shuffle+gzip layouts),
+/// variable-length strings, name lists split as Keras splits long ones, float32, float64 and big-endian data,
+/// contiguous, compact and chunked+shuffle+gzip layouts),
 /// the real ad01.h5, and the ad01 cross-check against TFLite.
 /// </summary>
 public class KerasH5Tests

@@ -71,17 +71,17 @@ public sealed class KerasH5Source : IWeightSource
 
         // model.save() nests the weights under model_weights; save_weights() puts the layers at the root.
         var weights = root.HasLink("model_weights") ? root.Child("model_weights") : root;
-        if (!weights.HasAttribute("layer_names")) throw Error("no 'layer_names' attribute: not a Keras HDF5 weights file");
+        if (!HasNames(weights, "layer_names")) throw Error("no 'layer_names' attribute: not a Keras HDF5 weights file");
 
         var tensors = new List<WeightTensor>();
         var datasets = new HashSet<long>();
         long stored = 0;
-        foreach (string layer in weights.Attribute("layer_names").ReadStrings())
+        foreach (string layer in ReadNames(weights, "layer_names"))
         {
             if (!weights.HasLink(layer)) throw Error($"layer '{layer}' is listed in layer_names but has no group");
             var group = weights.Child(layer);
-            if (!group.HasAttribute("weight_names")) continue;
-            foreach (string weightName in group.Attribute("weight_names").ReadStrings())
+            if (!HasNames(group, "weight_names")) continue;
+            foreach (string weightName in ReadNames(group, "weight_names"))
             {
                 var found = Find(group, layer, weightName);
                 if (!datasets.Add(found.Address)) throw Error($"weight '{weightName}' of layer '{layer}' is a dataset listed before");
@@ -94,6 +94,18 @@ public sealed class KerasH5Source : IWeightSource
             }
         }
         Tensors = tensors;
+    }
+
+    // Keras splits a name list larger than HDF5's 64 KiB object header limit into numbered attributes
+    // (layer_names0, layer_names1, …; see save_attributes_to_hdf5_group); read them back in order.
+    static bool HasNames(Hdf5Object owner, string name) => owner.HasAttribute(name) || owner.HasAttribute(name + "0");
+
+    static IEnumerable<string> ReadNames(Hdf5Object owner, string name)
+    {
+        if (owner.HasAttribute(name)) return owner.Attribute(name).ReadStrings();
+        var names = new List<string>();
+        for (int part = 0; owner.HasAttribute(name + part); part++) names.AddRange(owner.Attribute(name + part).ReadStrings());
+        return names;
     }
 
     /// <summary>The object at a weight's path inside its layer group ("dense/kernel:0" is group dense, dataset kernel:0).</summary>
