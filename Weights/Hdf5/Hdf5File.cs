@@ -38,7 +38,16 @@ internal sealed class Hdf5File : IDisposable
     /// </summary>
     long MetadataBudget => Length + (16L << 20);
 
-    public static Hdf5File Open(string path) => Open(path, Hdf5Storage.Open(path));
+    public static Hdf5File Open(string path)
+    {
+        Hdf5Storage storage;
+        try { storage = Hdf5Storage.Open(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WeightFormatException(path, $"cannot be opened ({e.Message})", e);
+        }
+        return Open(path, storage);
+    }
 
     public static Hdf5File Parse(string path, byte[] bytes) => Open(path, Hdf5Storage.Of(bytes));
 
@@ -66,9 +75,9 @@ internal sealed class Hdf5File : IDisposable
         // The superblock sits at 0, or after a user block of 512 bytes (what Sniff accepts).
         foreach (long at in (long[])[0, 512])
         {
-            if (at + 8 > Length || !storage.Read(at, 8).Span.SequenceEqual(Signature)) continue;
+            if (at + 8 > Length || !Metadata(at, 8, "signature").Span.SequenceEqual(Signature)) continue; // base is still 0
             baseAddress = at;
-            var head = Metadata(0, Math.Min(Length - at, 96), "superblock");
+            var head = Metadata(0, Math.Min(Length - at, 100), "superblock"); // version 1 is the longest
             var cursor = new Hdf5Cursor(this, head.Span, "superblock", at);
             cursor.Skip(8);
             SuperblockVersion = cursor.U8();
@@ -121,11 +130,17 @@ internal sealed class Hdf5File : IDisposable
         if (count > MetadataBudget - metadataRead)
             throw Error($"{what} at 0x{address:x}: reading {count:N0} more bytes of metadata would exceed {MetadataBudget:N0} in total (structures revisited or overlapping)");
         metadataRead += count;
-        return storage.Read(start, (int)count);
+        try { return storage.Read(start, (int)count); }
+        catch (IOException e) when (e is not WeightFormatException) { throw Error($"{what} at 0x{address:x}: {e.Message}"); }
     }
 
     /// <summary>Raw data bytes at a file address into destination, after checking the range lies inside the file.</summary>
-    public void Data(long address, Span<byte> destination, string what) => storage.CopyTo(CheckRange(address, destination.Length, what), destination);
+    public void Data(long address, Span<byte> destination, string what)
+    {
+        long start = CheckRange(address, destination.Length, what);
+        try { storage.CopyTo(start, destination); }
+        catch (IOException e) when (e is not WeightFormatException) { throw Error($"{what} at 0x{address:x}: {e.Message}"); }
+    }
 
     long CheckRange(long address, long count, string what)
     {
