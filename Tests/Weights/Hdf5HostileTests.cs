@@ -110,16 +110,24 @@ public class Hdf5HostileTests(ITestOutputHelper output)
         byte[] bytes = Seed("model_v0");
         // The first v1 B-tree node of this type: raise its level so its children are read as nodes, keep one child
         // and point it at the node itself.
-        int at = -4;
-        do at = bytes.AsSpan(at + 4).IndexOf("TREE"u8) is var i and >= 0 ? at + 4 + i : -1;
-        while (at >= 0 && (bytes[at + 4] != nodeType || BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at + 6)) == 0));
+        int at = FirstNode(bytes, nodeType);
         Assert.True(at >= 0, "no such node");
+        // a group key is a heap offset; a chunk key is size, filter mask and the offsets of a rank-1 dataset + 1
         int keySize = nodeType == 0 ? 8 : 4 + 4 + 8 * 2;
         bytes[at + 5] = 1;
         BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(at + 6), 1);
         BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(at + 24 + keySize), (ulong)at);
         var e = Fails("btree.h5", bytes);
         Assert.Contains($"{what} at 0x{at:x} is reached twice (a cycle)", e.Message);
+    }
+
+    /// <summary>The first v1 B-tree node ("TREE") of this type with at least one entry.</summary>
+    static int FirstNode(byte[] bytes, byte nodeType)
+    {
+        for (int at = 0; at + 8 <= bytes.Length; at++)
+            if (bytes.AsSpan(at).StartsWith("TREE"u8) && bytes[at + 4] == nodeType && BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at + 6)) > 0)
+                return at;
+        return -1;
     }
 
     [Fact]
