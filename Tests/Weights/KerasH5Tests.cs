@@ -1,47 +1,56 @@
+using System.Text.Json;
 using NativeASD.Weights;
+using NativeASD.Weights.Hdf5;
 using NativeASD.Weights.Keras;
 using NativeASD.Weights.Tflite;
-using PureHDF;
 
 namespace NativeASD.Tests.Weights;
 
-/// <summary>Keras HDF5 reading (real ad01.h5, and a small Keras-shaped file written with PureHDF) and the ad01 cross-check against TFLite.</summary>
+/// <summary>
+/// Keras HDF5 reading with our own HDF5 reader: small Keras-shaped files written by h5py
+/// (Tests/Reference/make_keras_h5_fixtures.py: superblock v0 and libver='latest', a user block, fixed and
+/// variable-length strings, name lists split as Keras splits long ones, float32, float64 and big-endian data,
+/// contiguous, compact and chunked+shuffle+gzip layouts),
+/// the real ad01.h5, and the ad01 cross-check against TFLite.
+/// </summary>
 public class KerasH5Tests
 {
-    /// <summary>A Keras-shaped HDF5 file: model_weights/&lt;layer&gt;/&lt;layer&gt;/{kernel:0,bias:0,…} with layer_names/weight_names attributes.</summary>
-    internal static byte[] SmallKerasFile()
+    /// <summary>model.save()-shaped, h5py defaults (superblock v0): model_weights/&lt;layer&gt;/&lt;layer&gt;/{kernel:0,bias:0,…}.</summary>
+    internal static byte[] SmallKerasFile() => File.ReadAllBytes(Fixtures.PathOf("keras", "model_v0.h5"));
+
+    /// <summary>save_weights()-shaped with libver='latest' (superblock v3, OHDR headers, link messages).</summary>
+    internal static byte[] LatestKerasFile() => File.ReadAllBytes(Fixtures.PathOf("keras", "weights_latest.h5"));
+
+    public static TheoryData<string> FixtureFiles => ["model_v0", "weights_latest", "userblock"];
+
+    static JsonElement Manifest(string file)
     {
-        var rng = new Random(7);
-        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        static H5Group Layer(string name, params (string Weight, float[] Data, ulong[] Dims)[] weights)
+        using var doc = JsonDocument.Parse(File.ReadAllText(Fixtures.PathOf("keras", "manifest.json")));
+        return doc.RootElement.GetProperty(file).Clone();
+    }
+
+    [Theory]
+    [MemberData(nameof(FixtureFiles))]
+    public void H5py_fixtures_read_exactly_as_written(string file)
+    {
+        string path = Fixtures.PathOf("keras", file + ".h5");
+        // Both storages: bytes in memory (Parse) and positional reads from the open file (Load).
+        using var parsed = KerasH5File.Parse(path, File.ReadAllBytes(path));
+        using var loaded = KerasH5File.Load(path);
+        var expected = Manifest(file).EnumerateArray().ToList();
+        foreach (var source in (KerasH5Source[])[parsed, loaded])
         {
-            var inner = new H5Group();
-            foreach (var (weight, data, dims) in weights) inner[weight] = new H5Dataset(data, fileDims: dims);
-            return new H5Group
+            Assert.Equal(expected.Select(e => e.GetProperty("name").GetString()), source.Tensors.Select(t => t.Name));
+            for (int i = 0; i < expected.Count; i++)
             {
-                [name] = inner,
-                Attributes = new() { ["weight_names"] = weights.Select(w => $"{name}/{w.Weight}").ToArray() },
-            };
+                var tensor = source.Tensors[i];
+                Assert.Equal(expected[i].GetProperty("shape").EnumerateArray().Select(d => d.GetInt32()), tensor.Shape);
+                Assert.Equal(expected[i].GetProperty("dtype").GetString() == "float64" ? WeightDType.F64 : WeightDType.F32, tensor.StoredAs);
+                float[] values = expected[i].GetProperty("values").EnumerateArray().Select(v => (float)v.GetDouble()).ToArray();
+                Assert.Equal(values, tensor.ReadFloat32());
+            }
+            Assert.Equal("2.4.0", source.Metadata["keras_version"]);
         }
-        var file = new H5File
-        {
-            ["model_weights"] = new H5Group
-            {
-                ["dense"] = Layer("dense", ("kernel:0", Values(12), [4, 3]), ("bias:0", Values(3), [3])),
-                ["batch_normalization"] = Layer("batch_normalization", ("gamma:0", Values(3), [3]), ("beta:0", Values(3), [3]),
-                    ("moving_mean:0", Values(3), [3]), ("moving_variance:0", Values(3).Select(Math.Abs).ToArray(), [3])),
-                ["activation"] = new H5Group(),
-                Attributes = new() { ["layer_names"] = new[] { "dense", "batch_normalization", "activation" } },
-            },
-            Attributes = new()
-            {
-                ["keras_version"] = "2.4.0",
-                ["model_config"] = """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "Dense", "config": {"name": "dense", "units": 3, "activation": "linear"}}, {"class_name": "BatchNormalization", "config": {"name": "batch_normalization", "epsilon": 0.001}}, {"class_name": "Activation", "config": {"name": "activation", "activation": "relu"}}]}}""",
-            },
-        };
-        var stream = new MemoryStream();
-        file.Write(stream);
-        return stream.ToArray();
     }
 
     [Fact]
@@ -56,7 +65,54 @@ public class KerasH5Tests
         Assert.Equal(["Dense", "BatchNormalization", "Activation"], source.Layers.Select(l => l.ClassName));
         Assert.Equal(0.001, source.Layers[1].Config.GetProperty("epsilon").GetDouble());
         Assert.Equal("2.4.0", source.Metadata["keras_version"]);
+        Assert.Equal("tensorflow", source.Metadata["backend"]);
         Assert.True(KerasH5File.Sniff(SmallKerasFile().AsSpan(0, 8)));
+        Assert.True(KerasH5File.Sniff(File.ReadAllBytes(Fixtures.PathOf("keras", "userblock.h5")).AsSpan(0, 520)));
+    }
+
+    [Theory]
+    [InlineData("model_v0", 0)]
+    [InlineData("weights_latest", 3)]
+    [InlineData("userblock", 0)]
+    public void Fixtures_cover_both_superblock_generations(string file, int version)
+    {
+        using var h5 = Hdf5File.Parse(file, File.ReadAllBytes(Fixtures.PathOf("keras", file + ".h5")));
+        Assert.Equal(version, h5.SuperblockVersion);
+    }
+
+    [Fact]
+    public void The_gzip_weight_is_chunked_and_the_strings_are_of_both_kinds()
+    {
+        using var h5 = Hdf5File.Parse("model_v0", SmallKerasFile());
+        var weights = h5.Root.Child("model_weights");
+        var bn = weights.Child("batch_normalization");
+        Assert.True(bn.Child("batch_normalization").Child("moving_variance:0").Dataset("moving_variance:0").IsChunked);
+        Assert.False(bn.Child("batch_normalization").Child("gamma:0").Dataset("gamma:0").IsChunked);
+        Assert.False(weights.Attribute("layer_names").Type.IsVariableLengthString);
+        Assert.True(h5.Root.Attribute("model_config").Type.IsVariableLengthString);
+        using var latest = Hdf5File.Parse("weights_latest", LatestKerasFile());
+        Assert.True(latest.Root.Attribute("layer_names").Type.IsVariableLengthString);
+        Assert.Equal(["dense", "dense_1"], latest.Root.Attribute("layer_names").ReadStrings());
+    }
+
+    [Fact]
+    public void Unsupported_structures_fail_naming_the_file_and_the_feature()
+    {
+        using var h5 = Hdf5File.Parse("unsupported.h5", File.ReadAllBytes(Fixtures.PathOf("keras", "unsupported_latest.h5")));
+        var many = h5.Root.Child("many");
+        var e = Assert.Throws<WeightFormatException>(() => many.HasLink("g0"));
+        Assert.StartsWith("unsupported.h5: ", e.Message);
+        Assert.Contains("dense storage", e.Message);
+        e = Assert.Throws<WeightFormatException>(() => h5.Root.Child("chunked").Dataset("chunked"));
+        Assert.Contains("chunk index type", e.Message);
+    }
+
+    [Fact]
+    public void Lookup3_matches_the_published_test_vectors()
+    {
+        // hashlittle("", 0) and hashlittle("Four score and seven years ago", 0) from lookup3.c's driver5.
+        Assert.Equal(0xdeadbeefu, Lookup3.Hash([]));
+        Assert.Equal(0x17770551u, Lookup3.Hash("Four score and seven years ago"u8));
     }
 
     [SkippableFact]
@@ -188,7 +244,7 @@ public class KerasH5Tests
 /// <summary>
 /// Keras HDF5 files whose dataspace claims more elements than the file holds: every dataset's shape × element size is
 /// checked against the file length before anything is read, so opening and decoding fails cleanly, naming the file and
-/// the weight, after allocating no more than a bound (PureHDF's own header parsing included).
+/// the weight, after allocating no more than a bound.
 /// </summary>
 public class KerasH5HostileDimsTests
 {

@@ -1,6 +1,7 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text.Json;
-using PureHDF;
-using PureHDF.VOL.Native;
+using NativeASD.Weights.Hdf5;
 
 namespace NativeASD.Weights.Keras;
 
@@ -10,7 +11,8 @@ public sealed record KerasLayer(string Name, string ClassName, JsonElement Confi
 /// <summary>
 /// Keras HDF5 files (model.save(...h5) or save_weights): the weights under model_weights/&lt;layer&gt;/&lt;weight name&gt;,
 /// named as Keras names them ("dense/kernel:0", "batch_normalization/moving_mean:0"), in layer order, shapes as stored
-/// (a Dense kernel is [in, out]). Read with PureHDF; every size is checked against the file before anything is read.
+/// (a Dense kernel is [in, out]). Read with our own bounded HDF5 reader (<see cref="Hdf5File"/>): every size is checked
+/// against the file before anything is allocated or read.
 /// </summary>
 public static class KerasH5File
 {
@@ -26,27 +28,20 @@ public static class KerasH5File
     public static KerasH5Source Load(string path)
     {
         if (!File.Exists(path)) throw new WeightFormatException(path, "file not found");
-        return KerasH5Source.Open(path, () => H5File.OpenRead(path), new FileInfo(path).Length);
+        return KerasH5Source.Open(Hdf5File.Open(path));
     }
 
     /// <summary>Reads a Keras HDF5 file held in memory; <paramref name="path"/> only names it in errors.</summary>
-    public static KerasH5Source Parse(string path, byte[] bytes) =>
-        KerasH5Source.Open(path, () => H5File.Open(new MemoryStream(bytes, writable: false), leaveOpen: false), bytes.Length);
+    public static KerasH5Source Parse(string path, byte[] bytes) => KerasH5Source.Open(Hdf5File.Parse(path, bytes));
 }
 
 public sealed class KerasH5Source : IWeightSource
 {
-    readonly NativeFile file;
-    readonly long fileLength;
+    readonly Hdf5File file;
 
-    KerasH5Source(string path, NativeFile file, long fileLength)
-    {
-        Path = path;
-        this.file = file;
-        this.fileLength = fileLength;
-    }
+    KerasH5Source(Hdf5File file) => this.file = file;
 
-    public string Path { get; }
+    public string Path => file.Path;
     public string Format => "keras-h5";
     public IReadOnlyList<WeightTensor> Tensors { get; private set; } = [];
     public IReadOnlyDictionary<string, string> Metadata { get; private set; } = new Dictionary<string, string>();
@@ -55,119 +50,116 @@ public sealed class KerasH5Source : IWeightSource
 
     public void Dispose() => file.Dispose();
 
-    internal static KerasH5Source Open(string path, Func<NativeFile> open, long length)
+    internal static KerasH5Source Open(Hdf5File file)
     {
-        NativeFile file;
-        try { file = open(); }
-        catch (Exception e) { throw Wrap(path, "not a readable HDF5 file", e); }
-        var source = new KerasH5Source(path, file, length);
+        var source = new KerasH5Source(file);
         try { source.ReadStructure(); }
-        catch (Exception e) when (e is not WeightFormatException)
-        {
-            file.Dispose();
-            throw Wrap(path, "malformed HDF5 structure", e);
-        }
         catch { file.Dispose(); throw; }
         return source;
     }
 
-    // PureHDF reports corrupt structures with many exception types (its own, IO, argument, overflow, index, cast …);
-    // at this library boundary all of them mean "malformed file". That includes OutOfMemoryException: PureHDF
-    // allocates a buffer of a size read from the file before reading it (up to 2 GiB for an int length field).
-    static WeightFormatException Wrap(string path, string what, Exception e) =>
-        new(path, $"{what} ({e.GetType().Name}: {e.Message})", e);
-
-    WeightFormatException Error(string problem) => new(Path, problem);
+    WeightFormatException Error(string problem) => file.Error(problem);
 
     void ReadStructure()
     {
+        var root = file.Root;
         var metadata = new Dictionary<string, string>();
         foreach (string key in (string[])["keras_version", "backend", "model_config", "training_config"])
-            if (file.AttributeExists(key)) metadata[key] = ReadStringAttribute(file, key);
+            if (root.HasAttribute(key)) metadata[key] = string.Join("", root.Attribute(key).ReadStrings());
         Metadata = metadata;
         if (metadata.TryGetValue("model_config", out string? config)) Layers = ParseLayers(config);
 
         // model.save() nests the weights under model_weights; save_weights() puts the layers at the root.
-        IH5Group weights = file.LinkExists("model_weights") ? file.Group("model_weights") : file;
-        if (!weights.AttributeExists("layer_names")) throw Error("no 'layer_names' attribute: not a Keras HDF5 weights file");
+        var weights = root.HasLink("model_weights") ? root.Child("model_weights") : root;
+        if (!HasNames(weights, "layer_names")) throw Error("no 'layer_names' attribute: not a Keras HDF5 weights file");
 
         var tensors = new List<WeightTensor>();
-        foreach (string layer in ReadStringsAttribute(weights, "layer_names"))
+        var datasets = new HashSet<long>();
+        long stored = 0;
+        foreach (string layer in ReadNames(weights, "layer_names"))
         {
-            if (!weights.LinkExists(layer)) throw Error($"layer '{layer}' is listed in layer_names but has no group");
-            IH5Group group = weights.Group(layer);
-            if (!group.AttributeExists("weight_names")) continue;
-            foreach (string weightName in ReadStringsAttribute(group, "weight_names"))
+            if (!weights.HasLink(layer)) throw Error($"layer '{layer}' is listed in layer_names but has no group");
+            var group = weights.Child(layer);
+            if (!HasNames(group, "weight_names")) continue;
+            foreach (string weightName in ReadNames(group, "weight_names"))
             {
-                if (!group.LinkExists(weightName)) throw Error($"weight '{weightName}' of layer '{layer}' is listed but missing");
-                tensors.Add(Describe(weightName, group.Dataset(weightName)));
+                var found = Find(group, layer, weightName);
+                if (!datasets.Add(found.Address)) throw Error($"weight '{weightName}' of layer '{layer}' is a dataset listed before");
+                var dataset = found.Dataset(weightName);
+                // Distinct datasets never share bytes in a valid file; a corrupted one must not make every
+                // weight read the same large range again.
+                stored += dataset.StoredBytes;
+                if (stored > file.Length) throw Error($"weights up to '{weightName}' store {stored:N0} bytes, more than the file's {file.Length:N0}");
+                tensors.Add(Describe(weightName, dataset));
             }
         }
         Tensors = tensors;
     }
 
-    WeightTensor Describe(string name, IH5Dataset dataset)
+    // Keras splits a name list larger than HDF5's 64 KiB object header limit into numbered attributes
+    // (layer_names0, layer_names1, …; see save_attributes_to_hdf5_group); read them back in order.
+    static bool HasNames(Hdf5Object owner, string name) => owner.HasAttribute(name) || owner.HasAttribute(name + "0");
+
+    static IEnumerable<string> ReadNames(Hdf5Object owner, string name)
     {
-        IH5DataType type = dataset.Type;
+        if (owner.HasAttribute(name)) return owner.Attribute(name).ReadStrings();
+        var names = new List<string>();
+        for (int part = 0; owner.HasAttribute(name + part); part++) names.AddRange(owner.Attribute(name + part).ReadStrings());
+        return names;
+    }
+
+    /// <summary>The object at a weight's path inside its layer group ("dense/kernel:0" is group dense, dataset kernel:0).</summary>
+    Hdf5Object Find(Hdf5Object group, string layer, string weightName)
+    {
+        foreach (string part in weightName.Split('/'))
+        {
+            if (!group.HasLink(part)) throw Error($"weight '{weightName}' of layer '{layer}' is listed but missing");
+            group = group.Child(part);
+        }
+        return group;
+    }
+
+    WeightTensor Describe(string name, Hdf5Dataset dataset)
+    {
+        var type = dataset.Type;
         WeightDType dtype = (type.Class, type.Size) switch
         {
-            (H5DataTypeClass.FloatingPoint, 4) => WeightDType.F32,
-            (H5DataTypeClass.FloatingPoint, 8) => WeightDType.F64,
-            _ => throw Error($"weight '{name}' has HDF5 type {type.Class} of {type.Size} bytes; only float32 and float64 are read"),
+            (Hdf5TypeClass.FloatingPoint, 4) => WeightDType.F32,
+            (Hdf5TypeClass.FloatingPoint, 8) => WeightDType.F64,
+            _ => throw Error($"weight '{name}' has HDF5 type {type}; only float32 and float64 are read"),
         };
-        ulong[] dims = dataset.Space.Dimensions;
-        if (dims.Length > 32) throw Error($"weight '{name}' has rank {dims.Length}");
+        long[] dims = dataset.Space.Dims;
+        // The dataset checked its shape against the bytes the file stores (for chunked data: what they can inflate to).
         var shape = new int[dims.Length];
-        // Stored bytes must fit in the file; chunked (possibly compressed) data may expand, but not beyond 1024×
-        // (deflate's limit). Checked before each multiplication, so the product cannot overflow.
-        long limit = dataset.Layout.Class == H5DataLayoutClass.Chunked ? fileLength * 1024 : fileLength;
-        long count = 1;
         for (int d = 0; d < dims.Length; d++)
         {
             if (dims[d] > int.MaxValue) throw Error($"weight '{name}' has dimension {dims[d]}");
             shape[d] = (int)dims[d];
-            if (shape[d] > 0 && count > limit / type.Size / shape[d])
-                throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] needs more bytes than the file's {fileLength} can hold");
-            count *= shape[d];
-            if (count > int.MaxValue) throw Error($"weight '{name}' of shape [{string.Join(",", dims)}] has more elements than one array holds");
         }
-        long bytes = count * type.Size;
-        return new WeightTensor(name, shape, dtype, bytes, () => ReadData(name, dataset, dtype, count));
+        long count = dataset.Space.Count;
+        if (dataset.ByteCount > Array.MaxLength) throw Error($"weight '{name}' of shape {dataset.Space} has more bytes than one array holds");
+        return new WeightTensor(name, shape, dtype, dataset.ByteCount, () => ReadData(dataset, type, (int)count));
     }
 
-    float[] ReadData(string name, IH5Dataset dataset, WeightDType dtype, long count)
+    static float[] ReadData(Hdf5Dataset dataset, Hdf5DataType type, int count)
     {
-        try
+        var values = new float[count];
+        if (type.Size == 4)
         {
-            float[] values = dtype == WeightDType.F32 ? dataset.Read<float[]>()
-                : Array.ConvertAll(dataset.Read<double[]>(), v => (float)v);
-            if (values.Length != count) throw Error($"weight '{name}' read {values.Length} values for {count} elements");
+            // float32 goes straight into the result; only its byte order may need fixing.
+            var bytes = MemoryMarshal.AsBytes(values.AsSpan());
+            dataset.Read(bytes);
+            if (type.BigEndian) BinaryPrimitives.ReverseEndianness(MemoryMarshal.Cast<byte, int>(bytes), MemoryMarshal.Cast<byte, int>(bytes));
             return values;
         }
-        catch (Exception e) when (e is not WeightFormatException)
+        var doubles = new byte[(long)count * 8];
+        dataset.Read(doubles);
+        for (int i = 0; i < count; i++)
         {
-            throw Wrap(Path, $"weight '{name}' could not be read", e);
+            var element = doubles.AsSpan(i * 8, 8);
+            values[i] = (float)(type.BigEndian ? BinaryPrimitives.ReadDoubleBigEndian(element) : BinaryPrimitives.ReadDoubleLittleEndian(element));
         }
-    }
-
-    /// <summary>A string-array attribute (fixed- or variable-length strings), bounded by the file size.</summary>
-    string[] ReadStringsAttribute(IH5Object owner, string name)
-    {
-        IH5Attribute attribute = owner.Attribute(name);
-        ulong count = attribute.Space.Dimensions.Aggregate(1UL, (a, d) => d == 0 ? 0 : a > (ulong)fileLength / d ? ulong.MaxValue : a * d);
-        if (count > (ulong)fileLength) throw Error($"attribute '{name}' claims {count} strings in a {fileLength}-byte file");
-        if (count == 0) return [];
-        if (attribute.Type.Class is not (H5DataTypeClass.String or H5DataTypeClass.VariableLength))
-            throw Error($"attribute '{name}' has type {attribute.Type.Class}, expected strings");
-        return attribute.Read<string[]>();
-    }
-
-    string ReadStringAttribute(IH5Object owner, string name)
-    {
-        IH5Attribute attribute = owner.Attribute(name);
-        if (attribute.Type.Class is not (H5DataTypeClass.String or H5DataTypeClass.VariableLength))
-            throw Error($"attribute '{name}' has type {attribute.Type.Class}, expected a string");
-        return attribute.Space.Dimensions.Length == 0 ? attribute.Read<string>() : string.Join("", ReadStringsAttribute(owner, name));
+        return values;
     }
 
     /// <summary>Layers of a Functional or Sequential model_config ({"config": {"layers": [...]}} or, older, {"config": [...]}).</summary>
