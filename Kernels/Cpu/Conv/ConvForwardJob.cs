@@ -32,10 +32,13 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
     GemmBlocking _blk;
     int _kc, _mPad, _positions, _stripColumns, _strips, _sliceRows, _m0, _mc;
     bool _flat;
+    FusedEpilogue _epilogue;
 
-    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads, bool allowFlat = true)
+    /// <summary>Sets up one call; an active <paramref name="epilogue"/> (no bias then) is applied to each strip as it is finished.</summary>
+    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads, bool allowFlat = true,
+        FusedEpilogue epilogue = default)
     {
-        _g = g; _x = x; _y = y; _bias = bias; _level = level; _weights = w;
+        _g = g; _x = x; _y = y; _bias = bias; _level = level; _weights = w; _epilogue = epilogue;
         _blk = GemmBlocking.For(level);
         int k = g.PatchSize, og = g.OutPerGroup, mr = _blk.MR;
         int kBlocks = (k + _blk.KC - 1) / _blk.KC;
@@ -82,7 +85,7 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
                 GemmPacking.PackA(_w + ((long)grp * k + p0) * _mPad, _weights + ((long)grp * og + _m0) * k + p0, k, false, _mc, Math.Min(_kc, k - p0), _blk.MR);
     }
 
-    public void Clear() { _x = _y = _bias = _weights = null; }
+    public void Clear() { _x = _y = _bias = _weights = null; _epilogue = default; }
 
     public override void Execute(int task)
     {
@@ -137,7 +140,9 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
                 }
             }
         }
-        if (_bias != null)
+        if (_epilogue.Active)
+            for (int r = 0; r < og; r++) _epilogue.Row(y + r * ldc, grp * g.OutPerGroup + _m0 + r, cols);
+        else if (_bias != null)
             for (int r = 0; r < og; r++)
             {
                 var row = new Span<float>(y + r * ldc, cols);
