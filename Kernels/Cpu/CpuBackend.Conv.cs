@@ -38,10 +38,7 @@ public sealed unsafe partial class CpuBackend
         var job = ConvForwardJob.Rent();
         int tasks = job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly);
         for (int s = 0; s < job.Slices; s++)
-        {
-            job.PackSlice(s);
-            _pool.Run(job, tasks);
-        }
+            job.RunSlice(_pool, s, tasks);
         job.Clear();
     }
 
@@ -75,10 +72,7 @@ public sealed unsafe partial class CpuBackend
         var job = ConvForwardJob.Rent();
         int tasks = job.Prepare(g, P(x), P(w), null, yp, Simd, Threads, allowFlat: !GeneralConvOnly, e);
         for (int s = 0; s < job.Slices; s++)
-        {
-            job.PackSlice(s);
-            _pool.Run(job, tasks);
-        }
+            job.RunSlice(_pool, s, tasks);
         job.Clear();
     }
 
