@@ -31,7 +31,7 @@ public sealed unsafe partial class CpuBackend
         if (WinogradConvJob.Suits(g) && !GeneralConvOnly)
         {
             var wino = WinogradConvJob.Rent();
-            _pool.Run(wino, wino.Prepare(g, x, w, bias, y, Simd));
+            _pool.Run(wino, wino.Prepare(_pool, g, x, w, bias, y, Simd));
             wino.Clear();
             return;
         }
@@ -65,7 +65,7 @@ public sealed unsafe partial class CpuBackend
         if (!GeneralConvOnly && WinogradConvJob.SuitsFused(g, out bool transposed))
         {
             var wino = WinogradConvJob.Rent();
-            _pool.Run(wino, wino.Prepare(g, P(x), P(w), null, yp, Simd, e, transposed));
+            _pool.Run(wino, wino.Prepare(_pool, g, P(x), P(w), null, yp, Simd, e, transposed));
             wino.Clear();
             return;
         }

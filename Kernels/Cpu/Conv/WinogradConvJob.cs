@@ -31,6 +31,13 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
     GemmBlocking _blk;
     int _kc, _mPad, _tilesA, _tilesB, _chunk, _chunks;
     FusedEpilogue _epilogue;
+    float* _w, _transformedU;
+    int _kA, _kB;
+    bool _weightPhase;
+
+    /// <summary>Weight-transform tasks per call.</summary>
+    const int WeightParts = 8;
+
     // The tile-row axis A and the chunk axis B: (H, W) normally, (W, H) transposed. Extents, padding and element strides.
     bool _transposed;
     int _inA, _inB, _padA, _padB, _outA, _outB;
@@ -56,7 +63,8 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
     static bool Pays(in Conv2dGeometry g, int tilesPerRow) =>
         tilesPerRow >= 12 && (long)g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2) >= 128;
 
-    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level,
+    /// <summary>Transforms and packs the weights (on the pool) and returns the tile tasks.</summary>
+    public int Prepare(WorkerPool pool, in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level,
         FusedEpilogue epilogue = default, bool transposed = false)
     {
         _g = g; _x = x; _y = y; _bias = bias; _level = level; _epilogue = epilogue; _transposed = transposed;
@@ -71,12 +79,38 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
         _kc = (c + kBlocks - 1) / kBlocks;
         _mPad = (o + _blk.MR - 1) / _blk.MR * _blk.MR;
 
-        // U_ξ[o, c] = (G g Gᵀ)[ξ], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; then each ξ packed into MR-row panels per K block.
-        float* u = _transformed.Get(16L * o * c);
+        _w = w; _kA = kA; _kB = kB;
+        _transformedU = _transformed.Get(16L * o * c);
+        _u = _packed.Get(16L * c * _mPad);
+        _weightPhase = true;
+        pool.Run(this, WeightParts);
+        _weightPhase = false;
+
+        _tilesA = (_outA + 1) / 2;
+        _tilesB = (_outB + 1) / 2;
+        int unit = Math.Max(8, _blk.NR); // whole B panels and whole 8-tile vectors
+        _chunk = Math.Min(MaxChunk, (_tilesB + unit - 1) / unit * unit);
+        _chunks = (_tilesB + _chunk - 1) / _chunk;
+        return checked(g.Batch * _tilesA * _chunks);
+    }
+
+    public void Clear() { _x = _y = _bias = _w = null; _epilogue = default; }
+
+    /// <summary>
+    /// Weight task: U_ξ[o, c] = (G g Gᵀ)[ξ], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], for one range of output channels (whole MR
+    /// panels), then each ξ's rows packed into MR-row panels per K block. The same arithmetic per element on any thread.
+    /// </summary>
+    void TransformWeights(int part)
+    {
+        int c = _g.InChannels, o = _g.OutChannels, mr = _blk.MR, panels = _mPad / mr;
+        int r0 = panels * part / WeightParts * mr, r1 = Math.Min(o, panels * (part + 1) / WeightParts * mr);
+        if (r1 <= r0) return;
+        float* u = _transformedU;
         float* gg = stackalloc float[12]; // G·g: 4×3
-        for (int oc = 0; oc < o * c; oc++)
+        int kA = _kA, kB = _kB;
+        for (int oc = r0 * c; oc < r1 * c; oc++)
         {
-            float* k = w + oc * 9L;
+            float* k = _w + oc * 9L;
             for (int col = 0; col < 3; col++)
             {
                 float a = k[col * kB], b = k[kA + col * kB], d = k[2 * kA + col * kB];
@@ -91,23 +125,21 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
                 u[(row * 4 + 3) * (long)o * c + oc] = d;
             }
         }
-        _u = _packed.Get(16L * c * _mPad);
         for (int xi = 0; xi < 16; xi++)
             for (int p0 = 0; p0 < c; p0 += _kc)
-                GemmPacking.PackA(_u + ((long)xi * c + p0) * _mPad, u + (long)xi * o * c + p0, c, false, o, Math.Min(_kc, c - p0), _blk.MR);
-
-        _tilesA = (_outA + 1) / 2;
-        _tilesB = (_outB + 1) / 2;
-        int unit = Math.Max(8, _blk.NR); // whole B panels and whole 8-tile vectors
-        _chunk = Math.Min(MaxChunk, (_tilesB + unit - 1) / unit * unit);
-        _chunks = (_tilesB + _chunk - 1) / _chunk;
-        return checked(g.Batch * _tilesA * _chunks);
+            {
+                int kc = Math.Min(_kc, c - p0);
+                GemmPacking.PackA(_u + ((long)xi * c + p0) * _mPad + (long)r0 * kc, u + (long)xi * o * c + (long)r0 * c + p0, c, false, r1 - r0, kc, mr);
+            }
     }
-
-    public void Clear() { _x = _y = _bias = null; _epilogue = default; }
 
     public override void Execute(int task)
     {
+        if (_weightPhase)
+        {
+            TransformWeights(task);
+            return;
+        }
         switch (_level)
         {
             case SimdLevel.Vector512: Run<GemmVector512, Vector512<float>>(task); break;
