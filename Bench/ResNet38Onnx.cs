@@ -16,7 +16,7 @@ namespace NativeASD.Bench;
 /// them), then NativeASD (CPU backend, the .pth loaded through ModelFiles) and ONNX Runtime (in-process, all graph
 /// optimisations, intra-op threads = threads) alternately. Reports median wall times (and the process CPU time of each
 /// call, steadier on a shared machine), the ratios, and how far the outputs (embedding, clipwise_output) are apart
-/// (relative L2).
+/// (relative L2). <c>resnet38-onnx DIR THREADS REPEATS nospin</c> runs ORT without spin-waiting threads.
 /// </summary>
 internal static class ResNet38Onnx
 {
@@ -25,6 +25,7 @@ internal static class ResNet38Onnx
         string dir = args.Length > 0 ? args[0] : Path.Combine(Path.GetTempPath(), "nasd-onnx");
         int threads = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
         int repeats = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5;
+        bool noSpin = args.Length > 3 && args[3] == "nospin";
 
         var torch = RunTorchScript(dir, repeats);
         double torchMs = torch.GetProperty($"ms_{threads}thread").GetDouble();
@@ -48,6 +49,9 @@ internal static class ResNet38Onnx
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        // ORT's intra-op threads spin-wait after a run by default, which takes CPU from the NativeASD call that follows it
+        // in this alternating loop; "nospin" turns that off (session.intra_op.allow_spinning = 0) to measure without it.
+        if (noSpin) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         using var session = new InferenceSession(Path.Combine(dir, "resnet38.onnx"), options);
         using var ortInput = OrtValue.CreateTensorValueFromMemory(input, [.. inputShape.Select(d => (long)d)]);
         using var runOptions = new RunOptions();
@@ -81,7 +85,7 @@ internal static class ResNet38Onnx
         double ourCpuMs = ourCpu[repeats / 2], ortCpuMs = ortCpu[repeats / 2], torchCpuMs = torch.GetProperty($"cpu_ms_{threads}thread").GetDouble();
 
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(inv, $"ResNet38 forward [1,1,1001,64], {threads} threads, median of {repeats} after one warm-up:"));
+        Console.WriteLine(string.Create(inv, $"ResNet38 forward [1,1,1001,64], {threads} threads, median of {repeats} after one warm-up{(noSpin ? ", ORT without spin-waiting" : "")}:"));
         Console.WriteLine(string.Create(inv, $"  NativeASD CPU backend {ourMs,8:F1} ms (min {ourTimes[0]:F1}), process CPU time {ourCpuMs:F1} ms"));
         Console.WriteLine(string.Create(inv, $"  ONNX Runtime {OrtEnv.Instance().GetVersionString(),-8} {ortMs,8:F1} ms (min {ortTimes[0]:F1}), process CPU time {ortCpuMs:F1} ms   NativeASD is {ortMs / ourMs:F2}× its speed"));
         Console.WriteLine(string.Create(inv, $"  torch {torch.GetProperty("torch").GetString(),-15} {torchMs,8:F1} ms, process CPU time {torchCpuMs:F1} ms                  NativeASD is {torchMs / ourMs:F2}× its speed"));

@@ -81,19 +81,33 @@ public abstract class BatchNorm : Layer
     Tensor ForwardEval(Tensor x3)
     {
         ClearSaved();
-        // y = x·scale + shift with scale = γ/√(running_var + eps), shift = β − running_mean·scale  (per channel)
+        var (scale, shift) = EvalAffine();
+        using (scale)
+        using (shift)
+        {
+            using var s3 = scale.Reshape(1, Features, 1);
+            using var b3 = shift.Reshape(1, Features, 1);
+            var y = Ops.Mul(x3, s3);
+            Ops.Add(y, b3, into: y);
+            return y;
+        }
+    }
+
+    /// <summary>
+    /// The evaluation-mode map as y = x·scale + shift per channel, from the running statistics and parameters as they are
+    /// now: scale = γ/√(running_var + eps), shift = β − running_mean·scale ([C] each, owned by the caller). A conv before
+    /// the BatchNorm folds it in (<see cref="Conv2d.ForwardFused"/>).
+    /// </summary>
+    public (Tensor Scale, Tensor Shift) EvalAffine()
+    {
         using var std = Ops.AddScalar(RunningVar, Eps);
         Ops.Sqrt(std, into: std);
-        using var scale = Weight is null ? Tensor.Full([Features], 1f, Backend) : Weight.Value.Clone();
+        var scale = Weight is null ? Tensor.Full([Features], 1f, Backend) : Weight.Value.Clone();
         Ops.Div(scale, std, into: scale);
-        using var shift = Ops.Mul(RunningMean, scale);
+        var shift = Ops.Mul(RunningMean, scale);
         if (Bias is null) Ops.Neg(shift, into: shift);
         else Ops.Sub(Bias.Value, shift, into: shift);
-        using var s3 = scale.Reshape(1, Features, 1);
-        using var b3 = shift.Reshape(1, Features, 1);
-        var y = Ops.Mul(x3, s3);
-        Ops.Add(y, b3, into: y);
-        return y;
+        return (scale, shift);
     }
 
     /// <summary>x̂·γ + β (a new tensor; x̂ when not affine, copied).</summary>

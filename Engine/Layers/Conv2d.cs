@@ -75,6 +75,39 @@ public sealed class Conv2d : Layer
         return y;
     }
 
+    /// <summary>
+    /// Evaluation mode: this conv, the BatchNorm after it, an optional residual add and ReLU as one backend op
+    /// (<see cref="IBackend.Conv2dForwardFused"/>), so the output is written once. The BatchNorm folds into a per-channel
+    /// scale and shift (and this conv's bias into the shift) taken from the current tensors at each call: [O] values, so no
+    /// folded copy of the weights exists that a later weight change or a return to training could leave stale.
+    /// </summary>
+    public Tensor ForwardFused(Tensor x, BatchNorm2d bn, Tensor? residual, bool relu)
+    {
+        if (Training || bn.Training)
+            throw new InvalidOperationException($"{Describe()}: the fused forward is for evaluation mode (training needs batch statistics and the layers one by one for Backward)");
+        if (bn.Features != OutChannels)
+            throw new ArgumentException($"{Describe()}: {bn.Describe()} does not match its {OutChannels} output channels");
+        var g = GeometryFor(x.Shape);
+        if (residual is not null && !Layout.SameShape(residual.Shape, g.OutputShape))
+            throw new ArgumentException($"{Describe()}: residual {Layout.Format(residual.Shape)} differs from the output {Layout.Format(g.OutputShape)} (input {Layout.Format(x.Shape)})");
+        ClearSaved();
+        var (scale, shift) = bn.EvalAffine();
+        using (scale)
+        using (shift)
+        {
+            if (Bias is not null)
+            {
+                using var folded = Ops.Mul(Bias.Value, scale);               // bn(conv + b) = conv·scale + (shift + b·scale)
+                Ops.Add(shift, folded, into: shift);
+            }
+            using var xc = x.Contiguous();
+            using var rc = residual?.Contiguous();
+            var y = Tensor.Empty(g.OutputShape, Backend);
+            Backend.Conv2dForwardFused(g, xc.View, Weight.Value.View, new ConvEpilogue(scale.View, shift.View, rc?.View, relu), y.View);
+            return y;
+        }
+    }
+
     public override Tensor Backward(Tensor dy)
     {
         var x = Saved(_x);

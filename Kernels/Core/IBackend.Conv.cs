@@ -9,6 +9,13 @@ public partial interface IBackend
     /// </summary>
     void Conv2dForward(in Conv2dGeometry g, in StridedView x, in StridedView w, StridedView? bias, in StridedView y);
 
+    /// <summary>
+    /// Inference conv and what follows it in one pass: y = conv2d(x, w)·scale[o] + shift[o] (+ residual) (then ReLU), see
+    /// <see cref="ConvEpilogue"/>, so an eval-mode conv → BatchNorm → (+ shortcut) → ReLU writes its output once. Has no
+    /// backward; a backend may use a different algorithm than <see cref="Conv2dForward"/> (the rounding differs, not the maths).
+    /// </summary>
+    void Conv2dForwardFused(in Conv2dGeometry g, in StridedView x, in StridedView w, in ConvEpilogue epilogue, in StridedView y);
+
     /// <summary>dx[N, C, H, W] = the gradient of the conv with respect to its input (a transposed conv of dy); dx is overwritten.</summary>
     void Conv2dBackwardData(in Conv2dGeometry g, in StridedView dy, in StridedView w, in StridedView dx);
 

@@ -31,17 +31,48 @@ public sealed unsafe partial class CpuBackend
         if (WinogradConvJob.Suits(g) && !GeneralConvOnly)
         {
             var wino = WinogradConvJob.Rent();
-            _pool.Run(wino, wino.Prepare(g, x, w, bias, y, Simd));
+            _pool.Run(wino, wino.Prepare(_pool, g, x, w, bias, y, Simd));
             wino.Clear();
             return;
         }
         var job = ConvForwardJob.Rent();
         int tasks = job.Prepare(g, x, w, bias, y, Simd, Threads, allowFlat: !GeneralConvOnly);
         for (int s = 0; s < job.Slices; s++)
+            job.RunSlice(_pool, s, tasks);
+        job.Clear();
+    }
+
+    /// <summary>
+    /// The conv with the epilogue applied in the kernels as each output block is finished (no extra pass over y). A 3×3
+    /// conv takes Winograd also where only its transposed layout pays (<see cref="WinogradConvJob.SuitsFused"/>); the plain
+    /// forward keeps its own choice, so training numerics do not depend on this op.
+    /// </summary>
+    public void Conv2dForwardFused(in Conv2dGeometry g, in StridedView x, in StridedView w, in ConvEpilogue epilogue, in StridedView y)
+    {
+        ConvCheck.ForwardFused(this, g, x, w, epilogue, y);
+        if (g.Batch == 0) return;
+        float* yp = P(y);
+        var e = new FusedEpilogue(yp, P(epilogue.Scale), P(epilogue.Shift), P(epilogue.Residual), epilogue.Relu);
+        if (g.InPerGroup == 1 && g.Groups > 1 && !GeneralConvOnly)
         {
-            job.PackSlice(s);
-            _pool.Run(job, tasks);
+            // Depthwise: the plain kernel, then the epilogue plane by plane (no network here depends on its speed).
+            Conv2dForward(g, P(x), P(w), null, yp);
+            int planes = g.OutHeight * g.OutWidth;
+            for (long n = 0; n < g.Batch; n++)
+                for (int o = 0; o < g.OutChannels; o++) e.Row(yp + (n * g.OutChannels + o) * planes, o, planes);
+            return;
         }
+        if (!GeneralConvOnly && WinogradConvJob.SuitsFused(g, out bool transposed))
+        {
+            var wino = WinogradConvJob.Rent();
+            _pool.Run(wino, wino.Prepare(_pool, g, P(x), P(w), null, yp, Simd, e, transposed));
+            wino.Clear();
+            return;
+        }
+        var job = ConvForwardJob.Rent();
+        int tasks = job.Prepare(g, P(x), P(w), null, yp, Simd, Threads, allowFlat: !GeneralConvOnly, e);
+        for (int s = 0; s < job.Slices; s++)
+            job.RunSlice(_pool, s, tasks);
         job.Clear();
     }
 

@@ -34,6 +34,18 @@ public sealed partial class IlgpuBackend
         Launch(k => k.Forward, Elements(g.OutputShape, "conv2d"), x, w, bias, y, p);
     }
 
+    /// <summary>The plain conv, then the epilogue as broadcast elementwise passes (simple; the device is not where inference is tuned).</summary>
+    public void Conv2dForwardFused(in Conv2dGeometry g, in StridedView x, in StridedView w, in ConvEpilogue e, in StridedView y)
+    {
+        ConvCheck.ForwardFused(this, g, x, w, e, y);
+        Conv2dForward(g, x, w, null, y);
+        long[] perChannel = [0, 1, 0, 0];
+        Binary(BinaryOp.Mul, y, new StridedView(e.Scale.Storage, e.Scale.Offset, y.Shape, perChannel), y);
+        Binary(BinaryOp.Add, y, new StridedView(e.Shift.Storage, e.Shift.Offset, y.Shape, perChannel), y);
+        if (e.Residual is { } r) Binary(BinaryOp.Add, y, r, y);
+        if (e.Relu) Unary(UnaryOp.Relu, y, y);
+    }
+
     public void Conv2dBackwardData(in Conv2dGeometry g, in StridedView dy, in StridedView w, in StridedView dx)
     {
         ConvCheck.BackwardData(this, g, dy, w, dx);

@@ -34,6 +34,13 @@ public sealed class ConvBlock : Layer
 
     public override Tensor Forward(Tensor x)
     {
+        if (!Training)
+        {
+            // Evaluation: each conv → BN → ReLU is one fused op (the BN folded into the conv's output), one pass per map.
+            var h = _conv1.ForwardFused(x, _bn1, null, relu: true);
+            h = PannsLayers.Then(h, a => _conv2.ForwardFused(a, _bn2, null, relu: true));
+            return _pool is null ? h : PannsLayers.Then(h, _pool.Forward);
+        }
         var y = _conv1.Forward(x);
         y = PannsLayers.Then(y, _bn1.Forward);
         y = PannsLayers.Then(y, _relu1.Forward);
@@ -69,6 +76,8 @@ public sealed class BasicBlock : Layer
     readonly ReLU _relu1, _relu2;
     readonly Dropout? _dropout;
     readonly Sequential? _downsample;
+    readonly Conv2d? _downConv;      // the shortcut's conv and BN (inside _downsample), fused in evaluation mode
+    readonly BatchNorm2d? _downBn;
 
     public int InChannels { get; }
     public int OutChannels { get; }
@@ -86,21 +95,19 @@ public sealed class BasicBlock : Layer
         _conv2 = AddChild("conv2", PannsLayers.Conv(outChannels, outChannels, 3, Backend));
         _bn2 = AddChild("bn2", new BatchNorm2d(outChannels, backend: Backend));
         _relu2 = AddChild("relu2", new ReLU(Backend));
-        if (stride == 2)
-            _downsample = AddChild("downsample", new Sequential([
-                ("0", PannsLayers.AvgPool(2, Backend)),
-                ("1", PannsLayers.Conv(inChannels, outChannels, 1, Backend)),
-                ("2", new BatchNorm2d(outChannels, backend: Backend))], Backend));
-        else if (inChannels != outChannels)
-            _downsample = AddChild("downsample", new Sequential([
-                ("0", PannsLayers.Conv(inChannels, outChannels, 1, Backend)),
-                ("1", new BatchNorm2d(outChannels, backend: Backend))], Backend));
+        if (stride == 1 && inChannels == outChannels) return;
+        _downConv = PannsLayers.Conv(inChannels, outChannels, 1, Backend);
+        _downBn = new BatchNorm2d(outChannels, backend: Backend);
+        _downsample = AddChild("downsample", stride == 2
+            ? new Sequential([("0", PannsLayers.AvgPool(2, Backend)), ("1", _downConv), ("2", _downBn)], Backend)
+            : new Sequential([("0", _downConv), ("1", _downBn)], Backend));
     }
 
     public override string Describe() => $"BasicBlock({InChannels}→{OutChannels}, stride {Stride})";
 
     public override Tensor Forward(Tensor x)
     {
+        if (!Training) return ForwardEval(x);
         var y = _pool is null ? x.Share() : _pool.Forward(x);
         y = PannsLayers.Then(y, _conv1.Forward);
         y = PannsLayers.Then(y, _bn1.Forward);
@@ -113,6 +120,19 @@ public sealed class BasicBlock : Layer
             throw new ArgumentException($"{Describe()}: residual branch {Layout.Format(f.Shape)} and shortcut {Layout.Format(identity.Shape)} differ (input {Layout.Format(x.Shape)})");
         using var sum = Ops.Add(f, identity);
         return _relu2.Forward(sum);
+    }
+
+    /// <summary>
+    /// Evaluation: conv1 → BN → ReLU fused, the shortcut (its conv1×1 → BN fused), then conv2 → BN → + shortcut → ReLU
+    /// fused, so the block writes three maps instead of eight. A stride-2 block pools x once for both branches (the
+    /// shortcut's AvgPool2d(2) is the same pooling of the same input). Dropout is the identity here.
+    /// </summary>
+    Tensor ForwardEval(Tensor x)
+    {
+        using var pooled = _pool is null ? x.Share() : _pool.Forward(x);
+        using var h = _conv1.ForwardFused(pooled, _bn1, null, relu: true);
+        using var identity = _downConv is null ? x.Share() : _downConv.ForwardFused(pooled, _downBn!, null, relu: false);
+        return _conv2.ForwardFused(h, _bn2, identity, relu: true);
     }
 
     public override Tensor Backward(Tensor dy)

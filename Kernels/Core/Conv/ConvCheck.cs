@@ -22,6 +22,18 @@ public static class ConvCheck
         Tensor(op, backend, y, "y", g.OutputShape);
     }
 
+    public static void ForwardFused(IBackend backend, in Conv2dGeometry g, in StridedView x, in StridedView w, in ConvEpilogue e, in StridedView y)
+    {
+        const string op = "conv2d fused";
+        g.Validate(op);
+        Tensor(op, backend, x, "x", g.InputShape);
+        Tensor(op, backend, w, "weight", g.WeightShape);
+        Tensor(op, backend, e.Scale, "scale", [g.OutChannels]);
+        Tensor(op, backend, e.Shift, "shift", [g.OutChannels]);
+        if (e.Residual is { } r) Tensor(op, backend, r, "residual", g.OutputShape);
+        Tensor(op, backend, y, "y", g.OutputShape);
+    }
+
     public static void BackwardData(IBackend backend, in Conv2dGeometry g, in StridedView dy, in StridedView w, in StridedView dx)
     {
         const string op = "conv2d backward data";

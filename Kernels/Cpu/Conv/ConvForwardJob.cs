@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NativeASD.Kernels.Cpu;
 
@@ -31,11 +32,20 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
     SimdLevel _level;
     GemmBlocking _blk;
     int _kc, _mPad, _positions, _stripColumns, _strips, _sliceRows, _m0, _mc;
-    bool _flat;
+    bool _flat, _packing;
+    FusedEpilogue _epilogue;
 
-    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads, bool allowFlat = true)
+    /// <summary>Packing tasks per group and slice.</summary>
+    const int PackParts = 8;
+
+    /// <summary>Largest kernel (kh·kw) whose wrapping panels are packed through a per-tap offset table.</summary>
+    const int MaxTableTaps = 25;
+
+    /// <summary>Sets up one call; an active <paramref name="epilogue"/> (no bias then) is applied to each strip as it is finished.</summary>
+    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads, bool allowFlat = true,
+        FusedEpilogue epilogue = default)
     {
-        _g = g; _x = x; _y = y; _bias = bias; _level = level; _weights = w;
+        _g = g; _x = x; _y = y; _bias = bias; _level = level; _weights = w; _epilogue = epilogue;
         _blk = GemmBlocking.For(level);
         int k = g.PatchSize, og = g.OutPerGroup, mr = _blk.MR;
         int kBlocks = (k + _blk.KC - 1) / _blk.KC;
@@ -59,33 +69,62 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
 
         int nr = _blk.NR;
         long images = (long)g.Batch * g.Groups;
-        int wanted = (int)Math.Clamp((images * _positions + 4L * threads - 1) / (4L * threads), nr, StripColumns);
+        int wanted = (int)Math.Clamp((images * _positions + (long)threads - 1) / threads, nr, StripColumns);
         _stripColumns = (wanted + nr - 1) / nr * nr;
         _strips = (_positions + _stripColumns - 1) / _stripColumns;
         return checked((int)(images * _strips));
     }
 
-    /// <summary>Output-channel slices: run the tasks once per slice, after <see cref="PackSlice"/>.</summary>
+    /// <summary>Output-channel slices: run the tasks once per slice (<see cref="RunSlice"/>).</summary>
     public int Slices => (_g.OutPerGroup + _sliceRows - 1) / _sliceRows;
 
-    /// <summary>Packs the weights of output channels [s·rows, (s+1)·rows) of every group in MR-row panels: group g's K block at p0
-    /// starts at (g·K + p0)·mPad. Splitting the rows does not change any output's sum, so results do not depend on the slicing.</summary>
-    public void PackSlice(int s)
+    /// <summary>Output-channel slice s: its weights packed, then its <paramref name="tasks"/> strips, both on the pool.</summary>
+    public void RunSlice(WorkerPool pool, int s, int tasks)
+    {
+        pool.Run(this, PackSlice(s));
+        _packing = false;
+        pool.Run(this, tasks);
+    }
+
+    /// <summary>
+    /// Sets up packing the weights of output channels [s·rows, (s+1)·rows) of every group in MR-row panels (group g's K block
+    /// at p0 starts at (g·K + p0)·mPad) and returns the packing tasks. The packing is a copy spread over the threads (a
+    /// 2048→2048 3×3 conv packs 150 MB per forward); splitting the rows does not change any output's sum, so results do
+    /// not depend on the slicing.
+    /// </summary>
+    int PackSlice(int s)
     {
         int k = _g.PatchSize, og = _g.OutPerGroup;
         _m0 = s * _sliceRows;
         _mc = Math.Min(_sliceRows, og - _m0);
         _mPad = (_mc + _blk.MR - 1) / _blk.MR * _blk.MR;
         _w = _packedWeights.Get((long)_g.Groups * k * _mPad);
-        for (int grp = 0; grp < _g.Groups; grp++)
-            for (int p0 = 0; p0 < k; p0 += _kc)
-                GemmPacking.PackA(_w + ((long)grp * k + p0) * _mPad, _weights + ((long)grp * og + _m0) * k + p0, k, false, _mc, Math.Min(_kc, k - p0), _blk.MR);
+        _packing = true;
+        return _g.Groups * PackParts;
     }
 
-    public void Clear() { _x = _y = _bias = _weights = null; }
+    /// <summary>Packs one of <see cref="PackParts"/> row ranges (whole MR panels) of one group, every K block.</summary>
+    void Pack(int task)
+    {
+        int k = _g.PatchSize, og = _g.OutPerGroup, mr = _blk.MR, grp = task / PackParts, part = task % PackParts;
+        int panels = _mPad / mr, r0 = (int)((long)panels * part / PackParts) * mr, r1 = Math.Min(_mc, (int)((long)panels * (part + 1) / PackParts) * mr);
+        if (r1 <= r0) return;
+        for (int p0 = 0; p0 < k; p0 += _kc)
+        {
+            int kc = Math.Min(_kc, k - p0);
+            GemmPacking.PackA(_w + ((long)grp * k + p0) * _mPad + (long)r0 * kc, _weights + ((long)grp * og + _m0 + r0) * k + p0, k, false, r1 - r0, kc, mr);
+        }
+    }
+
+    public void Clear() { _x = _y = _bias = _weights = null; _epilogue = default; }
 
     public override void Execute(int task)
     {
+        if (_packing)
+        {
+            Pack(task);
+            return;
+        }
         switch (_level)
         {
             case SimdLevel.Vector512: Strip<GemmVector512, Vector512<float>>(task); break;
@@ -137,7 +176,9 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
                 }
             }
         }
-        if (_bias != null)
+        if (_epilogue.Active)
+            for (int r = 0; r < og; r++) _epilogue.Row(y + r * ldc, grp * g.OutPerGroup + _m0 + r, cols);
+        else if (_bias != null)
             for (int r = 0; r < og; r++)
             {
                 var row = new Span<float>(y + r * ldc, cols);
@@ -206,6 +247,32 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
             int jj = j + q;
             iyq[q] = jj / wo * sh;
             ixq[q] = jj % wo * sw;
+        }
+        int khw = g.KernelH * g.KernelW;
+        if (khw <= MaxTableTaps && Avx2.IsSupported && w == 8)
+        {
+            // Narrow maps (PANNs' last stages: 4 or 2 columns) wrap in every panel: where each column reads depends on the
+            // tap (ky, kx) only, not the channel, so a table of in-plane offsets per tap (−1: padding) turns the rows into
+            // two masked AVX2 gathers each.
+            int* table = stackalloc int[MaxTableTaps * 16];
+            for (int t = 0; t < khw; t++)
+                for (int q = 0; q < 16; q++)
+                {
+                    int iy = q < width ? iyq[q] + _tapDy[t] : -1, ix = q < width ? ixq[q] + _tapDx[t] : -1;
+                    table[t * 16 + q] = (uint)iy < (uint)H && (uint)ix < (uint)W ? iy * W + ix : -1;
+                }
+            for (int p = p0; p < p0 + kc; p++, dst += nr)
+            {
+                float* plane = x + _tapOffset[p];
+                int* row = table + p % khw * 16;
+                var lo = Vector256.Load(row);
+                var hi = Vector256.Load(row + 8);
+                var mLo = Vector256.GreaterThanOrEqual(lo, Vector256<int>.Zero).AsSingle();
+                var mHi = Vector256.GreaterThanOrEqual(hi, Vector256<int>.Zero).AsSingle();
+                Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, lo, mLo, 4).Store(dst);
+                Avx2.GatherMaskVector256(Vector256<float>.Zero, plane, hi, mHi, 4).Store(dst + 8);
+            }
+            return;
         }
         for (int p = p0; p < p0 + kc; p++, dst += nr)
         {

@@ -11,6 +11,9 @@ namespace NativeASD.Kernels.Cpu;
 /// B-panel layout (vectorised across tiles after splitting each input row into even and odd columns), runs the GEMM
 /// micro-kernel against the weight transforms packed once per call, and transforms the products back into y.
 /// The arithmetic order per element is fixed, so results do not depend on the thread count.
+/// <para>The fused inference conv (<see cref="SuitsFused"/>) may run it with the axes swapped: rows of tiles along W and
+/// chunks along H (the kernel transposed likewise), for maps that are long in H but narrow in W, and applies its
+/// <see cref="FusedEpilogue"/> as each tile is written.</para>
 /// </summary>
 internal sealed unsafe class WinogradConvJob : ParallelJob
 {
@@ -26,32 +29,91 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
     float* _x, _y, _bias, _u;
     SimdLevel _level;
     GemmBlocking _blk;
-    int _kc, _mPad, _tilesH, _tilesW, _chunk, _chunks;
+    int _kc, _mPad, _tilesA, _tilesB, _chunk, _chunks;
+    FusedEpilogue _epilogue;
+    float* _w, _transformedU;
+    int _kA, _kB;
+    bool _weightPhase;
+
+    /// <summary>Weight-transform tasks per call.</summary>
+    const int WeightParts = 8;
+
+    // The tile-row axis A and the chunk axis B: (H, W) normally, (W, H) transposed. Extents, padding and element strides.
+    bool _transposed;
+    int _inA, _inB, _padA, _padB, _outA, _outB;
+    long _inStrideA, _inStrideB, _outStrideA, _outStrideB;
 
     /// <summary>When this path applies (and pays: with few channels the transforms outweigh the saved multiply-adds).</summary>
-    public static bool Suits(in Conv2dGeometry g) =>
-        g.KernelH == 3 && g.KernelW == 3 && g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1
-        && g.Groups == 1 && g.InChannels >= 16 && g.OutChannels >= 16
-        && (g.OutWidth + 1) / 2 >= 12 && (long)g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2) >= 128;
+    public static bool Suits(in Conv2dGeometry g) => Applies(g) && Pays(g, (g.OutWidth + 1) / 2);
 
-    public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level)
+    /// <summary>The fused inference conv's choice: as <see cref="Suits"/>, else with the axes swapped when the rows of tiles
+    /// are too short but the columns are long enough (PANNs' later stages: many frames, few mel bins).</summary>
+    public static bool SuitsFused(in Conv2dGeometry g, out bool transposed)
     {
-        _g = g; _x = x; _y = y; _bias = bias; _level = level;
+        transposed = false;
+        if (Suits(g)) return true;
+        transposed = Applies(g) && Pays(g, (g.OutHeight + 1) / 2);
+        return transposed;
+    }
+
+    static bool Applies(in Conv2dGeometry g) =>
+        g.KernelH == 3 && g.KernelW == 3 && g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1
+        && g.Groups == 1 && g.InChannels >= 16 && g.OutChannels >= 16;
+
+    static bool Pays(in Conv2dGeometry g, int tilesPerRow) =>
+        tilesPerRow >= 12 && (long)g.Batch * ((g.OutHeight + 1) / 2) * ((g.OutWidth + 1) / 2) >= 128;
+
+    /// <summary>Transforms and packs the weights (on the pool) and returns the tile tasks.</summary>
+    public int Prepare(WorkerPool pool, in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level,
+        FusedEpilogue epilogue = default, bool transposed = false)
+    {
+        _g = g; _x = x; _y = y; _bias = bias; _level = level; _epilogue = epilogue; _transposed = transposed;
+        (_inA, _inB, _padA, _padB, _outA, _outB) = transposed
+            ? (g.Width, g.Height, g.PadLeft, g.PadTop, g.OutWidth, g.OutHeight)
+            : (g.Height, g.Width, g.PadTop, g.PadLeft, g.OutHeight, g.OutWidth);
+        (_inStrideA, _inStrideB, _outStrideA, _outStrideB) = transposed ? (1, g.Width, 1, g.OutWidth) : (g.Width, 1, g.OutWidth, 1);
+        int kA = transposed ? 1 : 3, kB = transposed ? 3 : 1; // kernel tap (r along A, c along B) = k[r·kA + c·kB]
         _blk = GemmBlocking.For(level);
         int c = g.InChannels, o = g.OutChannels;
         int kBlocks = (c + _blk.KC - 1) / _blk.KC;
         _kc = (c + kBlocks - 1) / kBlocks;
         _mPad = (o + _blk.MR - 1) / _blk.MR * _blk.MR;
 
-        // U_ξ[o, c] = (G g Gᵀ)[ξ], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; then each ξ packed into MR-row panels per K block.
-        float* u = _transformed.Get(16L * o * c);
+        _w = w; _kA = kA; _kB = kB;
+        _transformedU = _transformed.Get(16L * o * c);
+        _u = _packed.Get(16L * c * _mPad);
+        _weightPhase = true;
+        pool.Run(this, WeightParts);
+        _weightPhase = false;
+
+        _tilesA = (_outA + 1) / 2;
+        _tilesB = (_outB + 1) / 2;
+        int unit = Math.Max(8, _blk.NR); // whole B panels and whole 8-tile vectors
+        _chunk = Math.Min(MaxChunk, (_tilesB + unit - 1) / unit * unit);
+        _chunks = (_tilesB + _chunk - 1) / _chunk;
+        return checked(g.Batch * _tilesA * _chunks);
+    }
+
+    public void Clear() { _x = _y = _bias = _w = null; _epilogue = default; }
+
+    /// <summary>
+    /// Weight task: U_ξ[o, c] = (G g Gᵀ)[ξ], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], for one range of output channels (whole MR
+    /// panels), then each ξ's rows packed into MR-row panels per K block. The same arithmetic per element on any thread.
+    /// </summary>
+    void TransformWeights(int part)
+    {
+        int c = _g.InChannels, o = _g.OutChannels, mr = _blk.MR, panels = _mPad / mr;
+        int r0 = panels * part / WeightParts * mr, r1 = Math.Min(o, panels * (part + 1) / WeightParts * mr);
+        if (r1 <= r0) return;
+        float* u = _transformedU;
         float* gg = stackalloc float[12]; // G·g: 4×3
-        for (int oc = 0; oc < o * c; oc++)
+        int kA = _kA, kB = _kB;
+        for (int oc = r0 * c; oc < r1 * c; oc++)
         {
-            float* k = w + oc * 9L;
+            float* k = _w + oc * 9L;
             for (int col = 0; col < 3; col++)
             {
-                float a = k[col], b = k[3 + col], d = k[6 + col];
+                float a = k[col * kB], b = k[kA + col * kB], d = k[2 * kA + col * kB];
                 gg[col] = a; gg[3 + col] = 0.5f * (a + b + d); gg[6 + col] = 0.5f * (a - b + d); gg[9 + col] = d;
             }
             for (int row = 0; row < 4; row++)
@@ -63,23 +125,21 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
                 u[(row * 4 + 3) * (long)o * c + oc] = d;
             }
         }
-        _u = _packed.Get(16L * c * _mPad);
         for (int xi = 0; xi < 16; xi++)
             for (int p0 = 0; p0 < c; p0 += _kc)
-                GemmPacking.PackA(_u + ((long)xi * c + p0) * _mPad, u + (long)xi * o * c + p0, c, false, o, Math.Min(_kc, c - p0), _blk.MR);
-
-        _tilesH = (g.OutHeight + 1) / 2;
-        _tilesW = (g.OutWidth + 1) / 2;
-        int unit = Math.Max(8, _blk.NR); // whole B panels and whole 8-tile vectors
-        _chunk = Math.Min(MaxChunk, (_tilesW + unit - 1) / unit * unit);
-        _chunks = (_tilesW + _chunk - 1) / _chunk;
-        return checked(g.Batch * _tilesH * _chunks);
+            {
+                int kc = Math.Min(_kc, c - p0);
+                GemmPacking.PackA(_u + ((long)xi * c + p0) * _mPad + (long)r0 * kc, u + (long)xi * o * c + (long)r0 * c + p0, c, false, r1 - r0, kc, mr);
+            }
     }
-
-    public void Clear() { _x = _y = _bias = null; }
 
     public override void Execute(int task)
     {
+        if (_weightPhase)
+        {
+            TransformWeights(task);
+            return;
+        }
         switch (_level)
         {
             case SimdLevel.Vector512: Run<GemmVector512, Vector512<float>>(task); break;
@@ -93,40 +153,41 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
     void Run<T, V>(int task) where T : struct, IGemmVector<V> where V : struct
     {
         ref readonly var g = ref _g;
-        int chunk = task % _chunks, rest = task / _chunks, ty = rest % _tilesH, n = rest / _tilesH;
+        int chunk = task % _chunks, rest = task / _chunks, ty = rest % _tilesA, n = rest / _tilesA;
         int c = g.InChannels, o = g.OutChannels, nr = _blk.NR, mr = _blk.MR, Chunk = _chunk;
         int t0 = chunk * Chunk;
         // Scratch: V [16][Chunk/nr panels][C][nr], M [16][O][Chunk], row splits and transform temporaries.
         long vSize = 16L * c * Chunk, mSize = 16L * o * Chunk;
-        float* v = ConvScratch.Columns.Get(vSize + mSize + 8 * (Chunk + 1) + 16);
+        float* v = ConvScratch.Columns.Get(vSize + mSize + 8 * (Chunk + 1) + 32);
         float* m = v + vSize;
-        float* even = m + mSize, s = even + 8 * (Chunk + 1); // 4 rows × (even, odd) split columns; 16 floats of scratch
+        float* even = m + mSize, s = even + 8 * (Chunk + 1); // 4 rows × (even, odd) split columns; 32 floats of scratch
 
-        // ---- input transform: V_ξ[c, t] = (Bᵀ d B)[ξ] of the 4×4 patch at rows 2·ty − pt .., columns 2·t − pl ..
+        // ---- input transform: V_ξ[c, t] = (Bᵀ d B)[ξ] of the 4×4 patch at rows 2·ty − pt .., columns 2·t − pl .. (A, B axes)
         // Each input row is split into even and odd columns, so patch column j of 8 consecutive tiles is one vector:
         // d0 = even[t], d1 = odd[t], d2 = even[t+1], d3 = odd[t+1]. Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].
-        int col0 = 2 * t0 - g.PadLeft;
+        int col0 = 2 * t0 - _padB, inB = _inB;
+        long sb = _inStrideB;
         for (int ci = 0; ci < c; ci++)
         {
             float* plane = _x + ((long)n * c + ci) * g.Height * g.Width;
             for (int r = 0; r < 4; r++)
             {
                 float* ev = even + r * 2 * (Chunk + 1), od = ev + Chunk + 1;
-                int iy = 2 * ty - g.PadTop + r;
-                if ((uint)iy >= (uint)g.Height)
+                int iy = 2 * ty - _padA + r;
+                if ((uint)iy >= (uint)_inA)
                 {
                     new Span<float>(ev, 2 * (Chunk + 1)).Clear();
                     continue;
                 }
-                float* row = plane + (long)iy * g.Width;
-                if (col0 >= 0 && col0 + 2 * Chunk + 1 < g.Width)
+                float* row = plane + iy * _inStrideA;
+                if (sb == 1 && col0 >= 0 && col0 + 2 * Chunk + 1 < inB)
                     for (int i = 0; i <= Chunk; i++) { ev[i] = row[col0 + 2 * i]; od[i] = row[col0 + 2 * i + 1]; }
                 else
                     for (int i = 0; i <= Chunk; i++)
                     {
                         int col = col0 + 2 * i;
-                        ev[i] = (uint)col < (uint)g.Width ? row[col] : 0f;
-                        od[i] = (uint)(col + 1) < (uint)g.Width ? row[col + 1] : 0f;
+                        ev[i] = (uint)col < (uint)inB ? row[col * sb] : 0f;
+                        od[i] = (uint)(col + 1) < (uint)inB ? row[(col + 1) * sb] : 0f;
                     }
             }
             float* vc = v + (long)ci * nr;
@@ -175,27 +236,54 @@ internal sealed unsafe class WinogradConvJob : ParallelJob
             }
 
         // ---- output transform: y tile = Aᵀ M A, Aᵀ = [1 1 1 0; 0 1 −1 −1], 8 tiles per vector
-        int tiles = Math.Min(Chunk, _tilesW - t0), ho = g.OutHeight, wo = g.OutWidth;
+        // With an epilogue, y = (Aᵀ M A)·scale + shift, then residual and ReLU; without, scale = 1 (exact) and shift = bias.
+        int tiles = Math.Min(Chunk, _tilesB - t0), outB = _outB;
         float* pair = s;
+        bool fused = _epilogue.Active;
         for (int oc = 0; oc < o; oc++)
         {
-            var bias = Vector256.Create(_bias != null ? _bias[oc] : 0f);
+            var scale = Vector256.Create(fused ? _epilogue.Scale[oc] : 1f);
+            var shift = Vector256.Create(fused ? _epilogue.Shift[oc] : _bias != null ? _bias[oc] : 0f);
             float* mo = m + (long)oc * Chunk;
             long stride = (long)o * Chunk; // between ξ
-            float* y0 = _y + (((long)n * o + oc) * ho + 2 * ty) * wo + 2 * t0;
-            bool secondRow = 2 * ty + 1 < ho;
+            long y0 = ((long)n * o + oc) * g.OutHeight * g.OutWidth + 2 * ty * _outStrideA + 2 * t0 * _outStrideB;
+            bool secondRow = 2 * ty + 1 < _outA;
             for (int i0 = 0; i0 < tiles; i0 += 8)
             {
                 Vector256<float> L(int xi) => Vector256.Load(mo + xi * stride + i0);
                 // s0j = m0j + m1j + m2j, s1j = m1j − m2j − m3j
                 Vector256<float> s00 = L(0) + L(4) + L(8), s01 = L(1) + L(5) + L(9), s02 = L(2) + L(6) + L(10), s03 = L(3) + L(7) + L(11);
                 Vector256<float> s10 = L(4) - L(8) - L(12), s11 = L(5) - L(9) - L(13), s12 = L(6) - L(10) - L(14), s13 = L(7) - L(11) - L(15);
-                var y00 = s00 + s01 + s02 + bias; var y01 = s01 - s02 - s03 + bias;
-                var y10 = s10 + s11 + s12 + bias; var y11 = s11 - s12 - s13 + bias;
-                int count = Math.Min(8, tiles - i0), columns = Math.Min(2 * count, wo - 2 * (t0 + i0));
-                Interleave(y00, y01, y0 + 2 * i0, columns, pair);
-                if (secondRow) Interleave(y10, y11, y0 + wo + 2 * i0, columns, pair);
+                var y00 = (s00 + s01 + s02) * scale + shift; var y01 = (s01 - s02 - s03) * scale + shift;
+                var y10 = (s10 + s11 + s12) * scale + shift; var y11 = (s11 - s12 - s13) * scale + shift;
+                int count = Math.Min(8, tiles - i0), columns = Math.Min(2 * count, outB - 2 * (t0 + i0));
+                if (_transposed)
+                {
+                    Scatter(y00, y01, y0 + 2 * i0 * _outStrideB, columns, pair);
+                    if (secondRow) Scatter(y10, y11, y0 + _outStrideA + 2 * i0 * _outStrideB, columns, pair);
+                    continue;
+                }
+                Interleave(y00, y01, _y + y0 + 2 * i0, columns, pair);
+                if (secondRow) Interleave(y10, y11, _y + y0 + _outStrideA + 2 * i0, columns, pair);
+                if (!fused) continue;
+                _epilogue.Finish(_y + y0 + 2 * i0, columns);
+                if (secondRow) _epilogue.Finish(_y + y0 + _outStrideA + 2 * i0, columns);
             }
+        }
+    }
+
+    /// <summary>The transposed layout's <see cref="Interleave"/>: outputs q = 0..columns−1 go to y[at + q·(stride along B)]
+    /// (one element apart by a whole output row), through the epilogue.</summary>
+    void Scatter(Vector256<float> left, Vector256<float> right, long at, int columns, float* scratch)
+    {
+        left.Store(scratch);
+        right.Store(scratch + 8);
+        for (int q = 0; q < columns; q++)
+        {
+            float v = scratch[(q & 1) * 8 + (q >> 1)];
+            long i = at + q * _outStrideB;
+            if (_epilogue.Active) _epilogue.Put(i, v);
+            else _y[i] = v;
         }
     }
 
