@@ -23,6 +23,12 @@ public class ConvFusedTests(ITestOutputHelper output)
         new(2, 16, 41, 9, 24, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),               // transposed: odd sizes, batch 2
         new(3, 260, 47, 6, 20, 3, 3, PadTop: 1, PadBottom: 0, PadLeft: 0, PadRight: 1),              // transposed: two K blocks, asymmetric pads
         new(1, 24, 300, 8, 17, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // transposed: 150 tiles per row, 3 chunks
+        // Streamed weights (≤ 256 output positions, ≥ 2²⁰ weights per group): output channels not a multiple of 6, last
+        // panel partial, several K blocks with a short last one, batch 2, stride 2, groups, and PANNs' 31×2 map.
+        new(2, 457, 9, 5, 259, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),
+        new(1, 230, 31, 2, 520, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),
+        new(2, 300, 13, 9, 400, 3, 3, 2, 2, PadTop: 1, PadBottom: 0, PadLeft: 1, PadRight: 1),
+        new(1, 256, 4, 3, 1826, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 2),
     ];
 
     public static TheoryData<int, string> Cases
