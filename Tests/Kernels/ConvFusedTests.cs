@@ -137,6 +137,30 @@ public class ConvFusedTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The streamed-weights mode (the last four geometries) reads the weights unpacked but keeps the packed
+    /// implicit GEMM's order of every sum: bit-identical to the general path.</summary>
+    [Fact]
+    public void StreamedWeightsMatchThePackedPathBitForBit()
+    {
+        using var streamed = new CpuBackend(2);
+        using var packed = new CpuBackend(2) { GeneralConvOnly = true };
+        foreach (var g in Geometries[^4..])
+        {
+            float[] x = Random(Layout.Count(g.InputShape), 11), w = Random(Layout.Count(g.WeightShape), 12), s = Random(g.OutChannels, 13), r = Random(Layout.Count(g.OutputShape), 14);
+            float[] Run(IBackend b)
+            {
+                using var tx = Tensor.FromSpan(x, g.InputShape, b);
+                using var tw = Tensor.FromSpan(w, g.WeightShape, b);
+                using var ts = Tensor.FromSpan(s, [g.OutChannels], b);
+                using var tr = Tensor.FromSpan(r, g.OutputShape, b);
+                using var y = Tensor.Empty(g.OutputShape, b);
+                b.Conv2dForwardFused(g, tx.View, tw.View, new ConvEpilogue(ts.View, ts.View, tr.View, true), y.View);
+                return y.ToArray();
+            }
+            Assert.Equal(Run(packed), Run(streamed));
+        }
+    }
+
     /// <summary>Eval-mode Conv2d.ForwardFused against Conv2d → BatchNorm2d → (+ residual) → ReLU as separate layers, on a conv
     /// with a bias (folded into the shift), batch 3, stride 2 and odd sizes, and on the PANNs shapes' transposed Winograd.</summary>
     [Theory]

@@ -18,8 +18,9 @@ namespace NativeASD.Kernels.Cpu;
 /// few dozen times. Instead the whole im2col of one image (K × positions, a few MB) is packed into NR-column panels and
 /// the weights are read in place, row-major: a micro-kernel broadcasts from MR weight rows while vectorising over the
 /// packed positions, the threads split the output channels, and per K block the weight rows stream once from memory
-/// while the packed input block stays in L2. Its sums are ordered differently from the packed path's, so only the
-/// fused (inference) op uses it: training numerics never change.
+/// while the packed input block stays in L2. Each output is the same chain of FMAs as on the packed path (same K blocks,
+/// same order within a block), so results are bit-identical to it; only the fused (inference) op uses the mode, so the
+/// training kernels are untouched.
 /// </para>
 /// </summary>
 internal sealed unsafe class ConvForwardJob : ParallelJob
@@ -47,7 +48,7 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
     /// <summary>Streamed-weights mode: most output positions per image (the packed im2col is K × positions floats: 4.7 MB
     /// for PANNs' 512-channel 3×3 convs on 62×4 and 2048-channel ones on 31×2), and fewest weights per group, below which
     /// packing them costs little next to the GEMM (measured: ResNet38's 512→512 3×3 on 62×4 is no slower streamed, the
-    /// 2048→2048 3×3 on 31×2 1.7× faster).</summary>
+    /// 2048→2048 3×3 on 31×2 1.5× faster).</summary>
     const int StreamMaxPositions = 256;
     const long StreamMinWeights = 1L << 20;
 
