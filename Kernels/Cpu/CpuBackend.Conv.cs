@@ -70,9 +70,11 @@ public sealed unsafe partial class CpuBackend
             return;
         }
         var job = ConvForwardJob.Rent();
-        int tasks = job.Prepare(g, P(x), P(w), null, yp, Simd, Threads, allowFlat: !GeneralConvOnly, e);
-        for (int s = 0; s < job.Slices; s++)
-            job.RunSlice(_pool, s, tasks);
+        int tasks = job.Prepare(g, P(x), P(w), null, yp, Simd, Threads, allowFlat: !GeneralConvOnly, e, allowStream: !GeneralConvOnly);
+        if (job.Streams) job.RunStreamed(_pool);
+        else
+            for (int s = 0; s < job.Slices; s++)
+                job.RunSlice(_pool, s, tasks);
         job.Clear();
     }
 

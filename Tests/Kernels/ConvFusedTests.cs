@@ -23,6 +23,12 @@ public class ConvFusedTests(ITestOutputHelper output)
         new(2, 16, 41, 9, 24, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),               // transposed: odd sizes, batch 2
         new(3, 260, 47, 6, 20, 3, 3, PadTop: 1, PadBottom: 0, PadLeft: 0, PadRight: 1),              // transposed: two K blocks, asymmetric pads
         new(1, 24, 300, 8, 17, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // transposed: 150 tiles per row, 3 chunks
+        // Streamed weights (≤ 256 output positions, ≥ 2²⁰ weights per group): output channels not a multiple of 6, last
+        // panel partial, several K blocks with a short last one, batch 2, stride 2, groups, and PANNs' 31×2 map.
+        new(2, 457, 9, 5, 259, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),
+        new(1, 230, 31, 2, 520, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),
+        new(2, 300, 13, 9, 400, 3, 3, 2, 2, PadTop: 1, PadBottom: 0, PadLeft: 1, PadRight: 1),
+        new(1, 256, 4, 3, 1826, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 2),
     ];
 
     public static TheoryData<int, string> Cases
@@ -128,6 +134,30 @@ public class ConvFusedTests(ITestOutputHelper output)
                 return y.ToArray();
             }
             Assert.Equal(Run(one), Run(two));
+        }
+    }
+
+    /// <summary>The streamed-weights mode (the last four geometries) reads the weights unpacked but keeps the packed
+    /// implicit GEMM's order of every sum: bit-identical to the general path.</summary>
+    [Fact]
+    public void StreamedWeightsMatchThePackedPathBitForBit()
+    {
+        using var streamed = new CpuBackend(2);
+        using var packed = new CpuBackend(2) { GeneralConvOnly = true };
+        foreach (var g in Geometries[^4..])
+        {
+            float[] x = Random(Layout.Count(g.InputShape), 11), w = Random(Layout.Count(g.WeightShape), 12), s = Random(g.OutChannels, 13), r = Random(Layout.Count(g.OutputShape), 14);
+            float[] Run(IBackend b)
+            {
+                using var tx = Tensor.FromSpan(x, g.InputShape, b);
+                using var tw = Tensor.FromSpan(w, g.WeightShape, b);
+                using var ts = Tensor.FromSpan(s, [g.OutChannels], b);
+                using var tr = Tensor.FromSpan(r, g.OutputShape, b);
+                using var y = Tensor.Empty(g.OutputShape, b);
+                b.Conv2dForwardFused(g, tx.View, tw.View, new ConvEpilogue(ts.View, ts.View, tr.View, true), y.View);
+                return y.ToArray();
+            }
+            Assert.Equal(Run(packed), Run(streamed));
         }
     }
 

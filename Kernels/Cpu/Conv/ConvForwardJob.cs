@@ -12,6 +12,16 @@ namespace NativeASD.Kernels.Cpu;
 /// (for stride 1 a panel row is two vector loads of one input row; padding becomes zeros) and runs the GEMM
 /// micro-kernel down the weight panels while the panel is in L1. 1×1 stride-1 unpadded convs read x as a plain matrix.
 /// The K blocking depends only on the patch size and the SIMD level, so results do not depend on the thread count.
+/// <para>
+/// Eval-only streamed-weights mode (<see cref="Streams"/>): for a small output map and large weights (PANNs' 2048→2048
+/// 3×3 conv on 31×2 positions) packing the weights costs as much as the GEMM, since every weight is used only a
+/// few dozen times. Instead the whole im2col of one image (K × positions, a few MB) is packed into NR-column panels and
+/// the weights are read in place, row-major: a micro-kernel broadcasts from MR weight rows while vectorising over the
+/// packed positions, the threads split the output channels, and per K block the weight rows stream once from memory
+/// while the packed input block stays in L2. Each output is the same chain of FMAs as on the packed path (same K blocks,
+/// same order within a block), so results are bit-identical to it; only the fused (inference) op uses the mode, so the
+/// training kernels are untouched.
+/// </para>
 /// </summary>
 internal sealed unsafe class ConvForwardJob : ParallelJob
 {
@@ -35,6 +45,20 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
     bool _flat, _packing;
     FusedEpilogue _epilogue;
 
+    /// <summary>Streamed-weights mode: most output positions per image (the packed im2col is K × positions floats: 4.7 MB
+    /// for PANNs' 512-channel 3×3 convs on 62×4 and 2048-channel ones on 31×2), and fewest weights per group, below which
+    /// packing them costs little next to the GEMM (measured: ResNet38's 512→512 3×3 on 62×4 is no slower streamed, the
+    /// 2048→2048 3×3 on 31×2 1.5× faster).</summary>
+    const int StreamMaxPositions = 256;
+    const long StreamMinWeights = 1L << 20;
+
+    /// <summary>Streamed-weights mode: output-channel tasks per thread (balance on a shared machine).</summary>
+    const int StreamTasksPerThread = 4;
+
+    readonly NativeBuffer _columns = new();
+    int _nPad, _panels, _image, _rowsPerTask;
+    bool _stream, _packingColumns;
+
     /// <summary>Packing tasks per group and slice.</summary>
     const int PackParts = 8;
 
@@ -43,7 +67,7 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
 
     /// <summary>Sets up one call; an active <paramref name="epilogue"/> (no bias then) is applied to each strip as it is finished.</summary>
     public int Prepare(in Conv2dGeometry g, float* x, float* w, float* bias, float* y, SimdLevel level, int threads, bool allowFlat = true,
-        FusedEpilogue epilogue = default)
+        FusedEpilogue epilogue = default, bool allowStream = false)
     {
         _g = g; _x = x; _y = y; _bias = bias; _level = level; _weights = w; _epilogue = epilogue;
         _blk = GemmBlocking.For(level);
@@ -69,10 +93,40 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
 
         int nr = _blk.NR;
         long images = (long)g.Batch * g.Groups;
+        _stream = allowStream && _positions <= StreamMaxPositions && (long)og * k >= StreamMinWeights;
+        if (_stream)
+        {
+            _nPad = (_positions + nr - 1) / nr * nr;
+            _panels = _nPad / nr;
+            int rowBlocks = (og + StreamRows - 1) / StreamRows, tasks = Math.Min(rowBlocks, threads * StreamTasksPerThread);
+            _rowsPerTask = (rowBlocks + tasks - 1) / tasks * StreamRows;
+            _m0 = 0;
+            _mc = og;
+        }
         int wanted = (int)Math.Clamp((images * _positions + (long)threads - 1) / threads, nr, StripColumns);
         _stripColumns = (wanted + nr - 1) / nr * nr;
         _strips = (_positions + _stripColumns - 1) / _stripColumns;
         return checked((int)(images * _strips));
+    }
+
+    /// <summary>Set up in the streamed-weights mode: run <see cref="RunStreamed"/> instead of the slices.</summary>
+    public bool Streams => _stream;
+
+    /// <summary>Weight rows per micro-kernel call in the streamed-weights mode (one register block of any SIMD level).</summary>
+    const int StreamRows = 6;
+
+    /// <summary>Streamed-weights mode, image by image: its im2col packed on the pool, then the output-channel tasks.</summary>
+    public void RunStreamed(WorkerPool pool)
+    {
+        _columns.Get((long)_g.PatchSize * _nPad);
+        int kBlocks = (_g.PatchSize + _kc - 1) / _kc, images = _g.Batch * _g.Groups;
+        for (_image = 0; _image < images; _image++)
+        {
+            _packingColumns = true;
+            pool.Run(this, kBlocks * _panels);
+            _packingColumns = false;
+            pool.Run(this, (_mc + _rowsPerTask - 1) / _rowsPerTask);
+        }
     }
 
     /// <summary>Output-channel slices: run the tasks once per slice (<see cref="RunSlice"/>).</summary>
@@ -116,7 +170,7 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
         }
     }
 
-    public void Clear() { _x = _y = _bias = _weights = null; _epilogue = default; }
+    public void Clear() { _x = _y = _bias = _weights = null; _epilogue = default; _stream = _packingColumns = false; }
 
     public override void Execute(int task)
     {
@@ -127,10 +181,80 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
         }
         switch (_level)
         {
-            case SimdLevel.Vector512: Strip<GemmVector512, Vector512<float>>(task); break;
-            case SimdLevel.Vector256: Strip<GemmVector256, Vector256<float>>(task); break;
-            case SimdLevel.Vector128: Strip<GemmVector128, Vector128<float>>(task); break;
-            default: Strip<GemmScalar, float>(task); break;
+            case SimdLevel.Vector512: Run<GemmVector512, Vector512<float>>(task); break;
+            case SimdLevel.Vector256: Run<GemmVector256, Vector256<float>>(task); break;
+            case SimdLevel.Vector128: Run<GemmVector128, Vector128<float>>(task); break;
+            default: Run<GemmScalar, float>(task); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void Run<T, V>(int task) where T : struct, IGemmVector<V> where V : struct
+    {
+        if (!_stream) Strip<T, V>(task);
+        else if (_packingColumns) PackColumns<T, V>(task);
+        else StreamRowsTask<T, V>(task);
+    }
+
+    /// <summary>Streamed-weights mode: panel (task % panels) of K block (task / panels) of the current image's im2col,
+    /// at (p0·nPad + panel·NR·kc) in the columns buffer.</summary>
+    void PackColumns<T, V>(int task) where T : struct, IGemmVector<V> where V : struct
+    {
+        ref readonly var g = ref _g;
+        int nr = _blk.NR, q = task % _panels, p0 = task / _panels * _kc, kc = Math.Min(_kc, g.PatchSize - p0);
+        int n = _image / g.Groups, grp = _image % g.Groups, j = q * nr;
+        float* x = _x + ((long)n * g.InChannels + (long)grp * g.InPerGroup) * g.Height * g.Width;
+        PackPanel<T, V>(_columns.Get(0) + (long)p0 * _nPad + (long)q * nr * kc, x, j, Math.Min(nr, _positions - j), p0, kc);
+    }
+
+    /// <summary>
+    /// Streamed-weights mode: output channels [task·rowsPerTask, …) of the current image. K blocks outermost, so the
+    /// packed input block (kc × nPad) stays in L2 while the weight rows pass once; per StreamRows rows the micro-kernel
+    /// runs across every panel with those rows' kc weights still in L1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    void StreamRowsTask<T, V>(int task) where T : struct, IGemmVector<V> where V : struct
+    {
+        ref readonly var g = ref _g;
+        int n = _image / g.Groups, grp = _image % g.Groups, k = g.PatchSize, nr = _blk.NR, og = g.OutPerGroup;
+        int r0 = task * _rowsPerTask, r1 = Math.Min(og, r0 + _rowsPerTask);
+        float* weights = _weights + (long)grp * og * k, columns = _columns.Get(0);
+        float* y = _y + ((long)n * g.OutChannels + (long)grp * og) * _positions;
+        nint ldc = _positions;
+        float* edge = stackalloc float[StreamRows * 32];
+        for (int p0 = 0; p0 < k; p0 += _kc)
+        {
+            int kc = Math.Min(_kc, k - p0);
+            float beta = p0 == 0 ? 0f : 1f;
+            float* b = columns + (long)p0 * _nPad;
+            for (int ir = r0; ir < r1; ir += StreamRows)
+            {
+                int h = Math.Min(StreamRows, r1 - ir);
+                float* a = weights + (long)ir * k + p0;
+                for (int q = 0; q < _panels; q++)
+                {
+                    int width = Math.Min(nr, _positions - q * nr);
+                    float* panel = b + (long)q * nr * kc, cTile = y + (long)ir * ldc + q * nr;
+                    if (h == StreamRows && width == nr)
+                    {
+                        GemmMicroKernels.Kernel6x2Rows<T, V>(kc, a, k, h, panel, cTile, ldc, beta);
+                        continue;
+                    }
+                    if (beta != 0f)
+                        for (int r = 0; r < h; r++)
+                            for (int c = 0; c < width; c++) edge[r * nr + c] = cTile[r * ldc + c];
+                    GemmMicroKernels.Kernel6x2Rows<T, V>(kc, a, k, h, panel, edge, nr, beta);
+                    for (int r = 0; r < h; r++)
+                        for (int c = 0; c < width; c++) cTile[r * ldc + c] = edge[r * nr + c];
+                }
+            }
+        }
+        for (int r = r0; r < r1; r++)
+        {
+            float* row = y + (long)r * ldc;
+            if (_epilogue.Active) _epilogue.Row(row, grp * og + r, _positions);
+            else if (_bias != null)
+                System.Numerics.Tensors.TensorPrimitives.Add(new Span<float>(row, _positions), _bias[grp * og + r], new Span<float>(row, _positions));
         }
     }
 

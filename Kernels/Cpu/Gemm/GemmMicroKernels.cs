@@ -53,6 +53,53 @@ internal static unsafe class GemmMicroKernels
         }
     }
 
+    /// <summary>
+    /// <see cref="Kernel6x2{T, V}"/> (alpha 1) with A unpacked: row r of the block is a[r·lda + p], p &lt; kc (a weight
+    /// matrix read in place). Rows from <paramref name="rows"/> on repeat the last real one, so nothing past the matrix is
+    /// read; the caller keeps only the first <paramref name="rows"/> rows of C.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Kernel6x2Rows<T, V>(int kc, float* a, nint lda, int rows, float* b, float* c, nint ldc, float beta)
+        where T : struct, IGemmVector<V> where V : struct
+    {
+        int w = T.Width;
+        float* a0 = a, a1 = a + Math.Min(1, rows - 1) * lda, a2 = a + Math.Min(2, rows - 1) * lda;
+        float* a3 = a + Math.Min(3, rows - 1) * lda, a4 = a + Math.Min(4, rows - 1) * lda, a5 = a + Math.Min(5, rows - 1) * lda;
+        V c00 = T.Zero, c01 = T.Zero, c10 = T.Zero, c11 = T.Zero, c20 = T.Zero, c21 = T.Zero;
+        V c30 = T.Zero, c31 = T.Zero, c40 = T.Zero, c41 = T.Zero, c50 = T.Zero, c51 = T.Zero;
+        for (nint p = 0; p < kc; p++)
+        {
+            V b0 = T.Load(b), b1 = T.Load(b + w);
+            V ai = T.Broadcast(a0[p]); c00 = T.MultiplyAdd(ai, b0, c00); c01 = T.MultiplyAdd(ai, b1, c01);
+            ai = T.Broadcast(a1[p]); c10 = T.MultiplyAdd(ai, b0, c10); c11 = T.MultiplyAdd(ai, b1, c11);
+            ai = T.Broadcast(a2[p]); c20 = T.MultiplyAdd(ai, b0, c20); c21 = T.MultiplyAdd(ai, b1, c21);
+            ai = T.Broadcast(a3[p]); c30 = T.MultiplyAdd(ai, b0, c30); c31 = T.MultiplyAdd(ai, b1, c31);
+            ai = T.Broadcast(a4[p]); c40 = T.MultiplyAdd(ai, b0, c40); c41 = T.MultiplyAdd(ai, b1, c41);
+            ai = T.Broadcast(a5[p]); c50 = T.MultiplyAdd(ai, b0, c50); c51 = T.MultiplyAdd(ai, b1, c51);
+            b += 2 * w;
+        }
+        V al = T.Broadcast(1f);
+        if (beta == 0f)
+        {
+            Set<T, V>(c, w, c00, c01, al); c += ldc;
+            Set<T, V>(c, w, c10, c11, al); c += ldc;
+            Set<T, V>(c, w, c20, c21, al); c += ldc;
+            Set<T, V>(c, w, c30, c31, al); c += ldc;
+            Set<T, V>(c, w, c40, c41, al); c += ldc;
+            Set<T, V>(c, w, c50, c51, al);
+        }
+        else
+        {
+            V be = T.Broadcast(beta);
+            Update<T, V>(c, w, c00, c01, al, be); c += ldc;
+            Update<T, V>(c, w, c10, c11, al, be); c += ldc;
+            Update<T, V>(c, w, c20, c21, al, be); c += ldc;
+            Update<T, V>(c, w, c30, c31, al, be); c += ldc;
+            Update<T, V>(c, w, c40, c41, al, be); c += ldc;
+            Update<T, V>(c, w, c50, c51, al, be);
+        }
+    }
+
     /// <summary>12 rows × 2 vectors: 24 accumulators + 2 B vectors + 1 broadcast = 27 registers (for 32-register AVX-512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Kernel12x2<T, V>(int kc, float* a, float* b, float* c, nint ldc, float alpha, float beta)
