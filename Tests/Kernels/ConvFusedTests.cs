@@ -115,6 +115,18 @@ public class ConvFusedTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The fused op with s as both scale and shift, residual r and ReLU, on backend b.</summary>
+    static float[] RunFused(IBackend b, Conv2dGeometry g, float[] x, float[] w, float[] s, float[] r)
+    {
+        using var tx = Tensor.FromSpan(x, g.InputShape, b);
+        using var tw = Tensor.FromSpan(w, g.WeightShape, b);
+        using var ts = Tensor.FromSpan(s, [g.OutChannels], b);
+        using var tr = Tensor.FromSpan(r, g.OutputShape, b);
+        using var y = Tensor.Empty(g.OutputShape, b);
+        b.Conv2dForwardFused(g, tx.View, tw.View, new ConvEpilogue(ts.View, ts.View, tr.View, true), y.View);
+        return y.ToArray();
+    }
+
     [Fact]
     public void ResultsDoNotDependOnTheThreadCount()
     {
@@ -123,17 +135,7 @@ public class ConvFusedTests(ITestOutputHelper output)
         foreach (var g in Geometries)
         {
             float[] x = Random(Layout.Count(g.InputShape), 1), w = Random(Layout.Count(g.WeightShape), 2), s = Random(g.OutChannels, 3), r = Random(Layout.Count(g.OutputShape), 4);
-            float[] Run(IBackend b)
-            {
-                using var tx = Tensor.FromSpan(x, g.InputShape, b);
-                using var tw = Tensor.FromSpan(w, g.WeightShape, b);
-                using var ts = Tensor.FromSpan(s, [g.OutChannels], b);
-                using var tr = Tensor.FromSpan(r, g.OutputShape, b);
-                using var y = Tensor.Empty(g.OutputShape, b);
-                b.Conv2dForwardFused(g, tx.View, tw.View, new ConvEpilogue(ts.View, ts.View, tr.View, true), y.View);
-                return y.ToArray();
-            }
-            Assert.Equal(Run(one), Run(two));
+            Assert.Equal(RunFused(one, g, x, w, s, r), RunFused(two, g, x, w, s, r));
         }
     }
 
@@ -147,17 +149,7 @@ public class ConvFusedTests(ITestOutputHelper output)
         foreach (var g in Geometries[^4..])
         {
             float[] x = Random(Layout.Count(g.InputShape), 11), w = Random(Layout.Count(g.WeightShape), 12), s = Random(g.OutChannels, 13), r = Random(Layout.Count(g.OutputShape), 14);
-            float[] Run(IBackend b)
-            {
-                using var tx = Tensor.FromSpan(x, g.InputShape, b);
-                using var tw = Tensor.FromSpan(w, g.WeightShape, b);
-                using var ts = Tensor.FromSpan(s, [g.OutChannels], b);
-                using var tr = Tensor.FromSpan(r, g.OutputShape, b);
-                using var y = Tensor.Empty(g.OutputShape, b);
-                b.Conv2dForwardFused(g, tx.View, tw.View, new ConvEpilogue(ts.View, ts.View, tr.View, true), y.View);
-                return y.ToArray();
-            }
-            Assert.Equal(Run(packed), Run(streamed));
+            Assert.Equal(RunFused(packed, g, x, w, s, r), RunFused(streamed, g, x, w, s, r));
         }
     }
 
