@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Detection;
-using NativeASD.Engine.Models;
-using NativeASD.Engine.Models.Panns;
-using NativeASD.Engine.Synth;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Features;
+using NativeASD.Engine.Architectures;
+using NativeASD.Engine.Architectures.Panns;
+using NativeASD.Detection.Synth;
 using NativeASD.Kernels.Cpu;
 using NativeASD.Weights;
-using NativeASD.Weights.Detectors;
 using NativeASD.Weights.Safetensors;
 
 namespace NativeASD.Bench;

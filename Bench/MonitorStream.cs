@@ -1,6 +1,6 @@
 using System.Globalization;
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Synth;
+using NativeASD.Detection.Synth;
 
 namespace NativeASD.Bench;
 

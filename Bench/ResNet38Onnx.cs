@@ -5,7 +5,7 @@ using Microsoft.ML.OnnxRuntime;
 using NativeASD.Engine;
 using NativeASD.Engine.IO;
 using NativeASD.Kernels.Cpu;
-using NativeASD.Weights.Models;
+using NativeASD.Detection.Backbones;
 
 namespace NativeASD.Bench;
 

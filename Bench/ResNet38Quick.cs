@@ -2,10 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using NativeASD.Engine;
 using NativeASD.Engine.Layers;
-using NativeASD.Engine.Models;
-using NativeASD.Engine.Models.Panns;
+using NativeASD.Engine.Architectures;
+using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Kernels.Cpu;
-using NativeASD.Weights.Models;
+using NativeASD.Detection.Backbones;
 
 namespace NativeASD.Bench;
 

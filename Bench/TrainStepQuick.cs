@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using NativeASD.Engine;
 using NativeASD.Engine.Layers;
-using NativeASD.Engine.Models;
+using NativeASD.Engine.Architectures;
 using NativeASD.Engine.Optim;
 using NativeASD.Kernels.Cpu;
 

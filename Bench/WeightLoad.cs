@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using NativeASD.Weights.Mapping;
+using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 
 namespace NativeASD.Bench;

@@ -104,7 +104,7 @@ def main():
              f"(about {int(time.time() - start) // 60 + 1} minutes on 2 cores). Protocol in the script's docstring: per machine "
              "type, normals alternate between training and test per machine ID, all anomalies are test clips; one model "
              "per type; seed 0; default detector settings (metric: width 256, depth 2, output 64, 30 epochs; ae 100 epochs; "
-             "vae 15 epochs; shipped ResNet: Weights/Models/nasd-resnet-small.safetensors at its default taps). Intervals: "
+             "vae 15 epochs; shipped ResNet: Detection/Backbones/nasd-resnet-small.safetensors at its default taps). Intervals: "
              "90 % stratified bootstrap over the test clips. **These sets have 7–28 test clips "
              "per type: differences inside the intervals mean nothing.**\n",
              "| set | train | test normal / anomalous | detector | features | AUC [90 % CI] | pAUC [90 % CI] |", "|---|---|---|---|---|---|---|"]

@@ -15,13 +15,13 @@ work="$(mktemp -d /tmp/nasd-pack.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$out"
 
-for project in Kernels Engine Weights Cli; do
+for project in Kernels Engine Weights Detection Cli; do
   dotnet pack "$root/$project/$project.csproj" -c Release -o "$out" --nologo -v quiet
 done
 ls -l "$out"/*.nupkg
 
 # The same version number is cached by NuGet after a first install: drop our own cached copies so this run's packages are used.
-rm -rf "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/{nasd,nativeasd.kernels,nativeasd.engine,nativeasd.weights}
+rm -rf "${NUGET_PACKAGES:-$HOME/.nuget/packages}"/{nasd,nativeasd.kernels,nativeasd.engine,nativeasd.weights,nativeasd.detection}
 
 dotnet tool install --tool-path "$work/tools" --add-source "$out" --version "$version" nasd
 "$work/tools/nasd" --help

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using NativeASD.Weights.Mapping;
+using NativeASD.Detection.Backbones;
 
 namespace NativeASD.Cli.Commands;
 

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using NativeASD.Engine.Synth;
-using NativeASD.Weights.Detectors;
+using NativeASD.Detection.Synth;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Evaluation;
 
 namespace NativeASD.Cli.Commands;
 

@@ -5,9 +5,9 @@ using NativeASD.Engine;
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.Frontend;
 using NativeASD.Engine.IO;
-using NativeASD.Engine.Models;
+using NativeASD.Engine.Architectures;
 using NativeASD.Weights;
-using NativeASD.Weights.Models;
+using NativeASD.Detection.Backbones;
 
 namespace NativeASD.Cli.Commands;
 

@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using NativeASD.Cli.Reporting;
 using NativeASD.Kernels;
-using NativeASD.Weights.Detectors;
+using NativeASD.Detection.Evaluation;
 
 namespace NativeASD.Cli.Commands;
 

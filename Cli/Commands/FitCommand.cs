@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Detection;
-using NativeASD.Weights.Detectors;
-using NativeASD.Weights.Models;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Backbones;
 
 namespace NativeASD.Cli.Commands;
 

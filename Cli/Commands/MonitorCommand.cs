@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text.Json;
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Detection;
-using NativeASD.Engine.Monitoring;
-using NativeASD.Weights.Detectors;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Features;
+using NativeASD.Detection.Monitoring;
 
 namespace NativeASD.Cli.Commands;
 

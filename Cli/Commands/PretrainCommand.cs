@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
-using NativeASD.Engine.Detection;
-using NativeASD.Engine.Pretraining;
-using NativeASD.Weights.Pretraining;
+using NativeASD.Detection.Backbones;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Pretraining;
 
 namespace NativeASD.Cli.Commands;
 
@@ -56,7 +56,7 @@ public static class PretrainCommand
         IPretrainCorpus corpus;
         string? initPath = args.String("--init");
         // Loaded once: its frontend decides the corpus's sample rate, then the trainer takes it over.
-        var init = initPath is null ? null : Weights.Models.ModelFiles.Load(initPath, backend);
+        var init = initPath is null ? null : ModelFiles.Load(initPath, backend);
         int rate = init?.Frontend.SampleRate ?? Engine.Frontend.FrontendPreset.Get(options.Frontend).SampleRate;
         try
         {

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using NativeASD.Weights;
-using NativeASD.Weights.Detectors;
+using NativeASD.Detection.Detectors;
 
 namespace NativeASD.Cli.Commands;
 

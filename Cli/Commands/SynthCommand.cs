@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using NativeASD.Engine.Detection;
-using NativeASD.Engine.Synth;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Synth;
 
 namespace NativeASD.Cli.Commands;
 

@@ -1,4 +1,4 @@
-using NativeASD.Engine.Detection;
+using NativeASD.Detection.Detectors;
 
 namespace NativeASD.Cli;
 

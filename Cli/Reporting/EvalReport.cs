@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
-using NativeASD.Engine.Metrics;
+using NativeASD.Detection.Evaluation;
 using NativeASD.Weights;
-using NativeASD.Weights.Detectors;
 using ScottPlot;
 
 namespace NativeASD.Cli.Reporting;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using NativeASD.Engine.Layers;
-using NativeASD.Engine.Models.Panns;
+using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Kernels;
 
 namespace NativeASD.Engine.Diagnostics;

@@ -2,10 +2,10 @@ using System.Text.Json;
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.Frontend;
 using NativeASD.Engine.IO;
-using NativeASD.Engine.Models;
+using NativeASD.Engine.Architectures;
 using NativeASD.Tests.Models;
 using NativeASD.Weights;
-using NativeASD.Weights.Models;
+using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 
 namespace NativeASD.Tests.Cli;

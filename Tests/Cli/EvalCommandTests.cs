@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using NativeASD.Engine.Evaluation;
-using NativeASD.Engine.Metrics;
+using NativeASD.Detection.Evaluation;
 using NativeASD.Tests.Evaluation;
 
 namespace NativeASD.Tests.Cli;
@@ -32,7 +31,7 @@ public sealed class EvalCommandTests : IDisposable
         // The JSON's AUCs are the detector API's own: RocMetrics on the scores the CSV holds.
         foreach (var g in groups.EnumerateArray())
         {
-            var scores = NativeASD.Weights.Detectors.DcaseEvaluation.ReadSubmissionCsv(g.GetProperty("scores_csv").GetString()!);
+            var scores = NativeASD.Detection.Evaluation.DcaseEvaluation.ReadSubmissionCsv(g.GetProperty("scores_csv").GetString()!);
             double auc = RocMetrics.Auc([.. scores.Select(s => s.Value)], [.. scores.Select(s => ClipName.Parse(s.File).Anomalous == true)]);
             Assert.Equal(auc, g.GetProperty("auc").GetDouble(), 12);
         }
@@ -98,9 +97,9 @@ public sealed class EvalCommandTests : IDisposable
     {
         string data = SharedData.Require("data/dcase2023-lite");
         string output = Path.Combine(_dir, "out");
-        var settings = new NativeASD.Weights.Detectors.EvalSettings(
-            new NativeASD.Weights.Detectors.FitSettings("metric", Metric: new NativeASD.Engine.Detection.MetricOptions(Epochs: 2)), PerType: true);
-        var result = NativeASD.Weights.Detectors.DcaseEvaluation.Run(data, output, settings, threads => new NativeASD.Kernels.Cpu.CpuBackend(threads), 2);
+        var settings = new NativeASD.Detection.Evaluation.EvalSettings(
+            new NativeASD.Detection.Detectors.FitSettings("metric", Metric: new NativeASD.Detection.Detectors.MetricOptions(Epochs: 2)), PerType: true);
+        var result = NativeASD.Detection.Evaluation.DcaseEvaluation.Run(data, output, settings, threads => new NativeASD.Kernels.Cpu.CpuBackend(threads), 2);
         Assert.All(result.Groups, g => Assert.StartsWith("section_", g.Group));
         Assert.True(File.Exists(Path.Combine(output, "anomaly_score_ToyCar_section_00_test.csv")));
         DcaseEvaluationTests.CheckSubmission(output, result.Groups.Count);

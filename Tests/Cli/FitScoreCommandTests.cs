@@ -1,5 +1,5 @@
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Synth;
+using NativeASD.Detection.Synth;
 
 namespace NativeASD.Tests.Cli;
 

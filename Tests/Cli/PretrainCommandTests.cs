@@ -1,7 +1,7 @@
 using System.Text.Json;
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Synth;
-using NativeASD.Weights.Models;
+using NativeASD.Detection.Synth;
+using NativeASD.Detection.Backbones;
 
 namespace NativeASD.Tests.Cli;
 
@@ -92,5 +92,5 @@ public sealed class PretrainCommandTests : IDisposable
         Assert.DoesNotContain("backbone:", logMel.Stdout);
     }
 
-    static string BackboneSha() => NativeASD.Weights.Detectors.BackboneExtractor.FileSha256(ShippedBackbone.Path);
+    static string BackboneSha() => NativeASD.Detection.Features.BackboneExtractor.FileSha256(ShippedBackbone.Path);
 }

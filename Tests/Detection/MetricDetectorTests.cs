@@ -1,5 +1,6 @@
 using NativeASD.Engine;
-using NativeASD.Engine.Detection;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Features;
 
 namespace NativeASD.Tests.Detection;
 
@@ -51,7 +52,7 @@ public class MetricDetectorTests
         Assert.Equal(a.EpochLosses, b.EpochLosses);
         var scores = normals.Concat(anomalies).Select(a.Score).ToArray();
         Assert.Equal(scores, normals.Concat(anomalies).Select(b.Score).ToArray());
-        double auc = Engine.Metrics.RocMetrics.Auc(scores, [.. Enumerable.Repeat(false, 10), .. Enumerable.Repeat(true, 10)]);
+        double auc = NativeASD.Detection.Evaluation.RocMetrics.Auc(scores, [.. Enumerable.Repeat(false, 10), .. Enumerable.Repeat(true, 10)]);
         Assert.True(auc > 0.9, $"AUC {auc}");
         Assert.True(a.EpochLosses[^1] < a.EpochLosses[0]);
         using var loaded = MetricDetector.Load(a.Save());

@@ -1,4 +1,4 @@
-using NativeASD.Engine.Evaluation;
+using NativeASD.Detection.Evaluation;
 
 namespace NativeASD.Tests.Evaluation;
 

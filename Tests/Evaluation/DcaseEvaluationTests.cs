@@ -1,10 +1,9 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
-using NativeASD.Engine.Evaluation;
-using NativeASD.Engine.Metrics;
-using NativeASD.Engine.Synth;
+using NativeASD.Detection.Evaluation;
+using NativeASD.Detection.Synth;
 using NativeASD.Kernels;
-using NativeASD.Weights.Detectors;
+using NativeASD.Detection.Detectors;
 
 namespace NativeASD.Tests.Evaluation;
 
@@ -22,7 +21,7 @@ public sealed class DcaseEvaluationTests : IDisposable
         return root;
     }
 
-    static EvalResult Run(string data, string output, EvalSettings? settings = null, IProgress<NativeASD.Engine.Detection.DetectorProgress>? progress = null,
+    static EvalResult Run(string data, string output, EvalSettings? settings = null, IProgress<NativeASD.Detection.Detectors.DetectorProgress>? progress = null,
         CancellationToken cancel = default) =>
         DcaseEvaluation.Run(data, output, settings ?? new EvalSettings(new FitSettings("mahalanobis")), _ => null, 2, progress, cancel);
 
@@ -134,8 +133,8 @@ public sealed class DcaseEvaluationTests : IDisposable
         CheckSubmission(output, 4);
     }
 
-    sealed class Callback(Action<NativeASD.Engine.Detection.DetectorProgress> action) : IProgress<NativeASD.Engine.Detection.DetectorProgress>
+    sealed class Callback(Action<NativeASD.Detection.Detectors.DetectorProgress> action) : IProgress<NativeASD.Detection.Detectors.DetectorProgress>
     {
-        public void Report(NativeASD.Engine.Detection.DetectorProgress value) => action(value);
+        public void Report(NativeASD.Detection.Detectors.DetectorProgress value) => action(value);
     }
 }

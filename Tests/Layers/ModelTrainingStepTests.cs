@@ -1,6 +1,6 @@
 using NativeASD.Engine;
 using NativeASD.Engine.Layers;
-using NativeASD.Engine.Models;
+using NativeASD.Engine.Architectures;
 using NativeASD.Engine.Optim;
 using static NativeASD.Tests.Layers.LayerManifest;
 

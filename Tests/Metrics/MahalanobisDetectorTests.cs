@@ -1,4 +1,5 @@
-using NativeASD.Engine.Detection;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Features;
 
 namespace NativeASD.Tests.Metrics;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
-using NativeASD.Engine.Detection;
-using NativeASD.Engine.Metrics;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Evaluation;
+using NativeASD.Detection.Thresholds;
 
 namespace NativeASD.Tests.Metrics;
 

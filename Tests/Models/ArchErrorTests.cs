@@ -1,6 +1,6 @@
 using NativeASD.Engine;
-using NativeASD.Engine.Models;
-using NativeASD.Engine.Models.Panns;
+using NativeASD.Engine.Architectures;
+using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Kernels;
 
 namespace NativeASD.Tests.Models;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using NativeASD.Engine;
 using NativeASD.Engine.IO;
-using NativeASD.Engine.Models;
-using NativeASD.Engine.Models.Panns;
+using NativeASD.Engine.Architectures;
+using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Kernels;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
-using NativeASD.Engine.Models;
-using NativeASD.Engine.Models.Panns;
-using NativeASD.Weights.Models;
+using NativeASD.Engine.Architectures;
+using NativeASD.Engine.Architectures.Panns;
+using NativeASD.Detection.Backbones;
 using Xunit.Abstractions;
 
 namespace NativeASD.Tests.Models;

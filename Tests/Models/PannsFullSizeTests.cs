@@ -1,5 +1,4 @@
-using NativeASD.Engine.Models;
-using NativeASD.Engine.Models.Panns;
+using NativeASD.Engine.Architectures.Panns;
 using Xunit.Abstractions;
 
 namespace NativeASD.Tests.Models;

@@ -1,8 +1,8 @@
 using NativeASD.Engine;
 using NativeASD.Engine.Layers;
 using NativeASD.Engine.Losses;
-using NativeASD.Engine.Models;
-using NativeASD.Engine.Models.Panns;
+using NativeASD.Engine.Architectures;
+using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Engine.Optim;
 using Xunit.Abstractions;
 

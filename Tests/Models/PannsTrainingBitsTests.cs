@@ -2,9 +2,9 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using NativeASD.Engine;
 using NativeASD.Engine.Losses;
-using NativeASD.Engine.Models.Panns;
+using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Engine.Optim;
-using NativeASD.Engine.Models;
+using NativeASD.Engine.Architectures;
 using NativeASD.Kernels.Cpu;
 using Xunit.Abstractions;
 

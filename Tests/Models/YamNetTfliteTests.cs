@@ -1,9 +1,8 @@
 using System.Text.Json;
 using NativeASD.Engine;
 using NativeASD.Engine.Layers;
-using NativeASD.Engine.Models;
-using NativeASD.Weights.Mapping;
-using NativeASD.Weights.Models;
+using NativeASD.Engine.Architectures;
+using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Tflite;
 using Xunit.Abstractions;
 

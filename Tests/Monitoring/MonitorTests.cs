@@ -1,8 +1,8 @@
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Detection;
-using NativeASD.Engine.Monitoring;
-using NativeASD.Engine.Synth;
-using NativeASD.Weights.Detectors;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Features;
+using NativeASD.Detection.Monitoring;
+using NativeASD.Detection.Synth;
 using Xunit.Abstractions;
 
 namespace NativeASD.Tests.Monitoring;

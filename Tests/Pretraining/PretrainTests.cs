@@ -1,11 +1,10 @@
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Models.Panns;
-using NativeASD.Engine.Pretraining;
-using NativeASD.Engine.Synth;
+using NativeASD.Engine.Architectures.Panns;
+using NativeASD.Detection.Pretraining;
+using NativeASD.Detection.Synth;
 using NativeASD.Kernels.Cpu;
 using NativeASD.Weights;
-using NativeASD.Weights.Models;
-using NativeASD.Weights.Pretraining;
+using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Tests.Weights;
 
@@ -170,7 +169,7 @@ public class PretrainTests
         using var tuner = new Pretrainer(twelve, Tiny with { Epochs = 1 }, Cpu, ModelFiles.Load(first, Cpu));
         Assert.Equal(12, tuner.Model.Config.Classes);
         using var source = SafetensorsFile.Open(first);
-        var tuned = Engine.Models.StateDict.Entries(tuner.Model).ToDictionary(e => e.Name, e => e.Tensor);
+        var tuned = NativeASD.Engine.Architectures.StateDict.Entries(tuner.Model).ToDictionary(e => e.Name, e => e.Tensor);
         Assert.Equal(source.Tensors.Single(t => t.Name == "resnet.layer2.0.conv1.weight").ReadFloat32(), tuned["resnet.layer2.0.conv1.weight"].ToArray());
         Assert.Equal([12, 128], tuned["fc_audioset.weight"].ShapeArray());
         tuner.Run(dir.File("tuned.safetensors"));

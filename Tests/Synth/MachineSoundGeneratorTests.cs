@@ -1,5 +1,5 @@
-using NativeASD.Engine.Metrics;
-using NativeASD.Engine.Synth;
+using NativeASD.Detection.Evaluation;
+using NativeASD.Detection.Synth;
 
 namespace NativeASD.Tests.Synth;
 

@@ -1,8 +1,7 @@
 using NativeASD.Engine.Audio;
-using NativeASD.Engine.Evaluation;
-using NativeASD.Engine.Metrics;
-using NativeASD.Engine.Synth;
-using NativeASD.Weights.Detectors;
+using NativeASD.Detection.Evaluation;
+using NativeASD.Detection.Synth;
+using NativeASD.Detection.Detectors;
 
 namespace NativeASD.Tests.Synth;
 

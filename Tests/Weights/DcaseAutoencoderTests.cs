@@ -1,11 +1,10 @@
 using NativeASD.Engine;
-using NativeASD.Engine.Detection;
-using NativeASD.Engine.Models;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Features;
+using NativeASD.Engine.Architectures;
 using NativeASD.Weights;
-using NativeASD.Weights.Detectors;
 using NativeASD.Weights.Keras;
-using NativeASD.Weights.Mapping;
-using NativeASD.Weights.Models;
+using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Weights.Tflite;
 using Xunit.Abstractions;

@@ -237,7 +237,7 @@ public class HostileFileTests(ITestOutputHelper output)
         const int cases = 10_000;
         using var dir = new WeightFixtures.TempDir(inMemory: true);
         string converted = dir.File("converted.safetensors");
-        NativeASD.Weights.Mapping.WeightConverter.Convert(WeightFixtures.PathOf("panns_resnet38_narrow.pth"), converted, null, false);
+        NativeASD.Detection.Backbones.WeightConverter.Convert(WeightFixtures.PathOf("panns_resnet38_narrow.pth"), converted, null, false);
         var bases = new List<(string Name, byte[] Bytes)>
         {
             ("views_zip.pt", File.ReadAllBytes(WeightFixtures.PathOf("views_zip.pt"))),

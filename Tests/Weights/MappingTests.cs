@@ -1,6 +1,6 @@
 using System.Text.Json;
 using NativeASD.Weights;
-using NativeASD.Weights.Mapping;
+using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 
 namespace NativeASD.Tests.Weights;

@@ -1,0 +1,187 @@
+using System.Reflection;
+using NativeASD.Engine.Audio;
+using NativeASD.Detection.Features;
+using NativeASD.Detection.Evaluation;
+using NativeASD.Detection.Thresholds;
+using NativeASD.Engine.Architectures;
+using NativeASD.Detection.Backbones;
+using NativeASD.Kernels;
+using NativeASD.Weights;
+
+namespace NativeASD.Detection.Detectors;
+
+/// <summary>What to train: detector kind and settings, features, threshold percentile, cache.</summary>
+/// <param name="Init">ae only: a pretrained dcase-ae weight file (e.g. a converted ad01) the network starts from.</param>
+/// <param name="Int8Activations">A backbone from an int8 file emulates int8 activations (false: float).</param>
+public sealed record FitSettings(
+    string Detector = "metric", ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
+    ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
+    string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true);
+
+/// <summary>One scored clip.</summary>
+public sealed record ClipScore(string File, double Score, bool Anomalous);
+
+/// <summary>
+/// Fit and score end to end: clip files → features (cached) → detector → model file with threshold; and model file →
+/// scores and decisions. Used by <c>nasd fit</c>, <c>nasd score</c> and <c>nasd eval</c>.
+/// </summary>
+public static class DetectorRunner
+{
+    public static string EngineVersion => typeof(DetectorRunner).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0";
+
+    /// <summary>The .wav files of each input (a file, or a folder's *.wav, sorted), de-duplicated in order.</summary>
+    public static IReadOnlyList<string> CollectWavs(IEnumerable<string> inputs)
+    {
+        var files = new List<string>();
+        foreach (string input in inputs)
+        {
+            if (Directory.Exists(input))
+            {
+                var found = Directory.GetFiles(input).Where(f => f.EndsWith(".wav", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal).ToList();
+                if (found.Count == 0) throw new IOException($"{input}: folder has no .wav files");
+                files.AddRange(found);
+            }
+            else if (File.Exists(input)) files.Add(input);
+            else throw new FileNotFoundException($"{input}: no such file or folder", input);
+        }
+        return files.Distinct().ToList();
+    }
+
+    /// <summary>Features of each file; unreadable clips are skipped and reported in <paramref name="skipped"/> (file: reason).</summary>
+    public static List<ClipFeatures> Extract(IReadOnlyList<string> files, FeatureExtractor extractor, string? cacheDirectory,
+        List<string> skipped, IProgress<DetectorProgress>? progress = null)
+    {
+        var cache = cacheDirectory is null ? null : new FeatureCache(cacheDirectory);
+        var result = new List<ClipFeatures>();
+        for (int i = 0; i < files.Count; i++)
+        {
+            try { result.Add(cache is null ? extractor.Extract(files[i]) : cache.GetOrExtract(files[i], extractor)); }
+            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
+            {
+                skipped.Add(e.Message.StartsWith(files[i], StringComparison.Ordinal) ? e.Message : $"{files[i]}: {e.Message}");
+            }
+            progress?.Report(new DetectorProgress("features", i + 1, files.Count));
+        }
+        return result;
+    }
+
+    public static IAnomalyDetector Create(FitSettings s, IBackend? backend) => s.Detector switch
+    {
+        _ when s.Init is not null && s.Detector != "ae" => throw new ArgumentException($"--init applies to the ae detector, not {s.Detector}"),
+        "ae" when s.Init is string init => Pretrained(init, (s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
+        "metric" => new MetricDetector((s.Metric ?? new MetricOptions()) with { Seed = s.Seed }, backend),
+        "mahalanobis" => new MahalanobisDetector(),
+        "ae" => new AutoencoderDetector((s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
+        "vae" => new VaeDetector((s.Vae ?? new VaeOptions()) with { Seed = s.Seed }, backend),
+        var other => throw new ArgumentException($"unknown detector '{other}' (metric, mahalanobis, vae, ae)"),
+    };
+
+    /// <summary>An ae detector whose network has the shape of, and starts from, the dcase-ae file <paramref name="path"/>.</summary>
+    static AutoencoderDetector Pretrained(string path, AutoencoderOptions options, IBackend? backend)
+    {
+        using var loaded = ModelFiles.LoadAutoencoder(path, backend);
+        var c = loaded.Config;
+        var detector = new AutoencoderDetector(options with { Hidden = c.Hidden, Bottleneck = c.Bottleneck, HiddenLayers = c.HiddenLayers, BnEps = (float)c.BnEps }, backend)
+        {
+            Initial = (StateDict.Entries(loaded.Network).Select(e => NamedTensor.Of(e.Name, e.Tensor.ToArray(), e.Tensor.ShapeArray())).ToList(), path),
+        };
+        return detector;
+    }
+
+    /// <summary>Trains on normal clips and writes the model file atomically. Files labelled anomalous by name are refused.</summary>
+    public static (DetectorModelInfo Info, List<string> Skipped) Fit(IReadOnlyList<string> trainFiles, string modelPath, FitSettings settings,
+        IBackend? backend = null, IProgress<DetectorProgress>? progress = null)
+    {
+        var anomalous = trainFiles.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
+        if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; training uses normal clips only");
+        if (trainFiles.Count == 0) throw new IOException("no training clips");
+        using FeatureExtractor extractor = settings.Backbone is null
+            ? FeatureExtractors.DefaultFor(settings.Detector, settings.Channel, backend?.Threads ?? 0)
+            : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend,
+                int8Activations: settings.Int8Activations);
+        var backbone = extractor as BackboneExtractor;
+        var detector = Create(settings, backend);   // before the features: a bad --init file fails at once
+        try
+        {
+            var skipped = new List<string>();
+            var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress);
+            if (features.Count == 0)
+                throw new IOException($"none of the {trainFiles.Count} training clips could be read; first problem: {skipped.FirstOrDefault()}");
+            string summary = detector.Fit(features, progress);
+            var trainingScores = features.Select(detector.Score).ToArray();
+            var threshold = GammaThreshold.Fit(trainingScores, settings.Percentile);
+            var info = new DetectorModelInfo(detector.Kind, extractor.Configuration, backbone is null ? null : Path.GetFullPath(backbone.WeightsPath),
+                backbone?.Sha256, backbone is null ? null : string.Join(",", backbone.Taps), threshold, features.Count, summary,
+                EngineVersion, DateTime.UtcNow.ToString("O"), CommonRate(features.Select(f => f.Source)));
+            DetectorFile.Save(modelPath, detector, info);
+            return (info, skipped);
+        }
+        finally { (detector as IDisposable)?.Dispose(); }
+    }
+
+    /// <summary>Scores files with a model file; unreadable clips are reported in skipped and not scored.</summary>
+    /// <param name="backbone">Backbone weights to use instead of the path stored in the model (it must have the stored SHA-256).</param>
+    public static (List<ClipScore> Scores, DetectorModelInfo Info, List<string> Skipped) Score(string modelPath, IReadOnlyList<string> files,
+        string? cacheDirectory = null, IBackend? backend = null, IProgress<DetectorProgress>? progress = null, string? backbone = null)
+    {
+        var (detector, info) = DetectorFile.Load(modelPath, backend);
+        try
+        {
+            using var extractor = ExtractorFor(modelPath, info, backend, backbone);
+            var skipped = new List<string>();
+            var features = Extract(files, extractor, cacheDirectory, skipped, progress);
+            var scores = features.Select(f => { double s = detector.Score(f); return new ClipScore(f.Source, s, s > info.Threshold.Threshold); }).ToList();
+            return (scores, info, skipped);
+        }
+        finally { (detector as IDisposable)?.Dispose(); }
+    }
+
+    /// <summary>The sample rate all the files share, or null when they differ or one cannot be read.</summary>
+    static int? CommonRate(IEnumerable<string> files)
+    {
+        var rates = new HashSet<int>();
+        foreach (var f in files)
+        {
+            try { rates.Add(AudioFile.Probe(f).SampleRate); }
+            catch (Exception e) when (e is IOException or ArgumentException) { return null; }
+        }
+        return rates.Count == 1 ? rates.First() : null;
+    }
+
+    /// <summary>
+    /// One line per sample rate among <paramref name="files"/> that differs from the training clips' rate: such clips are
+    /// resampled to the frontend's rate like the training clips were, but a different recording chain can shift scores.
+    /// </summary>
+    public static List<string> RateNotes(DetectorModelInfo info, IEnumerable<string> files)
+    {
+        if (info.TrainingSampleRate is not int trained) return [];
+        var byRate = new Dictionary<int, List<string>>();
+        foreach (var f in files)
+        {
+            int rate;
+            try { rate = AudioFile.Probe(f).SampleRate; }
+            catch (Exception e) when (e is IOException or ArgumentException) { continue; }
+            if (rate == trained) continue;
+            if (!byRate.TryGetValue(rate, out var list)) byRate[rate] = list = [];
+            list.Add(f);
+        }
+        return byRate.Select(kv => $"{kv.Value.Count} clip(s) at {kv.Key} Hz (e.g. {kv.Value[0]}), the model was trained on {trained} Hz: resampled for its frontend").ToList();
+    }
+
+    /// <summary>The model's feature extractor; a backbone must be the very file the model was trained with (by SHA-256).</summary>
+    public static FeatureExtractor ExtractorFor(string modelPath, DetectorModelInfo info, IBackend? backend, string? backboneOverride = null)
+    {
+        if (info.BackboneSha256 is null) return FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0);
+        string path = backboneOverride ?? info.BackboneFile ?? throw new WeightFormatException(modelPath, "model names a backbone hash but no backbone file");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{modelPath}: needs backbone {path} (SHA-256 {info.BackboneSha256}), which does not exist; pass its current location with --backbone", path);
+        string sha = BackboneExtractor.FileSha256(path);
+        if (sha != info.BackboneSha256)
+            throw new IOException($"{modelPath}: was trained with backbone {info.BackboneFile} (SHA-256 {info.BackboneSha256}); {path} has SHA-256 {sha}");
+        var parts = info.Features.Split(':');
+        var mix = ChannelMix.Parse(parts[^1].StartsWith("ch", StringComparison.Ordinal) ? parts[^1][2..] : parts[^1]);
+        // Features as at training: int8 activation emulation when the configuration says so, float otherwise.
+        return new BackboneExtractor(path, (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), mix, backend,
+            int8Activations: parts.Contains("int8"));
+    }
+}

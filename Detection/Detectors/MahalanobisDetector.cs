@@ -1,0 +1,92 @@
+using NativeASD.Detection.Features;
+namespace NativeASD.Detection.Detectors;
+
+/// <summary>
+/// Rippel et al. (2020) on pretrained features: per tap level, the clip vector (segments averaged) is modelled by a
+/// Gaussian with Ledoit–Wolf shrunk covariance fitted on normal clips; score = Σ over levels of the Mahalanobis
+/// distance √((x−μ)ᵀΣ⁻¹(x−μ)). Needs at least 2 training clips.
+/// </summary>
+public sealed class MahalanobisDetector : IAnomalyDetector
+{
+    LedoitWolfGaussian[] _levels = [];
+    int[] _levelSizes = [];
+
+    public string Kind => "mahalanobis";
+
+    public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
+    {
+        if (normal.Count == 0) throw new ArgumentException("mahalanobis: no training clips");
+        _levelSizes = normal[0].Levels;
+        foreach (var clip in normal)
+        {
+            clip.Validate();
+            if (!clip.Levels.SequenceEqual(_levelSizes))
+                throw new InvalidDataException($"{clip.Source}: tap levels [{string.Join(",", clip.Levels)}] differ from the first clip's [{string.Join(",", _levelSizes)}]");
+        }
+        if (normal.Count < 2)
+            throw new ArgumentException($"mahalanobis: needs at least 2 normal training clips to estimate a covariance, got 1 ({normal[0].Source})");
+        var pooled = normal.Select(c => c.Pooled()).ToList();
+        _levels = new LedoitWolfGaussian[_levelSizes.Length];
+        int start = 0;
+        for (int l = 0; l < _levelSizes.Length; l++)
+        {
+            int d = _levelSizes[l];
+            var x = new float[pooled.Count * d];
+            for (int i = 0; i < pooled.Count; i++) pooled[i].AsSpan(start, d).CopyTo(x.AsSpan(i * d, d));
+            _levels[l] = LedoitWolfGaussian.Fit(x, pooled.Count, d);
+            progress?.Report(new DetectorProgress("covariance", l + 1, _levelSizes.Length));
+            start += d;
+        }
+        return $"{normal.Count} clips, {_levelSizes.Length} level(s), shrinkage {string.Join(", ", _levels.Select(g => g.Shrinkage.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}";
+    }
+
+    public double Score(ClipFeatures clip)
+    {
+        if (_levels.Length == 0) throw new InvalidOperationException("mahalanobis: Score before Fit or Load");
+        clip.Validate();
+        if (!clip.Levels.SequenceEqual(_levelSizes))
+            throw new InvalidDataException($"{clip.Source}: tap levels [{string.Join(",", clip.Levels)}] differ from the model's [{string.Join(",", _levelSizes)}]");
+        var x = clip.Pooled();
+        double score = 0;
+        int start = 0;
+        for (int l = 0; l < _levels.Length; l++)
+        {
+            score += _levels[l].Distance(x.AsSpan(start, _levelSizes[l]));
+            start += _levelSizes[l];
+        }
+        return score;
+    }
+
+    public DetectorState Save()
+    {
+        var state = new DetectorState();
+        state.Metadata["levels"] = string.Join(",", _levelSizes);
+        for (int l = 0; l < _levels.Length; l++)
+        {
+            var g = _levels[l];
+            state.Float64[$"level{l}.mean"] = ([g.Dimension], g.Mean);
+            state.Float64[$"level{l}.cholesky"] = ([g.Dimension, g.Dimension], g.Cholesky);
+            state.Metadata[$"level{l}.shrinkage"] = g.Shrinkage.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return state;
+    }
+
+    public static MahalanobisDetector Load(DetectorState state)
+    {
+        var detector = new MahalanobisDetector
+        {
+            _levelSizes = state.Meta("levels").Split(',').Select(int.Parse).ToArray(),
+        };
+        detector._levels = new LedoitWolfGaussian[detector._levelSizes.Length];
+        for (int l = 0; l < detector._levels.Length; l++)
+        {
+            double shrinkage = double.Parse(state.Meta($"level{l}.shrinkage"), System.Globalization.CultureInfo.InvariantCulture);
+            var mean = state.Tensor64($"level{l}.mean").Data;
+            var chol = state.Tensor64($"level{l}.cholesky").Data;
+            if (mean.Length != detector._levelSizes[l])
+                throw new InvalidDataException($"mahalanobis: level {l} mean has {mean.Length} entries, expected {detector._levelSizes[l]}");
+            detector._levels[l] = new LedoitWolfGaussian(mean, shrinkage, chol);
+        }
+        return detector;
+    }
+}

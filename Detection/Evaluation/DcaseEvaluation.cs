@@ -1,0 +1,296 @@
+using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using NativeASD.Detection.Detectors;
+using NativeASD.Kernels;
+using NativeASD.Weights;
+
+namespace NativeASD.Detection.Evaluation;
+
+/// <summary>How <see cref="DcaseEvaluation"/> runs: detector settings, one model per ID or per machine type, how many
+/// machine types run at once, and the pAUC range.</summary>
+public sealed record EvalSettings(FitSettings Fit, bool PerType = false, int Jobs = 1, double MaxFpr = 0.1);
+
+/// <summary>One test clip with its score, decision, and its label from the file name (null when the name has none).</summary>
+public sealed record ScoredClip(string File, double Score, bool Decision, bool? Anomalous);
+
+/// <summary>Results of one machine ID (or section): AUC and pAUC (NaN when the test clips are not labelled with both
+/// classes), the model's threshold, the CSVs written, and whether it was taken from a previous run.</summary>
+public sealed record GroupResult(
+    string MachineType, string Group, int TrainClips, int TestClips, double Auc, double PartialAuc, double Threshold,
+    string ScoreCsv, string DecisionCsv, string Model, bool Resumed, IReadOnlyList<ScoredClip> Clips);
+
+/// <summary>Mean AUC and pAUC over the IDs of one machine type.</summary>
+public sealed record TypeAverage(string MachineType, double Auc, double PartialAuc);
+
+/// <summary>A finished evaluation: per-ID results, per-type averages, the mean of the type averages, and results.csv.</summary>
+public sealed record EvalResult(
+    string OutputDirectory, IReadOnlyList<GroupResult> Groups, IReadOnlyList<TypeAverage> Types, double MeanAuc, double MeanPartialAuc,
+    string ResultsCsv, IReadOnlyList<string> Warnings);
+
+/// <summary>
+/// DCASE Task 2 evaluation: for each machine type of a dataset (<see cref="DatasetLayout"/>), fit one model per machine ID
+/// (or per type), score the test clips, and write the submission files <c>anomaly_score_&lt;type&gt;_id_XX.csv</c>
+/// (<c>file_name,score</c>) and <c>decision_result_&lt;type&gt;_id_XX.csv</c> (<c>file_name,0|1</c>) — no header, file
+/// names only; for 2021–2023 names <c>…_section_XX_test.csv</c> — plus <c>results.csv</c>.
+/// <para>Resumable: each finished unit (ID, or type with <see cref="EvalSettings.PerType"/>) leaves a marker
+/// <c>models/&lt;unit&gt;.done.json</c> keyed by a hash of the settings and the clips (names, sizes, times); a re-run with the
+/// same key skips it. Every file is written atomically and a unit's marker last, so a cancelled run leaves complete files
+/// only, and its unfinished units are redone.</para>
+/// </summary>
+public static class DcaseEvaluation
+{
+    /// <summary>
+    /// Runs the evaluation into <paramref name="outDir"/>. <paramref name="openBackend"/> is called once per parallel job
+    /// with the threads that job may use (total threads / jobs). Cancelling <paramref name="cancel"/> stops at the next
+    /// clip or epoch and throws <see cref="OperationCanceledException"/>; finished units stay finished.
+    /// </summary>
+    public static EvalResult Run(string dataRoot, string outDir, EvalSettings settings, Func<int, IBackend?> openBackend, int totalThreads,
+        IProgress<DetectorProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var machines = DatasetLayout.Discover(dataRoot);
+        var units = machines.Select(m => (Machine: m, Units: UnitsOf(m, settings.PerType))).ToList();
+        string models = Path.Combine(outDir, "models");
+        Directory.CreateDirectory(models);
+        RemoveStaleTemporaries(outDir);
+        RemoveStaleTemporaries(models);
+
+        string settingsJson = SettingsJson(settings);
+        int jobs = Math.Clamp(settings.Jobs, 1, units.Count);
+        int threadsPerJob = Math.Max(1, totalThreads / jobs);
+        int totalUnits = units.Sum(u => u.Units.Count), doneUnits = 0;
+        var results = new GroupResult[units.Count][];
+        var warnings = new List<string>();
+        var cancelling = new CancellingProgress(progress, cancel);
+        try
+        {
+            Parallel.For(0, units.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = cancel }, t =>
+            {
+                using var backend = openBackend(threadsPerJob);
+                var list = new List<GroupResult>();
+                foreach (var unit in units[t].Units)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    list.AddRange(RunUnit(unit, outDir, models, settings, settingsJson, backend, cancelling, warnings, cancel));
+                    int done = Interlocked.Increment(ref doneUnits);
+                    cancelling.Report(new DetectorProgress("eval", done, totalUnits));
+                }
+                results[t] = [.. list];
+            });
+        }
+        catch (AggregateException e)
+        {
+            var inner = e.Flatten().InnerExceptions;
+            var first = cancel.IsCancellationRequested ? inner.FirstOrDefault(x => x is OperationCanceledException) ?? inner[0] : inner[0];
+            ExceptionDispatchInfo.Capture(first).Throw();
+            throw;
+        }
+
+        var groups = results.SelectMany(r => r).ToList();
+        var types = groups.GroupBy(g => g.MachineType)
+            .Select(g => new TypeAverage(g.Key, MeanOf(g.Select(x => x.Auc)), MeanOf(g.Select(x => x.PartialAuc)))).ToList();
+        double meanAuc = MeanOf(types.Select(t => t.Auc)), meanPauc = MeanOf(types.Select(t => t.PartialAuc));
+        string resultsCsv = Path.Combine(outDir, "results.csv");
+        WriteText(resultsCsv, ResultsTable(groups, types, meanAuc, meanPauc));
+        lock (warnings) return new EvalResult(outDir, groups, types, meanAuc, meanPauc, resultsCsv, [.. warnings]);
+    }
+
+    /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold</c>, a row per ID, a row
+    /// <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of the type averages, as DCASE ranks).</summary>
+    public static string ResultsTable(IReadOnlyList<GroupResult> groups, IReadOnlyList<TypeAverage> types, double meanAuc, double meanPauc)
+    {
+        var sb = new StringBuilder("machine_type,id,auc,pauc,train_clips,test_clips,threshold\n");
+        foreach (var type in types)
+        {
+            foreach (var g in groups.Where(g => g.MachineType == type.MachineType))
+                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,\n");
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Submission file names: <c>anomaly_score_fan_id_00.csv</c>, or <c>anomaly_score_fan_section_00_test.csv</c>.</summary>
+    public static (string Scores, string Decisions) CsvNames(string machineType, string group)
+    {
+        string suffix = group.StartsWith("section_", StringComparison.Ordinal) ? $"{machineType}_{group}_test" : $"{machineType}_{group}";
+        return ($"anomaly_score_{suffix}.csv", $"decision_result_{suffix}.csv");
+    }
+
+    /// <summary>Reads a submission CSV (<c>file_name,value</c> lines, no header).</summary>
+    public static List<(string File, double Value)> ReadSubmissionCsv(string path)
+    {
+        var rows = new List<(string, double)>();
+        foreach (string line in File.ReadLines(path))
+        {
+            if (line.Length == 0) continue;
+            int comma = line.LastIndexOf(',');
+            if (comma <= 0 || !double.TryParse(line.AsSpan(comma + 1), NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+                throw new InvalidDataException($"{path}: line '{line}' is not file_name,number");
+            rows.Add((line[..comma], v));
+        }
+        return rows;
+    }
+
+    // ---- one unit: fit, score, write --------------------------------------------------------------------------
+
+    sealed record Unit(string MachineType, string Name, IReadOnlyList<string> Groups, IReadOnlyList<ClipName> Train, IReadOnlyList<ClipName> Test);
+
+    sealed record Marker(string Key, string Model, double Threshold, int TrainClips, MarkerGroup[] Groups);
+
+    sealed record MarkerGroup(string Group, string ScoreCsv, string DecisionCsv);
+
+    static List<Unit> UnitsOf(MachineData m, bool perType)
+    {
+        if (perType) return [new Unit(m.MachineType, m.MachineType, m.Groups, m.Train, m.Test)];
+        return m.Groups.Select(g => new Unit(m.MachineType, $"{m.MachineType}_{g}", [g],
+            m.Train.Where(c => c.Group == g).ToList(), m.Test.Where(c => c.Group == g).ToList())).ToList();
+    }
+
+    static IEnumerable<GroupResult> RunUnit(Unit unit, string outDir, string models, EvalSettings settings, string settingsJson,
+        IBackend? backend, IProgress<DetectorProgress> progress, List<string> warnings, CancellationToken cancel)
+    {
+        if (unit.Train.Count == 0) throw new IOException($"{unit.MachineType}/{string.Join(",", unit.Groups)}: no training clips");
+        if (unit.Test.Count == 0) throw new IOException($"{unit.MachineType}/{string.Join(",", unit.Groups)}: no test clips");
+        string key = UnitKey(unit, settingsJson);
+        string markerPath = Path.Combine(models, $"{unit.Name}.done.json");
+        string model = Path.Combine(models, $"model_{unit.Name}.safetensors");
+        var testByGroup = unit.Groups.ToDictionary(g => g, g => unit.Test.Where(c => c.Group == g).ToList());
+
+        if (TryResume(markerPath, key, outDir) is Marker done)
+            return done.Groups.Select(g => Result(unit, g.Group, done.TrainClips, done.Threshold, outDir, g.ScoreCsv, g.DecisionCsv, done.Model, true,
+                Load(outDir, g.ScoreCsv, g.DecisionCsv), settings.MaxFpr)).ToList();
+
+        var fitSettings = settings.Fit;
+        DetectorModelInfo info;
+        List<string> skipped;
+        try
+        {
+            (info, skipped) = DetectorRunner.Fit(unit.Train.Select(c => c.File).ToList(), model, fitSettings, backend,
+                new Labelled(progress, $"{unit.Name} fit"));
+        }
+        catch (ArgumentException e)
+        {
+            // The detector cannot be fitted on this unit's clips (e.g. too few for a covariance): an input problem, named.
+            throw new IOException($"{unit.MachineType} {string.Join(",", unit.Groups)} ({unit.Train.Count} training clips): {e.Message}", e);
+        }
+        lock (warnings) warnings.AddRange(skipped.Select(s => $"skipped training clip {s}"));
+        var (scores, _, unscored) = DetectorRunner.Score(model, unit.Test.Select(c => c.File).ToList(), fitSettings.CacheDirectory, backend,
+            new Labelled(progress, $"{unit.Name} score"));
+        if (unscored.Count > 0)
+            throw new IOException($"{unscored.Count} of {unit.Test.Count} test clips of {unit.MachineType} could not be scored; first: {unscored[0]}");
+        cancel.ThrowIfCancellationRequested();
+
+        // From here on nothing checks for cancellation: the unit's files and then its marker are written as one step.
+        var byFile = scores.ToDictionary(s => s.File, StringComparer.Ordinal);
+        var markerGroups = new List<MarkerGroup>();
+        var results = new List<GroupResult>();
+        foreach (string group in unit.Groups)
+        {
+            var clips = testByGroup[group].Select(c => byFile[c.File]).Select(s => new ScoredClip(s.File, s.Score, s.Anomalous, ClipName.Parse(s.File).Anomalous)).ToList();
+            var (scoreName, decisionName) = CsvNames(unit.MachineType, group);
+            WriteText(Path.Combine(outDir, scoreName), string.Concat(clips.Select(c => string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(c.File)},{c.Score:R}\n"))));
+            WriteText(Path.Combine(outDir, decisionName), string.Concat(clips.Select(c => $"{Path.GetFileName(c.File)},{(c.Decision ? 1 : 0)}\n")));
+            markerGroups.Add(new MarkerGroup(group, scoreName, decisionName));
+            results.Add(Result(unit, group, info.TrainingClips, info.Threshold.Threshold, outDir, scoreName, decisionName, Path.GetFileName(model), false, clips, settings.MaxFpr));
+        }
+        var marker = new Marker(key, Path.GetFileName(model), info.Threshold.Threshold, info.TrainingClips, [.. markerGroups]);
+        WriteText(markerPath, JsonSerializer.Serialize(marker));
+        return results;
+    }
+
+    static GroupResult Result(Unit unit, string group, int trainClips, double threshold, string outDir, string scoreCsv, string decisionCsv,
+        string model, bool resumed, List<ScoredClip> clips, double maxFpr)
+    {
+        double auc = double.NaN, pauc = double.NaN;
+        if (clips.All(c => c.Anomalous is not null) && clips.Any(c => c.Anomalous == true) && clips.Any(c => c.Anomalous == false))
+        {
+            double[] s = [.. clips.Select(c => c.Score)];
+            bool[] y = [.. clips.Select(c => c.Anomalous == true)];
+            auc = RocMetrics.Auc(s, y);
+            pauc = RocMetrics.PartialAuc(s, y, maxFpr);
+        }
+        int trainOfGroup = unit.Groups.Count == 1 ? trainClips : unit.Train.Count(c => c.Group == group);
+        return new GroupResult(unit.MachineType, group, trainOfGroup, clips.Count, auc, pauc, threshold,
+            Path.Combine(outDir, scoreCsv), Path.Combine(outDir, decisionCsv), Path.Combine(outDir, "models", model), resumed, clips);
+    }
+
+    /// <summary>Scores and decisions of a finished unit, read back from its CSVs; labels from the file names.</summary>
+    static List<ScoredClip> Load(string outDir, string scoreCsv, string decisionCsv)
+    {
+        var decisions = ReadSubmissionCsv(Path.Combine(outDir, decisionCsv)).ToDictionary(r => r.File, r => r.Value != 0, StringComparer.Ordinal);
+        return ReadSubmissionCsv(Path.Combine(outDir, scoreCsv))
+            .Select(r => new ScoredClip(r.File, r.Value, decisions.GetValueOrDefault(r.File), ClipName.Parse(r.File).Anomalous)).ToList();
+    }
+
+    static Marker? TryResume(string markerPath, string key, string outDir)
+    {
+        if (!File.Exists(markerPath)) return null;
+        try
+        {
+            var marker = JsonSerializer.Deserialize<Marker>(File.ReadAllText(markerPath));
+            if (marker is null || marker.Key != key || marker.Groups is null) return null;
+            bool complete = File.Exists(Path.Combine(outDir, "models", marker.Model)) &&
+                marker.Groups.All(g => File.Exists(Path.Combine(outDir, g.ScoreCsv)) && File.Exists(Path.Combine(outDir, g.DecisionCsv)));
+            return complete ? marker : null;
+        }
+        catch (JsonException) { return null; } // a damaged marker means: redo the unit
+    }
+
+    // ---- keys, files ----------------------------------------------------------------------------------------------
+
+    /// <summary>Everything that changes a unit's results, as JSON: detector settings (not the cache folder), mode, pAUC range.</summary>
+    static string SettingsJson(EvalSettings s) => JsonSerializer.Serialize(new
+    {
+        s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
+        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
+    });
+
+    static string UnitKey(Unit unit, string settingsJson)
+    {
+        var sb = new StringBuilder(settingsJson).Append('\n').Append(unit.Name).Append('\n');
+        foreach (var clip in unit.Train.Select(c => ("train", c)).Concat(unit.Test.Select(c => ("test", c))))
+        {
+            var f = new FileInfo(clip.c.File);
+            sb.Append(CultureInfo.InvariantCulture, $"{clip.Item1}|{f.Name}|{f.Length}|{f.LastWriteTimeUtc.Ticks}\n");
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())));
+    }
+
+    static void WriteText(string path, string text) => AtomicFile.Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
+
+    static readonly Regex AtomicTemporary = new(@"^\..+\.\d+\.[0-9a-f]{32}\.tmp$", RegexOptions.CultureInvariant);
+
+    /// <summary>Temporaries that a killed process (not a cancelled one: that cleans up) left beside their targets.</summary>
+    static void RemoveStaleTemporaries(string dir)
+    {
+        foreach (string file in Directory.GetFiles(dir, ".*.tmp"))
+            if (AtomicTemporary.IsMatch(Path.GetFileName(file))) File.Delete(file);
+    }
+
+    static string Number(double v) => double.IsNaN(v) ? "" : v.ToString("F6", CultureInfo.InvariantCulture);
+
+    static double MeanOf(IEnumerable<double> values)
+    {
+        var finite = values.Where(double.IsFinite).ToList();
+        return finite.Count == 0 ? double.NaN : finite.Average();
+    }
+
+    /// <summary>Forwards progress and turns a cancellation request into an exception at the next report (every clip, every epoch).</summary>
+    sealed class CancellingProgress(IProgress<DetectorProgress>? inner, CancellationToken cancel) : IProgress<DetectorProgress>
+    {
+        public void Report(DetectorProgress value)
+        {
+            cancel.ThrowIfCancellationRequested();
+            if (inner is not null) lock (this) inner.Report(value);
+        }
+    }
+
+    sealed class Labelled(IProgress<DetectorProgress> inner, string label) : IProgress<DetectorProgress>
+    {
+        public void Report(DetectorProgress value) => inner.Report(value with { Stage = $"{label} {value.Stage}" });
+    }
+}

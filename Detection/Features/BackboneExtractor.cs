@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using NativeASD.Engine;
+using NativeASD.Engine.Audio;
+using NativeASD.Engine.Frontend;
+using NativeASD.Engine.Architectures;
+using NativeASD.Kernels;
+using NativeASD.Detection.Backbones;
+
+namespace NativeASD.Detection.Features;
+
+/// <summary>
+/// Features from a pretrained backbone (the paper's transfer learning): the clip goes through the model's own frontend
+/// (resampled to its rate) and network up to the deepest requested tap; each tap is averaged over frequency and pooled
+/// into segments, and the taps of one segment are concatenated into one row (levels = the taps' channel counts).
+/// Segments: one per patch for patch models (YAMNet: 0.96 s patches, hop 0.48 s); otherwise the time axis of every tap is
+/// cut into the same number of equal parts, one per second of audio (at least 1, at most the coarsest tap's frames).
+/// </summary>
+public sealed class BackboneExtractor : FeatureExtractor
+{
+    readonly LoadedModel _model;
+    readonly AudioFrontend _frontend;
+    readonly string[] _taps;
+    readonly ChannelMix _mix;
+    readonly IBackend _backend;
+
+    /// <param name="int8Activations">Emulate the int8 runtime's activations for a model from an int8 file (see <see cref="ModelFiles.Load"/>).</param>
+    public BackboneExtractor(string weightsPath, IReadOnlyList<string> taps, ChannelMix mix = default, IBackend? backend = null, int threads = 0,
+        bool int8Activations = true)
+    {
+        _backend = backend ?? Backends.DefaultCpu;
+        _model = ModelFiles.Load(weightsPath, _backend, int8Activations: int8Activations);
+        foreach (var tap in taps)
+            if (!_model.Model.TapNames.Contains(tap))
+            {
+                _model.Dispose();
+                throw new ArgumentException($"{weightsPath}: {_model.Arch} has no tap '{tap}' (taps: {string.Join(", ", _model.Model.TapNames)})");
+            }
+        if (taps.Count == 0) throw new ArgumentException("backbone features need at least one tap");
+        _taps = [.. taps];
+        _mix = mix;
+        WeightsPath = weightsPath;
+        Sha256 = FileSha256(weightsPath);
+        _frontend = new AudioFrontend(_model.Frontend, threads);
+    }
+
+    public string WeightsPath { get; }
+    public string Sha256 { get; }
+    public string Arch => _model.Arch;
+    public IReadOnlyList<string> Taps => _taps;
+
+    /// <summary>backbone:SHA256:TAPS[:int8]:chN — ":int8" when the network emulates int8 activations (other features, so another cache key).</summary>
+    public override string Configuration =>
+        $"backbone:{Sha256}:{string.Join(",", _taps)}{(_model.Int8Activations ? ":int8" : "")}:ch{(_mix.IsMean ? "mean" : _mix.Channel.ToString(CultureInfo.InvariantCulture))}";
+
+    public override int SampleRate => _model.Frontend.SampleRate;
+
+    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, _mix, _model.Frontend.SampleRate));
+
+    public override ClipFeatures Extract(AudioClip clip)
+    {
+        string path = clip.Source;
+        var features = _frontend.Compute(clip);
+        using var x = TapFeatures.Input(_model.Frontend, features, path, _backend);
+        using var outputs = _model.Model.Forward(x, _taps);
+        var perTap = _taps.Select(t => Segment(outputs[t], clip.Seconds, path)).ToList();
+        int rows = perTap.Min(p => p.Rows);
+        var levels = perTap.Select(p => p.Channels).ToArray();
+        int dim = levels.Sum();
+        var data = new float[rows * dim];
+        int at = 0;
+        foreach (var (values, segRows, channels) in perTap)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                // Taps of equal segment counts line up; otherwise map row r to the proportional segment.
+                int src = (int)((long)r * segRows / rows);
+                Array.Copy(values, src * channels, data, r * dim + at, channels);
+            }
+            at += channels;
+        }
+        return new ClipFeatures(path, data, rows, dim, levels);
+    }
+
+    /// <summary>[N, C] → N rows; [P, C, T, F] with P &gt; 1 → one row per patch; [1, C, T, F] → K time segments.</summary>
+    static (float[] Values, int Rows, int Channels) Segment(Tensor tap, double seconds, string path)
+    {
+        int c = tap.Dim(1);
+        if (tap.Rank == 2) return (tap.ToArray(), tap.Dim(0), c);
+        if (tap.Rank != 4) throw new InvalidDataException($"{path}: tap output {Layout.Format(tap.Shape)} is neither [N, C] nor [N, C, T, F]");
+        int n = tap.Dim(0), t = tap.Dim(2), f = tap.Dim(3);
+        var v = tap.ToArray();   // row-major copy through any strides
+        if (n > 1)
+        {
+            var rows = new float[n * c];
+            for (int p = 0; p < n; p++)
+                for (int ch = 0; ch < c; ch++)
+                {
+                    double s = 0;
+                    int b = (p * c + ch) * t * f;
+                    for (int i = 0; i < t * f; i++) s += v[b + i];
+                    rows[p * c + ch] = (float)(s / (t * f));
+                }
+            return (rows, n, c);
+        }
+        int k = Math.Clamp((int)Math.Round(seconds), 1, t);
+        var seg = new float[k * c];
+        for (int s = 0; s < k; s++)
+        {
+            int t0 = (int)((long)s * t / k), t1 = (int)((long)(s + 1) * t / k);
+            for (int ch = 0; ch < c; ch++)
+            {
+                double sum = 0;
+                for (int ti = t0; ti < t1; ti++)
+                    for (int fi = 0; fi < f; fi++) sum += v[(ch * t + ti) * f + fi];
+                seg[s * c + ch] = (float)(sum / ((t1 - t0) * f));
+            }
+        }
+        return (seg, k, c);
+    }
+
+    public static string FileSha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    public override void Dispose()
+    {
+        _frontend.Dispose();
+        _model.Dispose();
+        base.Dispose();
+    }
+}

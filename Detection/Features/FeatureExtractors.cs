@@ -1,0 +1,150 @@
+using System.Security.Cryptography;
+using NativeASD.Engine.Audio;
+using NativeASD.Engine.Frontend;
+using NativeASD.Engine.IO;
+
+namespace NativeASD.Detection.Features;
+
+/// <summary>
+/// Turns a clip (a file, or samples in memory) into <see cref="ClipFeatures"/>. <see cref="Configuration"/> names
+/// everything that affects the result; it keys the feature cache and is stored in model files so scoring uses the same
+/// features as training. <c>Extract(path)</c> reads the file (channel per the configuration, resampled to
+/// <see cref="SampleRate"/>) and gives exactly what <c>Extract(clip)</c> gives on those samples.
+/// </summary>
+public abstract class FeatureExtractor : IDisposable
+{
+    public abstract string Configuration { get; }
+
+    /// <summary>Rate the samples given to <see cref="Extract(AudioClip)"/> must have (the frontend preset's).</summary>
+    public abstract int SampleRate { get; }
+
+    public abstract ClipFeatures Extract(string path);
+
+    /// <summary>Features of mono samples at <see cref="SampleRate"/> (e.g. a window of a live stream); <c>clip.Source</c> names it in errors.</summary>
+    public abstract ClipFeatures Extract(AudioClip clip);
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}
+
+/// <summary>No backbone: per-bin mean and standard deviation over time of a log-mel (dcase2020: 128 bins → 256-d).</summary>
+public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", ChannelMix mix = default, int threads = 0) : FeatureExtractor
+{
+    readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
+
+    public override string Configuration => $"logmel-stats:{_frontend.Preset.Name}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
+
+    public override int SampleRate => _frontend.Preset.SampleRate;
+
+    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
+
+    public override ClipFeatures Extract(AudioClip clip)
+    {
+        var logMel = _frontend.Compute(clip);
+        int frames = logMel.GetLength(0), bins = logMel.GetLength(1);
+        var flat = new float[frames * bins];
+        Buffer.BlockCopy(logMel, 0, flat, 0, flat.Length * sizeof(float));
+        return ClipFeatures.Single(clip.Source, LogMelStatistics.Compute(flat, frames, bins));
+    }
+
+    public override void Dispose() { _frontend.Dispose(); base.Dispose(); }
+}
+
+/// <summary>Stacked log-mel frames for the autoencoder baselines: dcase2020 × 5 frames = 640-d, vae60 × 11 = 660-d.</summary>
+public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix mix = default, int threads = 0) : FeatureExtractor
+{
+    readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
+
+    public override string Configuration => $"stacked:{_frontend.Preset.Name}:{frames}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
+
+    public override int SampleRate => _frontend.Preset.SampleRate;
+
+    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
+
+    public override ClipFeatures Extract(AudioClip clip)
+    {
+        var stacked = FrameStacking.Stack(_frontend.Compute(clip), frames);
+        int rows = stacked.GetLength(0), dim = stacked.GetLength(1);
+        if (rows < 1) throw new InvalidDataException($"{clip.Source}: too short for {frames} stacked frames");
+        var flat = new float[rows * dim];
+        Buffer.BlockCopy(stacked, 0, flat, 0, flat.Length * sizeof(float));
+        return new ClipFeatures(clip.Source, flat, rows, dim, [dim]);
+    }
+
+    public override void Dispose() { _frontend.Dispose(); base.Dispose(); }
+}
+
+/// <summary>
+/// Features on disk, keyed by SHA-256 of (file content, extractor configuration): re-fitting with other detector settings
+/// re-uses them, and a changed file or configuration misses. Entries are float32 .npy [rows, dim] written atomically;
+/// tap levels are in the file name. A damaged entry is recomputed, never trusted.
+/// </summary>
+public sealed class FeatureCache(string directory)
+{
+    public string Directory { get; } = directory;
+    public int Hits { get; private set; }
+    public int Misses { get; private set; }
+
+    public ClipFeatures GetOrExtract(string path, FeatureExtractor extractor)
+    {
+        string key = Key(path, extractor.Configuration);
+        var existing = System.IO.Directory.Exists(Directory) ? System.IO.Directory.GetFiles(Directory, key + ".*.npy") : [];
+        foreach (var file in existing)
+        {
+            try
+            {
+                var levels = Path.GetFileNameWithoutExtension(file)[(key.Length + 1)..].Split('-').Select(int.Parse).ToArray();
+                var (data, shape) = NpyFile.Read(file);
+                var features = new ClipFeatures(path, data, shape[0], shape[1], levels);
+                features.Validate();
+                lock (this) Hits++;
+                return features;
+            }
+            catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or InvalidDataException)
+            {
+                File.Delete(file);
+            }
+        }
+        var computed = extractor.Extract(path);
+        System.IO.Directory.CreateDirectory(Directory);
+        NpyFile.Write(Path.Combine(Directory, $"{key}.{string.Join("-", computed.Levels)}.npy"), computed.Values, computed.Rows, computed.Dimension);
+        lock (this) Misses++;
+        return computed;
+    }
+
+    static string Key(string path, string configuration)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (var stream = File.OpenRead(path))
+        {
+            var buffer = new byte[1 << 16];
+            int n;
+            while ((n = stream.Read(buffer)) > 0) sha.AppendData(buffer, 0, n);
+        }
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes("\n" + configuration));
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+}
+
+/// <summary>Builds the extractor a configuration string names (as stored in model files).</summary>
+public static class FeatureExtractors
+{
+    /// <summary>The features a detector uses without a backbone: log-mel statistics for mahalanobis, stacked frames otherwise.</summary>
+    public static FeatureExtractor DefaultFor(string detector, ChannelMix mix = default, int threads = 0) => detector switch
+    {
+        "mahalanobis" => new LogMelStatisticsExtractor("dcase2020", mix, threads),
+        "vae" => new StackedFramesExtractor("vae60", 11, mix, threads),
+        "ae" or "metric" => new StackedFramesExtractor("dcase2020", 5, mix, threads),
+        _ => throw new ArgumentException($"unknown detector '{detector}' (metric, mahalanobis, vae, ae)"),
+    };
+
+    public static FeatureExtractor FromConfiguration(string configuration, int threads = 0)
+    {
+        var parts = configuration.Split(':');
+        ChannelMix Mix(string p) => ChannelMix.Parse(p.StartsWith("ch", StringComparison.Ordinal) ? p[2..] : p);
+        return parts switch
+        {
+            ["logmel-stats", var preset, var ch] => new LogMelStatisticsExtractor(preset, Mix(ch), threads),
+            ["stacked", var preset, var k, var ch] => new StackedFramesExtractor(preset, int.Parse(k, System.Globalization.CultureInfo.InvariantCulture), Mix(ch), threads),
+            _ => throw new InvalidDataException($"unknown feature configuration '{configuration}'"),
+        };
+    }
+}

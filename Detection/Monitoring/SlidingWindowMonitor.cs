@@ -1,0 +1,103 @@
+using NativeASD.Engine.Audio;
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Features;
+
+namespace NativeASD.Detection.Monitoring;
+
+/// <summary>How a stream is cut and judged: window and hop in samples (at the extractor's rate), the decision threshold,
+/// and how many consecutive windows over it raise an alarm.</summary>
+public sealed record MonitorSettings(int WindowSamples, int HopSamples, double Threshold, int Consecutive = 3)
+{
+    public void Validate()
+    {
+        if (WindowSamples < 1) throw new ArgumentException($"monitor: window of {WindowSamples} samples");
+        if (HopSamples < 1 || HopSamples > WindowSamples) throw new ArgumentException($"monitor: hop of {HopSamples} samples must be between 1 and the window ({WindowSamples})");
+        if (Consecutive < 1) throw new ArgumentException($"monitor: consecutive windows must be at least 1, got {Consecutive}");
+        if (!double.IsFinite(Threshold)) throw new ArgumentException($"monitor: threshold {Threshold}");
+    }
+}
+
+/// <summary>
+/// One scored window: <see cref="Time"/> is the stream time (seconds) at the window's end, <see cref="Anomalous"/> is
+/// score &gt; threshold, <see cref="Consecutive"/> counts anomalous windows in a row up to this one, and
+/// <see cref="Alarm"/> is true while that count has reached the configured number.
+/// </summary>
+public readonly record struct MonitorReading(long Index, double Time, double Score, bool Anomalous, int Consecutive, bool Alarm);
+
+/// <summary>
+/// Scores a live stream with a sliding window: samples are pushed in blocks of any size; once a window is full, and then
+/// every hop, the last window's samples go through the feature extractor and the detector.
+/// <para>Memory is fixed: a ring of one window and one window-sized scratch copy, allocated once; the frontend only ever
+/// sees one window. So hours of input need the same memory as one window.</para>
+/// <para>Readings depend only on the samples, never on how the stream was split into pushes.</para>
+/// </summary>
+public sealed class SlidingWindowMonitor
+{
+    readonly IAnomalyDetector detector;
+    readonly FeatureExtractor extractor;
+    readonly float[] ring;           // the last WindowSamples samples; sample s lives at s % WindowSamples
+    readonly float[] window;         // chronological copy handed to the extractor
+    readonly AudioClip clip;
+    long received;
+    long index;
+    int consecutive;
+
+    public SlidingWindowMonitor(IAnomalyDetector detector, FeatureExtractor extractor, MonitorSettings settings, string source = "stream")
+    {
+        settings.Validate();
+        this.detector = detector;
+        this.extractor = extractor;
+        Settings = settings;
+        ring = new float[settings.WindowSamples];
+        window = new float[settings.WindowSamples];
+        clip = new AudioClip(window, extractor.SampleRate, source);
+    }
+
+    public MonitorSettings Settings { get; }
+
+    /// <summary>Sample rate the pushed samples must have (the extractor's).</summary>
+    public int SampleRate => extractor.SampleRate;
+
+    /// <summary>Samples pushed so far.</summary>
+    public long SamplesReceived => received;
+
+    /// <summary>Appends samples; calls <paramref name="onReading"/> for every window that became complete, in order.</summary>
+    public void Push(ReadOnlySpan<float> samples, Action<MonitorReading> onReading)
+    {
+        int w = Settings.WindowSamples, hop = Settings.HopSamples;
+        while (!samples.IsEmpty)
+        {
+            // Next window end: W, W + hop, W + 2·hop, …
+            long nextEnd = received < w ? w : w + ((received - w) / hop + 1) * hop;
+            int take = (int)Math.Min(samples.Length, nextEnd - received);
+            Append(samples[..take]);
+            samples = samples[take..];
+            if (received == nextEnd) onReading(Score());
+        }
+    }
+
+    void Append(ReadOnlySpan<float> samples)
+    {
+        int w = ring.Length;
+        while (!samples.IsEmpty)
+        {
+            int at = (int)(received % w);
+            int n = Math.Min(samples.Length, w - at);
+            samples[..n].CopyTo(ring.AsSpan(at, n));
+            samples = samples[n..];
+            received += n;
+        }
+    }
+
+    MonitorReading Score()
+    {
+        int w = ring.Length, at = (int)(received % w);
+        // Oldest sample is at 'at': [at, w) then [0, at).
+        ring.AsSpan(at).CopyTo(window);
+        ring.AsSpan(0, at).CopyTo(window.AsSpan(w - at));
+        double score = detector.Score(extractor.Extract(clip));
+        bool anomalous = score > Settings.Threshold;
+        consecutive = anomalous ? consecutive + 1 : 0;
+        return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive);
+    }
+}
