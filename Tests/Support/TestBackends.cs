@@ -1,7 +1,7 @@
 using NativeASD.Kernels;
 using NativeASD.Kernels.Cpu;
 
-namespace NativeASD.Tests;
+namespace NativeASD.Tests.Support;
 
 /// <summary>
 /// The backends every op test runs on, by name: the CPU backend at each SIMD level this machine supports
