@@ -31,7 +31,7 @@ public class FrontendReferenceTests(Xunit.Abstractions.ITestOutputHelper output)
     [MemberData(nameof(Synthetic))]
     public void MatchesTorchInDouble(string id) => Run(id, FrontendPrecision.Double);
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Synthetic))]
     public void MatchesTorchInSingle(string id)
     {
@@ -39,8 +39,9 @@ public class FrontendReferenceTests(Xunit.Abstractions.ITestOutputHelper output)
         // float32 FFTs carry rounding noise about 130 dB below a frame's peak: pure tones' far sidelobes (and the
         // logs of them) sit under it. Single precision is held to 1e-3 dB within 70 dB of the clip's maximum,
         // ln outputs to 1e-2 and MFCCs (which mix every band, including sub-noise ones) to 0.05 only off tones.
+        Skip.If(c.Kind == "mfcc" && (id.EndsWith("/sine") || id.EndsWith("/chirp")),
+            "single-precision MFCCs of a pure tone mix in bands below float32's FFT noise floor: checked in double only");
         double? tol = c.Kind switch { "ln" => 1e-2, "mfcc" => 5e-2, _ => null };
-        if (c.Kind == "mfcc" && (id.EndsWith("/sine") || id.EndsWith("/chirp"))) return;
         Run(c, FrontendPrecision.Single, dynamicRangeDb: 70, tol);
     }
 

@@ -190,12 +190,13 @@ public class FrontendDeviceTests
     public static TheoryData<string> Cases => FrontendManifest.Ids(c =>
         c.Get("signal") is { } s && (s.Contains("noise") || s.Contains("chirp")) && (c.Kind == "stft" || c.Id.StartsWith("preset/dcase2020") || c.Id.StartsWith("preset/yamnet") || c.Id.StartsWith("preset/honk")));
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(Cases))]
     public void IlgpuKernelsMatchTorch(string id)
     {
         var c = FrontendManifest.Get(id);
-        if (c.Kind == "mfcc" && id.EndsWith("/chirp")) return;   // sub-noise bands, as in the single-precision test
+        Skip.If(c.Kind == "mfcc" && id.EndsWith("/chirp"),
+            "MFCCs of a chirp mix in bands below float32's FFT noise floor, as in the single-precision test: checked in double only");
         var backend = TestBackends.Get("ilgpu-cpu");
         using var fe = new AudioFrontend(c.Preset, backend);
         FrontendManifest.Check(c, fe.Compute(c.Signal, c.Rate, id), $"{id} (ilgpu-cpu)", dynamicRangeDb: 70, maxAbs: c.Kind switch { "ln" => 1e-3, "mfcc" => 1e-2, _ => null });

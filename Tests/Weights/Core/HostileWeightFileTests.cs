@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using NativeASD.Weights;
 using NativeASD.Weights.Keras;
 using NativeASD.Weights.Onnx;
@@ -10,7 +9,8 @@ namespace NativeASD.Tests.Weights.Core;
 /// <summary>
 /// Damaged TFLite, ONNX and Keras HDF5 files (h5py defaults, and libver='latest'): truncated at every 1/16 of their
 /// length, flipped header bytes, and a fixed-seed fuzz loop of random mutations. Each must open and decode fully or
-/// fail with a WeightFormatException naming the file: never another exception, a hang or a huge allocation.
+/// fail with a WeightFormatException naming the file: never another exception, a hang or a huge allocation; a file cut
+/// short must fail. (How long the fuzz loop takes is not asserted here: speed belongs in Bench/.)
 /// </summary>
 public class HostileWeightFileTests
 {
@@ -38,14 +38,18 @@ public class HostileWeightFileTests
     /// </summary>
     static long AllocationLimit(string format, byte[] bytes) => format.StartsWith("keras-h5") ? (16L << 20) + bytes.Length : 64L << 20;
 
-    /// <summary>Opens and decodes every tensor; returns null when that worked or failed cleanly, else what went wrong.</summary>
-    static string? Outcome(string format, string name, byte[] bytes)
+    /// <summary>
+    /// Opens and decodes every tensor; returns null when that worked or failed cleanly, else what went wrong. A file
+    /// that <paramref name="mustFail"/> (cut short) is wrong when it loads.
+    /// </summary>
+    static string? Outcome(string format, string name, byte[] bytes, bool mustFail = false)
     {
         long before = GC.GetAllocatedBytesForCurrentThread();
         try
         {
             using var source = Parse(format, name, bytes);
             foreach (var t in source.Tensors) t.ReadFloat32();
+            if (mustFail) return $"{name}: opened and decoded although cut short";
         }
         catch (WeightFormatException e)
         {
@@ -72,9 +76,7 @@ public class HostileWeightFileTests
         for (int k = 0; k < 16; k++)
         {
             byte[] cut = seed.AsSpan(0, seed.Length * k / 16).ToArray();
-            string name = $"{format}-cut-{k}of16";
-            Assert.Null(Outcome(format, name, cut));
-            Assert.Throws<WeightFormatException>(() => { using var s = Parse(format, name, cut); foreach (var t in s.Tensors) t.ReadFloat32(); });
+            Assert.Null(Outcome(format, $"{format}-cut-{k}of16", cut, mustFail: true));
         }
     }
 
@@ -101,7 +103,6 @@ public class HostileWeightFileTests
         int cases = format.StartsWith("keras-h5") ? 1000 : 4000;
         byte[] seed = Seed(format);
         var rng = new Random(format.Length * 7919 + 5);
-        var watch = Stopwatch.StartNew();
         var problems = new List<string>();
         for (int c = 0; c < cases && problems.Count < 5; c++)
         {
@@ -110,7 +111,6 @@ public class HostileWeightFileTests
             if (problem is not null) problems.Add($"case {c}: {problem}");
         }
         Assert.True(problems.Count == 0, string.Join("\n", problems));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"{cases} cases took {watch.Elapsed}");
     }
 
     static readonly uint[] Extremes = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x4000_0000];
@@ -159,6 +159,6 @@ public class HostileWeightFileTests
     {
         byte[] seed = File.ReadAllBytes(SharedData.Require(relative));
         for (int k = 0; k < 16; k++)
-            Assert.Null(Outcome(format, $"{relative}-cut-{k}of16", seed.AsSpan(0, seed.Length * k / 16).ToArray()));
+            Assert.Null(Outcome(format, $"{relative}-cut-{k}of16", seed.AsSpan(0, seed.Length * k / 16).ToArray(), mustFail: true));
     }
 }
