@@ -168,7 +168,9 @@ public class DcaseAutoencoderTests(ITestOutputHelper output)
         Assert.Contains("from ad01_fp32.safetensors", info.TrainingSummary);
         var (scores, _, _) = DetectorRunner.Score(model, [clip]);
         using var m = ModelFiles.LoadAutoencoder(weights);
-        Assert.Equal(Errors(m.Network, Vectors()).Average(), scores[0].Score, 1e-9 * scores[0].Score);
+        // Same network and vectors; the scorer batches rows differently, so float32 sums may round apart (2.7e-9 relative
+        // seen on AVX-512 kernels): the bound is float32's, the point is that the score is the mean reconstruction error.
+        Assert.Equal(Errors(m.Network, Vectors()).Average(), scores[0].Score, 1e-6 * scores[0].Score);
 
         Assert.Contains("--init applies to the ae detector", Assert.Throws<ArgumentException>(() =>
             DetectorRunner.Fit([clip], model, settings with { Detector = "vae" })).Message);
