@@ -8,6 +8,7 @@ using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Weights.Tflite;
 using Xunit.Abstractions;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Tests.Weights;
 
@@ -192,8 +193,8 @@ public class DcaseAutoencoderTests(ITestOutputHelper output)
     {
         using var dir = new WeightFixtures.TempDir();
         string path = dir.File("odd.safetensors");
-        SafetensorsWriter.Write(path, [SafetensorsTensor.Float32("net.0.weight", [16, 32], new float[512]), SafetensorsTensor.Float32("net.1.running_var", [16], new float[16]),
-            SafetensorsTensor.Float32("net.3.weight", [32, 16], new float[512])], new Dictionary<string, string>());
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, [SafetensorsTensor.Float32("net.0.weight", [16, 32], new float[512]), SafetensorsTensor.Float32("net.1.running_var", [16], new float[16]),
+            SafetensorsTensor.Float32("net.3.weight", [32, 16], new float[512])], new Dictionary<string, string>()));
         using var s = WeightFiles.Open(path);
         var e = Assert.Throws<WeightFormatException>(() => ArchitectureMappings.Get(path, "dcase-ae").Map(s, false));
         Assert.Contains(path, e.Message);
