@@ -31,17 +31,7 @@ public partial class Conv2dTests
         new(1, 256, 4, 3, 1826, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 2),
     ];
 
-    /// <summary>Each geometry on every backend, plus the SIMD levels this machine lacks in software vectors (Vector512 on AVX2).</summary>
-    public static TheoryData<int, string> FusedCases
-    {
-        get
-        {
-            var data = new TheoryData<int, string>();
-            for (int i = 0; i < FusedGeometries.Length; i++)
-                foreach (var b in TestBackends.AllNames().Concat(TestBackends.SoftwareNames())) data.Add(i, b);
-            return data;
-        }
-    }
+    public static TheoryData<int, string> FusedCases => OnEveryBackend(FusedGeometries.Length);
 
     /// <summary>The conv alone as the textbook loop in float64.</summary>
     static double[] NaiveConv(in Conv2dGeometry g, float[] x, float[] w)

@@ -32,17 +32,17 @@ public partial class Conv2dTests
         new(1, 512, 1, 1, 520, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1),              // weights packed in two output-channel slices
     ];
 
-    /// <summary>Each geometry on every backend, plus the SIMD levels this machine lacks in software vectors (Vector512 on AVX2).</summary>
-    public static TheoryData<int, string> KernelCases
+    /// <summary>Each of <paramref name="geometries"/> geometries on every backend, plus the SIMD levels this machine lacks in
+    /// software vectors (Vector512 on AVX2).</summary>
+    static TheoryData<int, string> OnEveryBackend(int geometries)
     {
-        get
-        {
-            var data = new TheoryData<int, string>();
-            for (int i = 0; i < Geometries.Length; i++)
-                foreach (var b in TestBackends.AllNames().Concat(TestBackends.SoftwareNames())) data.Add(i, b);
-            return data;
-        }
+        var data = new TheoryData<int, string>();
+        for (int i = 0; i < geometries; i++)
+            foreach (var b in TestBackends.AllNames().Concat(TestBackends.SoftwareNames())) data.Add(i, b);
+        return data;
     }
+
+    public static TheoryData<int, string> KernelCases => OnEveryBackend(Geometries.Length);
 
     /// <summary>The textbook loops in float64: y, dx, dw, db.</summary>
     static (double[] Y, double[] Dx, double[] Dw, double[] Db) Naive(in Conv2dGeometry g, float[] x, float[] w, float[] b, float[] dy)

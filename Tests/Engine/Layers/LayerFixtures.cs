@@ -1,5 +1,6 @@
 using System.Text.Json;
 using NativeASD.Engine;
+using NativeASD.Engine.Layers;
 using NativeASD.Kernels;
 
 namespace NativeASD.Tests.Engine.Layers;
@@ -55,6 +56,22 @@ public static class LayerManifest
     public static LayerCase Get(string name) => All.Value.TryGetValue(name, out var c) ? c : throw new KeyNotFoundException($"no layer case '{name}'");
 
     public static IEnumerable<LayerCase> OfKind(params string[] kinds) => All.Value.Values.Where(c => kinds.Contains(c.Kind)).OrderBy(c => c.Name);
+
+    /// <summary>Loads the case's parameters, and its buffers' values before the first forward, into the layer.</summary>
+    public static void LoadInitialState(LayerCase c, Layer layer)
+    {
+        foreach (var (name, p) in layer.NamedParameters()) c.Load(name, p.Value);
+        foreach (var (name, b) in layer.NamedBuffers()) c.Load(name + ".initial", b);
+    }
+
+    /// <summary>Backward of the case's dy after the layer's last forward: dx and every parameter gradient against torch.</summary>
+    public static void CheckBackward(LayerCase c, Layer layer, IBackend backend, string label)
+    {
+        using var dy = c.Tensor("dy", backend);
+        using var dx = layer.Backward(dy);
+        Close(c, "dx", dx, $"{label} dx", rel: 1e-5);
+        foreach (var (name, p) in layer.NamedParameters()) Close(c, name + ".grad", p.Grad, $"{label} {name}.grad", rel: 1e-5);
+    }
 
     /// <summary>
     /// The comparison of a float32 result with the float64 oracle: every element within

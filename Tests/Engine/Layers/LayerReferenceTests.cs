@@ -43,15 +43,11 @@ public class LayerReferenceTests
         var backend = TestBackends.Get(backendName);
         string label = $"{caseName} on {backendName}";
         using var layer = Build(c, backend);
-        foreach (var (name, p) in layer.NamedParameters()) c.Load(name, p.Value);
+        LoadInitialState(c, layer);
         using var x = c.Tensor("x", backend);
         using var y = layer.Forward(x);
         Close(c, "y", y, $"{label} y");
-
-        using var dy = c.Tensor("dy", backend);
-        using var dx = layer.Backward(dy);
-        Close(c, "dx", dx, $"{label} dx", rel: 1e-5);
-        foreach (var (name, p) in layer.NamedParameters()) Close(c, name + ".grad", p.Grad, $"{label} {name}.grad", rel: 1e-5);
+        CheckBackward(c, layer, backend, label);
     }
 
     [Fact]
