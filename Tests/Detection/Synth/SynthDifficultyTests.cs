@@ -8,7 +8,7 @@ namespace NativeASD.Tests.Detection.Synth;
 /// <summary>
 /// The synthetic benchmark is hard but separable: the log-mel Mahalanobis baseline lands well above chance and well below
 /// perfect, while the clip level says nothing. The full-size numbers (4 types × 2 IDs × 20 + 20/20 clips of 10 s:
-/// mean AUC 0.81 for seed 0, 0.74 for seed 1) are in the README; this small set (1 ID per type, 10 + 8/8 clips of 2 s,
+/// mean AUC 0.81 for seed 0, 0.74 for seed 1) are in docs/detectors.md; this small set (1 ID per type, 10 + 8/8 clips of 2 s,
 /// seed 0) is noisier, so its range is wider: 0.6–0.95.
 /// </summary>
 public sealed class SynthDifficultyTests : IDisposable

@@ -9,7 +9,7 @@ namespace NativeASD.Tests.Engine.Audio;
 /// The resampler measured on pure tones and a sweep: passband ripple up to 0.9·min Nyquist, aliasing rejection of tones
 /// above the output Nyquist when downsampling, timing (output k is the input at time k/toRate), stream consistency,
 /// and NAudio's WDL resampler measured the same way for comparison. The numbers are printed (run with
-/// <c>--logger "console;verbosity=detailed"</c>) and quoted in the README.
+/// <c>--logger "console;verbosity=detailed"</c>) and quoted in docs/frontend.md.
 /// </summary>
 public sealed class ResamplerTests(ITestOutputHelper output)
 {

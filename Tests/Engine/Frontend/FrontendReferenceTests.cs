@@ -5,7 +5,7 @@ namespace NativeASD.Tests.Engine.Frontend;
 /// <summary>The frontend against torch/torchaudio float64 references on synthetic signals (Tests/Fixtures/frontend).</summary>
 public class FrontendReferenceTests(Xunit.Abstractions.ITestOutputHelper output)
 {
-    /// <summary>The worst error per case group and precision, printed for the README's exactness table (detailed logger).</summary>
+    /// <summary>The worst error per case group and precision, printed for the exactness table in docs/frontend.md (detailed logger).</summary>
     [Fact]
     public void WorstErrorsPerGroup()
     {
