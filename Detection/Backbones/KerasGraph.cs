@@ -40,7 +40,10 @@ public static class KerasGraph
             var layer = Find(source, node.Name) ?? throw Bad($"layer {node.Name} ({node.ClassName}) is missing from model_config");
             if (layer.ClassName != node.ClassName) throw Bad($"layer {node.Name} is {layer.ClassName}, expected {node.ClassName}");
             var inbound = layer.Inbound.Select(Canonical).ToArray();
-            if (!inbound.SequenceEqual(node.Inbound))
+            bool sameInputs = node.ClassName == "Add"                    // a sum takes its inputs in any order
+                ? inbound.Order(StringComparer.Ordinal).SequenceEqual(node.Inbound.Order(StringComparer.Ordinal))
+                : inbound.SequenceEqual(node.Inbound);
+            if (!sameInputs)
                 throw Bad($"layer {node.Name} takes [{string.Join(", ", inbound)}], expected [{string.Join(", ", node.Inbound)}]");
             foreach (var (key, value) in node.Config)
             {

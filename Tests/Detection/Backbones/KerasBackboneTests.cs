@@ -5,6 +5,7 @@ using NativeASD.Engine.Architectures;
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.Frontend;
 using NativeASD.Weights;
+using NativeASD.Weights.Keras;
 using Xunit.Abstractions;
 
 namespace NativeASD.Tests.Detection.Backbones;
@@ -139,6 +140,49 @@ public class KerasBackboneTests(ITestOutputHelper output)
         using var x = Tensor.Zeros([1, 1, 16, 16], TestBackends.Get("cpu"));
         using var r = model.Forward(x, ["conv2"]);
         Assert.Equal([1, 4, 2, 2], r["conv2"].ShapeArray());
+    }
+
+    /// <summary>
+    /// A model_config whose graph differs from the zoo's is refused naming the layer: the tiny file with one config value
+    /// edited in place (same length, so the HDF5 heap stays valid).
+    /// </summary>
+    [Theory]
+    [InlineData("\"activation\": \"relu\"", "\"activation\": \"tanh\"", "layer conv1_relu has activation \"tanh\", expected \"relu\"")]
+    [InlineData("\"padding\": [[3, 3], [3, 3]]", "\"padding\": [[3, 3], [3, 2]]", "layer conv1_pad has padding [[3,3],[3,2]], expected [[3,3],[3,3]]")]
+    [InlineData("[[\"conv2_block1_0_bn\", 0, 0, {}], [\"conv2_block1_2_relu\"", "[[\"conv2_block1_1_bn\", 0, 0, {}], [\"conv2_block1_2_relu\"", "layer conv2_block1_add takes [conv2_block1_1_bn, conv2_block1_2_relu], expected [conv2_block1_0_bn, conv2_block1_2_relu]")]
+    public void A_file_whose_graph_differs_is_refused_naming_the_layer(string from, string to, string message)
+    {
+        string path = Fixtures.PathOf("keras-backbones", "miniresnet_tiny.h5");
+        var bytes = File.ReadAllBytes(path);
+        string text = System.Text.Encoding.Latin1.GetString(bytes);
+        int at = text.IndexOf(from, StringComparison.Ordinal);
+        Assert.True(at >= 0 && from.Length == to.Length, $"fixture has no {from}");
+        System.Text.Encoding.Latin1.GetBytes(to).CopyTo(bytes, at);
+        using var source = KerasH5File.Parse(path, bytes);
+        var e = Assert.Throws<WeightFormatException>(() => ArchitectureMappings.Get(path, "miniresnet").Map(source, allowExtra: false));
+        output.WriteLine(e.Message);
+        Assert.Contains($"does not match miniresnet: {message}", e.Message);
+    }
+
+    /// <summary>The ILGPU backend (its CPU accelerator here; CUDA on a GPU machine) computes the same taps.</summary>
+    [SkippableFact]
+    public void The_ilgpu_backend_gives_the_same_taps()
+    {
+        string file = SharedData.Require("weights/miniresnetv2_2_stacks_backbone.h5");
+        var (input, shape) = Fixture(Manifest.GetProperty("miniresnet_input").GetString()!);
+        float[] Run(string backend, string tap)
+        {
+            using var loaded = ModelFiles.Load(file, TestBackends.Get(backend));
+            using var x = Tensor.FromSpan(input, [shape[0], 1, shape[1], shape[2]], TestBackends.Get(backend));
+            using var r = loaded.Model.Forward(x, [tap]);
+            return r[tap].ToArray();
+        }
+        foreach (var tap in new[] { "pool1", "conv3", "embedding" })
+        {
+            double rel = RelativeL2(Run("ilgpu-cpu", tap), Run("cpu", tap));
+            output.WriteLine($"{tap}: ilgpu-cpu vs cpu relative L2 {rel:E2}");
+            Assert.True(rel <= 1e-5, $"{tap}: {rel:E3}");
+        }
     }
 
     [Fact]
