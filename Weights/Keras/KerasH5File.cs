@@ -181,7 +181,7 @@ public sealed class KerasH5Source : IWeightSource
             AddLayers(doc.RootElement, [], result, depth: 0);
             return result;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw Error($"model_config is not valid Keras JSON: {e.Message}");
         }
@@ -218,8 +218,9 @@ public sealed class KerasH5Source : IWeightSource
             }
         }
         if (!sequential && config.ValueKind == JsonValueKind.Object && config.TryGetProperty("output_layers", out var outputs)
-            && outputs.ValueKind == JsonValueKind.Array && outputs.GetArrayLength() > 0 && outputs[0].ValueKind == JsonValueKind.Array)
-            return outputs[0][0].GetString() ?? previous;
+            && outputs.ValueKind == JsonValueKind.Array && outputs.GetArrayLength() > 0 && outputs[0].ValueKind == JsonValueKind.Array
+            && outputs[0].GetArrayLength() > 0 && outputs[0][0].ValueKind == JsonValueKind.String)
+            return outputs[0][0].GetString()!;
         return previous;
     }
 

@@ -150,18 +150,34 @@ public class KerasBackboneTests(ITestOutputHelper output)
     [InlineData("\"activation\": \"relu\"", "\"activation\": \"tanh\"", "layer conv1_relu has activation \"tanh\", expected \"relu\"")]
     [InlineData("\"padding\": [[3, 3], [3, 3]]", "\"padding\": [[3, 3], [3, 2]]", "layer conv1_pad has padding [[3,3],[3,2]], expected [[3,3],[3,3]]")]
     [InlineData("[[\"conv2_block1_0_bn\", 0, 0, {}], [\"conv2_block1_2_relu\"", "[[\"conv2_block1_1_bn\", 0, 0, {}], [\"conv2_block1_2_relu\"", "layer conv2_block1_add takes [conv2_block1_1_bn, conv2_block1_2_relu], expected [conv2_block1_0_bn, conv2_block1_2_relu]")]
+    [InlineData("[[\"conv1_pad\", 0, 0, {}]]", "[[12345678901, 0, 0, {}]]", "layer conv1_conv takes [], expected [conv1_pad]")]
     public void A_file_whose_graph_differs_is_refused_naming_the_layer(string from, string to, string message)
+    {
+        using var source = EditedTiny(from, to);
+        var e = Assert.Throws<WeightFormatException>(() => ArchitectureMappings.Get(source.Path, "miniresnet").Map(source, allowExtra: false));
+        output.WriteLine(e.Message);
+        Assert.Contains($"does not match miniresnet: {message}", e.Message);
+    }
+
+    /// <summary>The tiny Keras file with one stretch of its model_config replaced by another of the same length (so the HDF5 heap stays valid).</summary>
+    static KerasH5Source EditedTiny(string from, string to)
     {
         string path = Fixtures.PathOf("keras-backbones", "miniresnet_tiny.h5");
         var bytes = File.ReadAllBytes(path);
-        string text = System.Text.Encoding.Latin1.GetString(bytes);
-        int at = text.IndexOf(from, StringComparison.Ordinal);
-        Assert.True(at >= 0 && from.Length == to.Length, $"fixture has no {from}");
+        int at = System.Text.Encoding.Latin1.GetString(bytes).IndexOf(from, StringComparison.Ordinal);
+        Assert.True(at >= 0 && from.Length == to.Length, $"fixture has no {from}, or {to} differs in length");
         System.Text.Encoding.Latin1.GetBytes(to).CopyTo(bytes, at);
-        using var source = KerasH5File.Parse(path, bytes);
-        var e = Assert.Throws<WeightFormatException>(() => ArchitectureMappings.Get(path, "miniresnet").Map(source, allowExtra: false));
-        output.WriteLine(e.Message);
-        Assert.Contains($"does not match miniresnet: {message}", e.Message);
+        return KerasH5File.Parse(path, bytes);
+    }
+
+    [Fact]
+    public void A_malformed_model_config_is_a_format_error_not_a_crash()
+    {
+        var e = Assert.Throws<WeightFormatException>(() => EditedTiny("\"class_name\": \"Functional\"", "\"class_name\": 123456789012").Dispose());
+        Assert.Contains("model_config is not valid Keras JSON", e.Message);
+        // An empty output list: the layer list still reads, and the graph is still the tiny MiniResNet.
+        using var source = EditedTiny("\"output_layers\": [[\"conv2_block2_out\", 0, 0]]", "\"output_layers\": [[                        ]]");
+        Assert.Equal("miniresnet", ArchitectureMappings.Get(source.Path, "miniresnet").Map(source, allowExtra: false).Arch);
     }
 
     /// <summary>The ILGPU backend (its CPU accelerator here; CUDA on a GPU machine) computes the same taps.</summary>
