@@ -6,7 +6,7 @@ using NativeASD.Weights.Keras;
 namespace NativeASD.Detection.Backbones;
 
 /// <summary>
-/// The ST model zoo's MiniResNet (<paramref name="Arch"/> miniresnet, version 1) or MiniResNetV2 (miniresnetv2) onto
+/// The ST model zoo's MiniResNet (<paramref name="arch"/> miniresnet, version 1) or MiniResNetV2 (miniresnetv2) onto
 /// <see cref="MiniResNet"/>, from:
 /// <list type="bullet">
 /// <item>Keras HDF5 (miniresnet[v2]_N_stacks_backbone.h5): stacks, blocks, width and BatchNorm ε are read from
@@ -42,6 +42,19 @@ public sealed class MiniResNetMapping(string arch, int version) : IArchitectureM
         return [.. StateDict.Entries(model).Select(e => new ExpectedTensor(e.Name, e.Tensor.ShapeArray()))];
     }
 
+    /// <summary>
+    /// <see cref="Expected"/> for the configuration a file describes, once the file is known to hold as many values as
+    /// that network (the network is built to list its tensors, so a config must not make it larger than the file).
+    /// </summary>
+    List<ExpectedTensor> ExpectedIn(IWeightSource source, MiniResNetConfig c)
+    {
+        long stored = source.Tensors.Sum(t => t.Shape.Aggregate(1L, (a, d) => a * d));
+        if (c.Values() > stored)
+            throw Bad(source.Path, $"the configuration ({c.Stacks} stack(s) of {c.Blocks} block(s), width {c.Width}) needs {c.Values():N0} values; the file stores {stored:N0}");
+        try { return Expected(c); }
+        catch (ArgumentException e) { throw Bad(source.Path, e.Message); }
+    }
+
     MappedWeights Result(MiniResNetConfig c, List<MappedTensor> tensors, IReadOnlyList<string> ignored) =>
         new(Arch, JsonSerializer.Serialize(c, Json), "st-aed", tensors, ignored);
 
@@ -56,7 +69,7 @@ public sealed class MiniResNetMapping(string arch, int version) : IArchitectureM
         var byName = source.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var used = new HashSet<string>(StringComparer.Ordinal);
         var tensors = new List<MappedTensor>();
-        foreach (var e in Expected(c))
+        foreach (var e in ExpectedIn(source, c))
         {
             if (e.Name.EndsWith(".num_batches_tracked", StringComparison.Ordinal))
             {
@@ -215,9 +228,6 @@ public sealed class MiniResNetMapping(string arch, int version) : IArchitectureM
             while (StrictMatch.Has(source, $"{MiniResNetConfig.BlockName(0, blocks + 1)}.conv1.weight")) blocks++;
             c = new MiniResNetConfig(version, stacks, blocks, StrictMatch.Dim(source, "conv1.weight", 0, 64));
         }
-        List<ExpectedTensor> expected;
-        try { expected = Expected(c); }
-        catch (ArgumentException e) { throw Bad(source.Path, e.Message); }
-        return StrictMatch.AsIs(source, Arch, c, "st-aed", expected, allowExtra);
+        return StrictMatch.AsIs(source, Arch, c, "st-aed", ExpectedIn(source, c), allowExtra);
     }
 }

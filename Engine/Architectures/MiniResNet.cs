@@ -19,6 +19,40 @@ public sealed record MiniResNetConfig(int Version = 1, int Stacks = 2, int Block
 
     /// <summary>The stage/child name of a block, as Keras names its layers: conv2_block1 is stack 0, block 1.</summary>
     public static string BlockName(int stack, int block) => $"conv{stack + 2}_block{block}";
+
+    /// <summary>
+    /// Values in the network's parameters and BatchNorm statistics (num_batches_tracked aside), computed without building
+    /// it: a loader compares it with what a file stores before allocating a network the file's config describes.
+    /// Saturates at <see cref="long.MaxValue"/>.
+    /// </summary>
+    public long Values()
+    {
+        if (Stacks > 31) return long.MaxValue;    // widths Width·2^s beyond any int
+        try
+        {
+            checked
+            {
+                long BatchNorm(long channels) => 4 * channels;
+                long w = Width, total = 49 * w + w + (Version == 1 ? BatchNorm(w) : 0);
+                long inChannels = w;
+                for (int s = 0; s < Stacks; s++)
+                {
+                    long f = (long)Width << s;
+                    for (int b = 1; b <= Blocks; b++)
+                    {
+                        long cin = b == 1 ? inChannels : f;
+                        if (Version == 1)
+                            total += (b == 1 ? cin * f + f + BatchNorm(f) : 0) + cin * f + f + BatchNorm(f) + 9 * f * f + f + BatchNorm(f);
+                        else
+                            total += BatchNorm(cin) + (b == 1 ? cin * f + f : 0) + cin * f + BatchNorm(f) + 9 * f * f;
+                    }
+                    inChannels = f;
+                }
+                return total + (Version == 2 ? BatchNorm(inChannels) : 0);
+            }
+        }
+        catch (OverflowException) { return long.MaxValue; }
+    }
 }
 
 /// <summary>

@@ -159,15 +159,23 @@ public class KerasBackboneTests(ITestOutputHelper output)
         Assert.Contains($"does not match miniresnet: {message}", e.Message);
     }
 
-    /// <summary>The tiny Keras file with one stretch of its model_config replaced by another of the same length (so the HDF5 heap stays valid).</summary>
+    /// <summary>The tiny Keras file with every occurrence of a stretch of its model_config replaced by another of the same length (so the HDF5 heap stays valid).</summary>
     static KerasH5Source EditedTiny(string from, string to)
     {
         string path = Fixtures.PathOf("keras-backbones", "miniresnet_tiny.h5");
-        var bytes = File.ReadAllBytes(path);
-        int at = System.Text.Encoding.Latin1.GetString(bytes).IndexOf(from, StringComparison.Ordinal);
-        Assert.True(at >= 0 && from.Length == to.Length, $"fixture has no {from}, or {to} differs in length");
-        System.Text.Encoding.Latin1.GetBytes(to).CopyTo(bytes, at);
-        return KerasH5File.Parse(path, bytes);
+        string text = System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(path));
+        Assert.True(text.Contains(from, StringComparison.Ordinal) && from.Length == to.Length, $"fixture has no {from}, or {to} differs in length");
+        return KerasH5File.Parse(path, System.Text.Encoding.Latin1.GetBytes(text.Replace(from, to, StringComparison.Ordinal)));
+    }
+
+    /// <summary>A config wider than the tensors it comes with is refused before the network is built to its size.</summary>
+    [Fact]
+    public void A_config_larger_than_the_file_is_refused_before_building()
+    {
+        using var source = EditedTiny("\"filters\": 4,", "\"filters\": 9,");
+        var e = Assert.Throws<WeightFormatException>(() => ArchitectureMappings.Get(source.Path, "miniresnet").Map(source, allowExtra: false));
+        output.WriteLine(e.Message);
+        Assert.Contains("width 9) needs", e.Message);
     }
 
     [Fact]

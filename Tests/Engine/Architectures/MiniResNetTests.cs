@@ -113,6 +113,10 @@ public class MiniResNetTests(ITestOutputHelper output)
         Assert.Equal(["conv1", "pool1", "conv2_block1", "conv2_block2", "conv2", "conv3_block1", "conv3_block2", "conv3", "embedding"], v1.TapNames);
         using var v2 = new MiniResNet(new MiniResNetConfig(2));
         Assert.Contains("post", v2.TapNames);
+        Assert.Equal(128, v1.EmbeddingSize);
+        foreach (var model in new[] { v1, v2 })   // Values() counts what the built network holds (num_batches_tracked aside)
+            Assert.Equal(StateDict.Entries(model).Where(e => !e.Name.EndsWith("num_batches_tracked")).Sum(e => e.Tensor.Count), model.Config.Values());
+        Assert.Equal(long.MaxValue, new MiniResNetConfig(1, Stacks: 30, Width: int.MaxValue).Values());
         using var x = Tensor.Zeros([3, 1, 50, 64]);
         v1.Eval();
         v2.Eval();
