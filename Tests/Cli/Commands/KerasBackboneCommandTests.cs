@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace NativeASD.Tests.Cli;
+namespace NativeASD.Tests.Cli.Commands;
 
 /// <summary>
 /// The ST model zoo's Keras backbones through nasd: embed --tap list names the taps per stack and block, embed and fit
