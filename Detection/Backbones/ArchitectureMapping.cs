@@ -39,6 +39,7 @@ public static class ArchitectureMappings
         new HonkRes8Mapping(),
         new YamNetMapping(),
         new DcaseAutoencoderMapping(),
+        new EfficientAtMapping(),
     ];
 
     /// <summary>Every --arch name the CLI accepts.</summary>

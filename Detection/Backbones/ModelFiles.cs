@@ -14,7 +14,7 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     public IReadOnlyDictionary<string, string> Metadata { get; } = metadata ?? new Dictionary<string, string>();
 
     public TapModel Model { get; } = model;
-    /// <summary>panns-resnet22, panns-resnet38, yamnet or honk-res8.</summary>
+    /// <summary>panns-resnet22, panns-resnet38, yamnet, honk-res8 or efficientat-mn.</summary>
     public string Arch { get; } = arch;
     /// <summary>The frontend preset the model was trained with.</summary>
     public FrontendPreset Frontend { get; } = frontend;
@@ -23,11 +23,11 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     /// <summary>Whether the network emulates an int8 runtime's activations (a model converted from an int8 file, unless turned off).</summary>
     public bool Int8Activations => Model is YamNet { Int8Activations: not null };
 
-    /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet scores (sigmoid), honk logits.</summary>
+    /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet and EfficientAT scores (sigmoid), honk logits.</summary>
     public string ClassifierTap => Model switch
     {
         PannsResNet => "clipwise_output",
-        YamNet => "scores",
+        YamNet or EfficientAtMn => "scores",
         _ => "logits",
     };
 
@@ -71,6 +71,7 @@ public static class ModelFiles
             "yamnet" => new YamNet(new YamNetConfig(c.GetProperty("width").GetDouble(), c.GetProperty("classes").GetInt32()), backend),
             "honk-res8" => new HonkRes(new HonkResConfig(Maps: c.GetProperty("channels").GetInt32(), Layers: c.GetProperty("layers").GetInt32(),
                 Classes: c.GetProperty("classes").GetInt32(), Scales: c.GetProperty("scales").GetBoolean()), backend),
+            "efficientat-mn" => EfficientAt(path, c, backend),
             "dcase-ae" => throw new WeightFormatException(path, "a dcase-ae autoencoder has no taps or classes; it scores clips as a detector (nasd fit --detector ae --init FILE) or loads with ModelFiles.LoadAutoencoder"),
             _ => throw new WeightFormatException(path, $"no network is built for architecture '{mapped.Arch}'"),
         };
@@ -129,6 +130,14 @@ public static class ModelFiles
     }
 
     static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>EfficientAT's width must give whole channel counts (the mapping has checked every shape against it).</summary>
+    static EfficientAtMn EfficientAt(string path, JsonElement c, IBackend? backend)
+    {
+        double width = c.GetProperty("width").GetDouble();
+        if (!(width > 0 && width <= 16)) throw new WeightFormatException(path, $"EfficientAT width {width} is outside (0, 16]");
+        return new EfficientAtMn(new EfficientAtConfig(width, c.GetProperty("classes").GetInt32()), backend);
+    }
 
     /// <summary>PANNs widths must be one multiplier of the published ones (64/128/256/512, 2048).</summary>
     static PannsResNet Panns(string path, JsonElement c, IBackend? backend)
