@@ -19,7 +19,7 @@ public class GradientCheckTests
     const float H = 1e-2f;
     static IBackend Cpu => TestBackends.Reference;
 
-    static float[] Random(int n, int seed, float scale = 1f, bool avoidKinks = false)
+    internal static float[] Random(int n, int seed, float scale = 1f, bool avoidKinks = false)
     {
         var rng = new SeededRandom((ulong)seed);
         var v = new float[n];
@@ -64,7 +64,7 @@ public class GradientCheckTests
     }
 
     /// <summary>Checks dx and every parameter gradient of <paramref name="layer"/> at input x.</summary>
-    static void Check(string label, Layer layer, float[] x, int[] shape)
+    internal static void Check(string label, Layer layer, float[] x, int[] shape)
     {
         using var xt = Tensor.FromSpan(x, shape, Cpu);
         float[] r;
@@ -113,7 +113,7 @@ public class GradientCheckTests
         layer.ClearSaved();
     }
 
-    static T Initialised<T>(T layer, ulong seed) where T : Layer
+    internal static T Initialised<T>(T layer, ulong seed) where T : Layer
     {
         var rng = new SeededRandom(seed);
         foreach (var (_, p) in layer.NamedParameters()) Init.Normal(p.Value, rng, 0.3f, 0.5f);
