@@ -42,10 +42,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchaudio
 
-SHARED = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared"))
+SHARED = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared"))
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Fixtures", "efficientat")
-os.makedirs(OUT, exist_ok=True)
-torch.set_num_threads(1)
 
 
 # ---- model, from the published facts -----------------------------------------------------------------------------
@@ -137,9 +135,9 @@ class MN(nn.Module):
         return out
 
 
-def load_model():
+def load_model(shared=None):
     model = MN()
-    state = torch.load(os.path.join(SHARED, "weights", "mn04_as_mAP_432.pt"), map_location="cpu")
+    state = torch.load(os.path.join(shared or SHARED, "weights", "mn04_as_mAP_432.pt"), map_location="cpu")
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -324,6 +322,11 @@ def layer_cases():
 
 
 def main():
+    global SHARED
+    if len(sys.argv) > 1:
+        SHARED = os.path.abspath(sys.argv[1])
+    os.makedirs(OUT, exist_ok=True)
+    torch.set_num_threads(1)
     raw = np.fromfile(os.path.join(SHARED, "weights", "yamnet_test_audio.bin"), dtype="<i2").astype(np.float32) / 32768.0
     clip_case("speech", "weights/yamnet_test_audio.bin", raw, whole=True)
     for cid, rel in [("slider_anomaly", "data/dcase2020-lite/slider/anomaly_id_02_00000016.wav"),
