@@ -16,7 +16,7 @@ public static class FeaturesCommand
         "compute frontend features (log-mel, MFCC) of a WAV file into a .npy",
         "features --preset NAME IN.wav OUT.npy [--channel N|mean] [--stack K | --patches] [--json]\n       nasd features --list [--json]",
         [
-            new("--preset", "NAME", "frontend preset: panns, dcase2020, vae60, yamnet, honk (see --list)"),
+            new("--preset", "NAME", "frontend preset: panns, panns16k, dcase2020, vae60, yamnet, honk, efficientat (see --list)"),
             new("--channel", "N|mean", "channel of a multi-channel file, or the mean of all channels", "0"),
             new("--stack", "K", "concatenate K consecutive frames per row (the DCASE baseline's 5 × 128 = 640)", "1"),
             new("--patches", null, "write [patches, frames, bins] windows as the preset defines (yamnet: 96 frames, hop 48)"),

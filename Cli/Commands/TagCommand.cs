@@ -23,7 +23,7 @@ public static class TagCommand
         "top classes of a WAV file from a pretrained classifier (YAMNet, PANNs, EfficientAT, honk)",
         "tag --backbone W IN.wav [--top 5] [--labels FILE] [--channel N|mean] [--json]",
         [
-            new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet or honk res8 (.safetensors, .pth/.pt, .tflite)"),
+            new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet, EfficientAT MobileNetV3 or honk res8 (.safetensors, .pth/.pt, .tflite)"),
             new("--arch", "NAME", "architecture, when the tensor names do not tell"),
             Backbone.FloatActivations,
             new("--top", "K", "how many classes to print", "5"),
@@ -35,6 +35,7 @@ public static class TagCommand
         [
             "nasd tag --backbone yamnet_spectra_in.tflite speech.wav",
             "nasd tag --backbone resnet38.safetensors --labels class_labels_indices.csv --top 10 clip.wav",
+            "nasd tag --backbone mn04_as_mAP_432.pt --labels class_labels_indices.csv clip.wav",
         ],
         Run, MinPositionals: 1, MaxPositionals: 1);
 
