@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xunit.Abstractions;
 using NativeASD.Detection.Backbones;
 using NativeASD.Engine;
 using NativeASD.Engine.Architectures;
@@ -14,20 +15,22 @@ namespace NativeASD.Tests.Detection.Backbones;
 /// every tap and the embedding within 1e-4 relative L2, the scores within 1e-5 absolute, Speech first on the YAMNet
 /// test clip, one fine-tuning step within 1e-4, and files that do not fit refused by name.
 /// </summary>
-public class EfficientAtTests
+public class EfficientAtTests(ITestOutputHelper output)
 {
     static LoadedModel Load() => ModelFiles.Load(SharedData.Require(EfficientAtFixtures.Weights));
 
-    static void CheckRelL2(string label, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit = 1e-4)
+    void CheckRelL2(string label, ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double limit = 1e-4)
     {
         double rel = EfficientAtFixtures.RelL2(expected, actual);
+        output.WriteLine($"{label}: relative L2 {rel:G3}");
         Assert.True(rel <= limit, $"{label}: relative L2 error {rel:G3} (limit {limit:G3})");
     }
 
-    static void CheckScores(string label, JsonElement taps, TapOutputs outputs)
+    void CheckScores(string label, JsonElement taps, TapOutputs outputs)
     {
         var (expected, _) = EfficientAtFixtures.Npy(taps.GetProperty("scores").GetProperty("values").GetString()!);
         double maxAbs = EfficientAtFixtures.MaxAbs(expected, outputs["scores"].ToArray());
+        output.WriteLine($"{label} scores: max abs {maxAbs:G3}");
         Assert.True(maxAbs <= 1e-5, $"{label} scores: max abs error {maxAbs:G3} (limit 1e-5)");
     }
 

@@ -1,4 +1,5 @@
 using NativeASD.Engine.Frontend;
+using Xunit.Abstractions;
 
 namespace NativeASD.Tests.Engine.Frontend;
 
@@ -6,7 +7,7 @@ namespace NativeASD.Tests.Engine.Frontend;
 /// The <c>efficientat</c> preset against EfficientAT's AugmentMelSTFT (evaluation mode) computed by torch on real clips
 /// (the YAMNet test clip and two DCASE 2020 clips, resampled to 32 kHz): at most 1e-4 absolute everywhere.
 /// </summary>
-public class EfficientAtFrontendTests
+public class EfficientAtFrontendTests(ITestOutputHelper output)
 {
     public static TheoryData<string> AllClips => new(EfficientAtFixtures.Manifest.GetProperty("clips").EnumerateArray().Select(c => c.GetProperty("id").GetString()!));
 
@@ -28,6 +29,7 @@ public class EfficientAtFrontendTests
         for (int r = 0; r < shape[0]; r++)
             for (int b = 0; b < bins; b++) actual[r * bins + b] = features[r * every, b];
         double maxAbs = EfficientAtFixtures.MaxAbs(expected, actual);
+        output.WriteLine($"{id}: max abs error {maxAbs:G3}");
         Assert.True(maxAbs <= 1e-4, $"{id}: max abs error {maxAbs:G3} over {shape[0]} frames × {bins} bands (limit 1e-4)");
     }
 
