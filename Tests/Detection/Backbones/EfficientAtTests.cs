@@ -7,6 +7,7 @@ using NativeASD.Engine.Frontend;
 using NativeASD.Engine.Optim;
 using NativeASD.Weights;
 using NativeASD.Weights.Safetensors;
+using NativeASD.Tests.Layers;
 
 namespace NativeASD.Tests.Detection.Backbones;
 
@@ -166,6 +167,22 @@ public class EfficientAtTests(ITestOutputHelper output)
         var buffers = model.NamedBuffers().ToDictionary(b => b.Name, b => b.Buffer);
         CheckRelL2("features.16.1.running_mean", EfficientAtFixtures.Npy(f.GetProperty("running_mean").GetString()!).Data, buffers["features.16.1.running_mean"].ToArray());
         CheckRelL2("features.16.1.running_var", EfficientAtFixtures.Npy(f.GetProperty("running_var").GetString()!).Data, buffers["features.16.1.running_var"].ToArray());
+    }
+
+    /// <summary>The network on the ILGPU backend (ilgpu-cpu) agrees with the CPU backend: every op it uses, Hardswish and the transposed stage views included, exists there.</summary>
+    [SkippableFact]
+    public void Ilgpu_backend_computes_the_same_taps()
+    {
+        string path = SharedData.Require(EfficientAtFixtures.Weights);
+        using var cpu = ModelFiles.Load(path);
+        using var device = ModelFiles.Load(path, TestBackends.Get("ilgpu-cpu"));
+        var input = GradientCheckTests.Random(40 * 128, 31, 0.5f);
+        string[] taps = ["features.3", "features.12", "embedding", "scores"];
+        using var xc = Tensor.FromSpan(input, [1, 1, 40, 128]);
+        using var xd = Tensor.FromSpan(input, [1, 1, 40, 128], device.Model.Backend);
+        using var a = cpu.Model.Forward(xc, taps);
+        using var b = device.Model.Forward(xd, taps);
+        foreach (var t in taps) CheckRelL2($"ilgpu-cpu {t}", a[t].ToArray(), b[t].ToArray(), 1e-5);
     }
 
     [SkippableFact]

@@ -33,6 +33,22 @@ public class EfficientAtFrontendTests(ITestOutputHelper output)
         Assert.True(maxAbs <= 1e-4, $"{id}: max abs error {maxAbs:G3} over {shape[0]} frames × {bins} bands (limit 1e-4)");
     }
 
+    /// <summary>The ILGPU spectrogram kernels (on ilgpu-cpu) with the same preset: pre-emphasis, symmetric window, Kaldi banks and normalisation all reach the device path.</summary>
+    [SkippableFact]
+    public void Ilgpu_frontend_matches_torch_on_the_speech_clip()
+    {
+        var c = EfficientAtFixtures.Clip("speech");
+        using var fe = new AudioFrontend(FrontendPreset.EfficientAt, TestBackends.Get("ilgpu-cpu"));
+        var features = fe.Compute(EfficientAtFixtures.Samples(c));
+        var (expected, shape) = EfficientAtFixtures.Npy(c.GetProperty("frontend").GetString()!);
+        Assert.Equal(shape, new[] { features.GetLength(0), features.GetLength(1) });
+        var actual = new float[expected.Length];
+        Buffer.BlockCopy(features, 0, actual, 0, actual.Length * sizeof(float));
+        double maxAbs = EfficientAtFixtures.MaxAbs(expected, actual);
+        output.WriteLine($"speech (ilgpu-cpu): max abs error {maxAbs:G3}");
+        Assert.True(maxAbs <= 1e-4, $"ilgpu-cpu: max abs error {maxAbs:G3} (limit 1e-4)");
+    }
+
     [Fact]
     public void Kaldi_banks_leave_the_nyquist_column_empty_and_stop_at_fmax()
     {
