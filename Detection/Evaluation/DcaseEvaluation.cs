@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using NativeASD.Engine.IO;
 using NativeASD.Detection.Detectors;
 using NativeASD.Kernels;
 using NativeASD.Weights;

@@ -4,6 +4,7 @@ using NativeASD.Detection.Backbones;
 using NativeASD.Engine;
 using NativeASD.Engine.Architectures;
 using NativeASD.Engine.Frontend;
+using NativeASD.Engine.IO;
 using NativeASD.Engine.Optim;
 using NativeASD.Weights;
 using NativeASD.Weights.Safetensors;
@@ -197,7 +198,7 @@ public class EfficientAtTests(ITestOutputHelper output)
             string Write(string name, IEnumerable<(string Name, int[] Shape, float[] Data)> list)
             {
                 string file = Path.Combine(dir, name);
-                SafetensorsWriter.Write(file, [.. list.Select(t => SafetensorsTensor.Float32(t.Name, t.Shape, t.Data))]);
+                AtomicFile.Write(file, s => SafetensorsWriter.Write(s, file, [.. list.Select(t => SafetensorsTensor.Float32(t.Name, t.Shape, t.Data))]));
                 return file;
             }
             // The depthwise kernel of block 3 as 5×5 instead of 3×3.
