@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 using NativeASD.Detection.Backbones;
 using NativeASD.Engine;
 using NativeASD.Engine.Architectures;
@@ -26,8 +24,8 @@ internal static class EfficientAtQuick
     public static void Run(string[] args)
     {
         int repeats = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
-        string shared = Path.GetFullPath(args.Length > 1 ? args[1] : Path.Combine(RepoRoot(), "..", "shared"));
-        var torch = RunTorchScript(repeats, shared);
+        string shared = Path.GetFullPath(args.Length > 1 ? args[1] : Path.Combine(Measure.RepoRoot(), "..", "shared"));
+        var torch = Measure.TorchPeer("torch_efficientat.py", repeats.ToString(CultureInfo.InvariantCulture), shared);
         var inv = CultureInfo.InvariantCulture;
         var clip = AudioFile.Read(Path.Combine(shared, Clip), default, 32000);
         foreach (int threads in new[] { 1, 2 })
@@ -58,19 +56,9 @@ internal static class EfficientAtQuick
     /// <summary>Median wall and process CPU milliseconds of <paramref name="repeats"/> runs after one warm-up.</summary>
     static (double Wall, double Cpu) Timed(int repeats, Action run)
     {
-        var process = Process.GetCurrentProcess();
         run();
         List<double> wall = [], cpu = [];
-        for (int r = 0; r < repeats; r++)
-        {
-            process.Refresh();
-            var cpu0 = process.TotalProcessorTime;
-            var sw = Stopwatch.StartNew();
-            run();
-            wall.Add(sw.Elapsed.TotalMilliseconds);
-            process.Refresh();
-            cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
-        }
+        for (int r = 0; r < repeats; r++) Measure.Once(run, wall, cpu);
         wall.Sort();
         cpu.Sort();
         return (wall[repeats / 2], cpu[repeats / 2]);
@@ -99,26 +87,5 @@ internal static class EfficientAtQuick
         if (m is Conv2d c) yield return c;
         foreach (var (_, child) in m.Children)
             foreach (var inner in Convs(child)) yield return inner;
-    }
-
-    static string RepoRoot()
-    {
-        string? root = Directory.GetCurrentDirectory();
-        while (root is not null && !File.Exists(Path.Combine(root, "Bench", "torch_efficientat.py"))) root = Path.GetDirectoryName(root);
-        return root ?? throw new FileNotFoundException("Bench/torch_efficientat.py not found above the working directory; run from the repository");
-    }
-
-    /// <summary>Runs Bench/torch_efficientat.py and returns its JSON line.</summary>
-    static JsonElement RunTorchScript(int repeats, string shared)
-    {
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(RepoRoot(), "Bench", "torch_efficientat.py"), repeats.ToString(CultureInfo.InvariantCulture), shared })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"Bench/torch_efficientat.py exited with {p.ExitCode} (needs Debian python3-torch and python3-torchaudio)");
-        Console.WriteLine($"torch: {output.Trim()}");
-        return JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.Clone();
     }
 }

@@ -19,11 +19,8 @@ public sealed class EfficientAtCommandTests : IDisposable
 
     string SpeechWav()
     {
-        var raw = File.ReadAllBytes(SharedData.Require("weights/yamnet_test_audio.bin"));
-        var samples = new float[raw.Length / 2];
-        for (int i = 0; i < samples.Length; i++) samples[i] = BitConverter.ToInt16(raw, 2 * i) / 32768f;
         string wav = Path.Combine(_dir, "speech.wav");
-        WavWriter.Write(wav, samples, 16000);
+        WavWriter.Write(wav, EfficientAtFixtures.Speech16k(), 16000);
         return wav;
     }
 

@@ -38,10 +38,16 @@ public static class EfficientAtFixtures
         string source = clip.GetProperty("source").GetString()!;
         string path = SharedData.Require(source);
         if (!source.EndsWith(".bin", StringComparison.Ordinal)) return AudioFile.Read(path, default, 32000);
-        var raw = File.ReadAllBytes(path);
+        return new AudioClip(Resampler.Resample(Speech16k(), 16000, 32000), 32000, path);
+    }
+
+    /// <summary>yamnet_test_audio.bin (../shared/weights): 15600 little-endian int16 samples of speech at 16 kHz, as floats / 32768.</summary>
+    public static float[] Speech16k()
+    {
+        var raw = File.ReadAllBytes(SharedData.Require("weights/yamnet_test_audio.bin"));
         var pcm = new float[raw.Length / 2];
         for (int i = 0; i < pcm.Length; i++) pcm[i] = BitConverter.ToInt16(raw, 2 * i) / 32768f;
-        return new AudioClip(Resampler.Resample(pcm, 16000, 32000), 32000, path);
+        return pcm;
     }
 
     /// <summary>‖actual − expected‖ / ‖expected‖ in double.</summary>
