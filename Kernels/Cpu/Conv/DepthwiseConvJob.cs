@@ -7,7 +7,8 @@ namespace NativeASD.Kernels.Cpu;
 /// single row, so each output plane is computed directly, one task per (image, output channel). The task first copies
 /// its input plane into a zero-padded scratch plane split into stride-many column phases (phase r holds padded columns
 /// r, r + stride, …), so that for every tap the inputs of consecutive output columns are consecutive floats, whatever
-/// the stride, and no tap needs a bounds check. Each output vector then accumulates all k_h·k_w taps in registers
+/// the stride, and no tap needs a bounds check; tall planes go in bands of output rows so the scratch stays within
+/// 256 KiB per worker. Each output vector then accumulates all k_h·k_w taps in registers
 /// (fused multiply-adds, four 8-wide accumulators at a time) and is stored once. The tap order is fixed, so results are
 /// deterministic and independent of the thread count.
 /// </summary>
@@ -30,21 +31,27 @@ internal sealed unsafe class DepthwiseConvJob : ParallelJob
 
     public void Clear() { _x = _w = _bias = _y = null; }
 
+    /// <summary>Floats of scratch per worker: output rows are computed in bands whose padded input rows fit in it (256 KiB, within L2).</summary>
+    const int ScratchFloats = 1 << 16;
+
     public override void Execute(int task)
     {
         ref readonly var g = ref _g;
         int n = task / g.OutChannels, o = task % g.OutChannels, ci = o / g.OutPerGroup;
-        int H = g.Height, W = g.Width, ho = g.OutHeight, wo = g.OutWidth, sw = g.StrideW, kh = g.KernelH, kw = g.KernelW;
-        int hp = H + g.PadTop + g.PadBottom, wp = W + g.PadLeft + g.PadRight;
-        int phaseWidth = (wp + sw - 1) / sw;
-        int size = checked(sw * hp * phaseWidth), taps = kh * kw;
-        var plane = _plane is { } p && p.Length >= size ? p : (_plane = new float[Math.Max(size, 4096)]);
+        int H = g.Height, W = g.Width, ho = g.OutHeight, wo = g.OutWidth, sh = g.StrideH, sw = g.StrideW, kh = g.KernelH, kw = g.KernelW;
+        int phaseWidth = (W + g.PadLeft + g.PadRight + sw - 1) / sw;
+        // A band of R output rows reads (R − 1)·sh + reach padded input rows.
+        int reach = (kh - 1) * g.DilationH + 1;
+        int bandRows = Math.Clamp((ScratchFloats / (sw * phaseWidth) - reach) / sh + 1, 1, ho);
+        int inputRows = (bandRows - 1) * sh + reach;
+        int size = checked(sw * inputRows * phaseWidth), taps = kh * kw;
+        var plane = _plane is { } p && p.Length >= size ? p : (_plane = new float[Math.Max(size, ScratchFloats)]);
         var tapOffsets = _taps is { } t && t.Length >= taps ? t : (_taps = new int[Math.Max(taps, 64)]);
         for (int ky = 0; ky < kh; ky++)
             for (int kx = 0; kx < kw; kx++)
             {
                 int column = kx * g.DilationW;
-                tapOffsets[ky * kw + kx] = ((column % sw) * hp + ky * g.DilationH) * phaseWidth + column / sw;
+                tapOffsets[ky * kw + kx] = ((column % sw) * inputRows + ky * g.DilationH) * phaseWidth + column / sw;
             }
         float* x = _x + ((long)n * g.InChannels + ci) * H * W;
         float* y = _y + ((long)n * g.OutChannels + o) * ho * wo;
@@ -52,32 +59,35 @@ internal sealed unsafe class DepthwiseConvJob : ParallelJob
         float b = _bias != null ? _bias[o] : 0f;
         fixed (float* buffer = plane)
         fixed (int* offsets = tapOffsets)
-        {
-            Split(x, buffer, size, H, W, hp, phaseWidth, sw, g.PadTop, g.PadLeft);
-            long rowStep = (long)g.StrideH * phaseWidth;
-            for (int oy = 0; oy < ho; oy++)
-                Row(buffer + oy * rowStep, offsets, w, taps, b, y + (long)oy * wo, wo);
-        }
+            for (int oy0 = 0; oy0 < ho; oy0 += bandRows)
+            {
+                Split(x, buffer, size, H, W, oy0 * sh - g.PadTop, inputRows, phaseWidth, sw, g.PadLeft);
+                for (int oy = oy0; oy < Math.Min(ho, oy0 + bandRows); oy++)
+                    Row(buffer + (long)(oy - oy0) * sh * phaseWidth, offsets, w, taps, b, y + (long)oy * wo, wo);
+            }
     }
 
-    /// <summary>The input plane into the zero-padded scratch: padded column c of row r goes to phase c mod stride, row r, position c / stride.</summary>
-    static void Split(float* x, float* buffer, int size, int H, int W, int hp, int phaseWidth, int sw, int padTop, int padLeft)
+    /// <summary>
+    /// Input rows firstRow … firstRow + rows − 1 (rows outside the image are zero padding) into the scratch: padded column
+    /// c of band row r goes to phase c mod stride, row r, position c / stride.
+    /// </summary>
+    static void Split(float* x, float* buffer, int size, int H, int W, int firstRow, int rows, int phaseWidth, int sw, int padLeft)
     {
         new Span<float>(buffer, size).Clear();
-        for (int iy = 0; iy < H; iy++)
+        for (int r = Math.Max(0, -firstRow); r < rows && firstRow + r < H; r++)
         {
-            float* src = x + (long)iy * W;
+            float* src = x + (long)(firstRow + r) * W;
             if (sw == 1)
             {
-                new ReadOnlySpan<float>(src, W).CopyTo(new Span<float>(buffer + (long)(iy + padTop) * phaseWidth + padLeft, W));
+                new ReadOnlySpan<float>(src, W).CopyTo(new Span<float>(buffer + (long)r * phaseWidth + padLeft, W));
                 continue;
             }
-            for (int r = 0; r < sw; r++)
+            for (int phase = 0; phase < sw; phase++)
             {
-                // Phase r holds padded columns j·sw + r, i.e. input columns ix = j·sw + r − padLeft.
-                float* dst = buffer + ((long)r * hp + iy + padTop) * phaseWidth;
-                int j = r >= padLeft ? 0 : (padLeft - r + sw - 1) / sw;
-                for (int ix = j * sw + r - padLeft; ix < W; ix += sw, j++) dst[j] = src[ix];
+                // Phase `phase` holds padded columns j·sw + phase, i.e. input columns ix = j·sw + phase − padLeft.
+                float* dst = buffer + ((long)phase * rows + r) * phaseWidth;
+                int j = phase >= padLeft ? 0 : (padLeft - phase + sw - 1) / sw;
+                for (int ix = j * sw + phase - padLeft; ix < W; ix += sw, j++) dst[j] = src[ix];
             }
         }
     }
