@@ -16,6 +16,7 @@ public static class Program
         ("resnet38-quick", "[threads] [repeats] [weights]: one PANNs ResNet38 forward on a 10 s clip, time and peak memory", ResNet38Quick.Run),
         ("resnet38-convs", "[threads] [calls]: the conv geometries of a ResNet38 eval forward, fused path, time per geometry", ResNet38Convs.Run),
         ("resnet38-onnx", "[dir] [threads] [repeats]: ResNet38 forward, NativeASD vs ONNX Runtime vs Debian torch on the same weights (exports to dir)", ResNet38Onnx.Run),
+        ("efficientat-quick", "[repeats] [shared]: EfficientAT mn04 on a 10 s clip (frontend + network to the embedding), 1 and 2 threads, vs Debian torch; convs per kind", EfficientAtQuick.Run),
         ("train-step-quick", "[threads] [batch]: a training step of the autoencoder and VAE baselines", TrainStepQuick.Run),
         ("detector-quick", "[threads] [clips] [yamnet.tflite]: metric fit on 1000 cached clips; scoring clips/s per detector and backbone", DetectorQuick.Run),
         ("monitor-stream", "OUTDIR SECONDS ANOMALY_START …: a generated stream for nasd monitor (see MonitorStream)", MonitorStream.Run),

@@ -14,7 +14,7 @@ public class FeaturesCommandTests
     {
         var r = NasdProcess.Run("features", "--list");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        foreach (var name in new[] { "panns", "panns16k", "dcase2020", "vae60", "yamnet", "honk", "st-aed" }) Assert.Contains(name, r.Stdout);
+        foreach (var name in new[] { "panns", "panns16k", "dcase2020", "vae60", "yamnet", "honk", "st-aed", "efficientat" }) Assert.Contains(name, r.Stdout);
         var j = NasdProcess.Run("features", "--list", "--json");
         using var doc = JsonDocument.Parse(j.Stdout);
         Assert.Equal(NativeASD.Engine.Frontend.FrontendPreset.All.Count, doc.RootElement.GetArrayLength());

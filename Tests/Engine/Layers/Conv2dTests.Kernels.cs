@@ -21,6 +21,10 @@ public partial class Conv2dTests
         new(1, 6, 9, 8, 4, 1, 1, 2, 2),                                                                // 1×1 stride 2
         new(2, 6, 7, 9, 6, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 6),        // depthwise
         new(1, 4, 9, 10, 8, 3, 3, 2, 2, 0, 1, 0, 1, Groups: 4),                                       // depthwise ×2, SAME-like
+        new(2, 3, 11, 45, 3, 5, 5, 2, 2, 2, 2, 2, 2, Groups: 3),                                      // depthwise 5×5 stride 2 (EfficientAT): vectors and a tail
+        new(1, 2, 7, 41, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, Groups: 2),                                 // depthwise dilated: 32-wide block, 8-wide, tail
+        new(1, 2, 300, 300, 2, 3, 3, 1, 1, 1, 1, 1, 1, Groups: 2),                                    // depthwise in two bands of output rows
+        new(1, 2, 530, 260, 2, 5, 5, 2, 2, 2, 2, 2, 2, Groups: 2),                                    // depthwise stride 2 in three bands
         new(2, 4, 8, 9, 6, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1, Groups: 2),
         new(1, 3, 11, 12, 4, 3, 3, 2, 2, 2, 1, 1, 2, 2, 2),                                          // stride + dilation + asymmetric
         new(2, 3, 8, 9, 2, 2, 4, 1, 1, 0, 1, 2, 1),                                                    // even kernel, asymmetric pads

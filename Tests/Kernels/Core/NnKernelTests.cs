@@ -13,7 +13,7 @@ public class NnKernelTests
     static IBackend Cpu => TestBackends.Reference;
 
     static readonly UnaryOp[] GradOps = [UnaryOp.Copy, UnaryOp.Neg, UnaryOp.Affine, UnaryOp.Relu, UnaryOp.Relu6, UnaryOp.LeakyRelu,
-        UnaryOp.Sigmoid, UnaryOp.Tanh, UnaryOp.Exp, UnaryOp.Log, UnaryOp.Sqrt, UnaryOp.Abs, UnaryOp.Square];
+        UnaryOp.Sigmoid, UnaryOp.Tanh, UnaryOp.Exp, UnaryOp.Log, UnaryOp.Sqrt, UnaryOp.Abs, UnaryOp.Square, UnaryOp.Hardswish];
 
     static readonly string[] Layouts = ["contiguous", "odd", "strided-dx", "broadcast-dy", "permuted-saved"];
 
