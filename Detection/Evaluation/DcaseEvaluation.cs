@@ -3,7 +3,6 @@ using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using NativeASD.Detection.Detectors;
 using NativeASD.Kernels;
 using NativeASD.Weights;
@@ -18,18 +17,22 @@ public sealed record EvalSettings(FitSettings Fit, bool PerType = false, int Job
 public sealed record ScoredClip(string File, double Score, bool Decision, bool? Anomalous);
 
 /// <summary>Results of one machine ID (or section): AUC and pAUC (NaN when the test clips are not labelled with both
-/// classes), the model's threshold, the CSVs written, and whether it was taken from a previous run.</summary>
+/// classes), the decision metrics at the model's threshold, the CSVs written, and whether it was taken from a previous run.</summary>
 public sealed record GroupResult(
     string MachineType, string Group, int TrainClips, int TestClips, double Auc, double PartialAuc, double Threshold,
-    string ScoreCsv, string DecisionCsv, string Model, bool Resumed, IReadOnlyList<ScoredClip> Clips);
+    string ScoreCsv, string DecisionCsv, string Model, bool Resumed, IReadOnlyList<ScoredClip> Clips)
+{
+    public DecisionMetrics Decisions { get; } = DecisionMetrics.Of(Clips);
+}
 
-/// <summary>Mean AUC and pAUC over the IDs of one machine type.</summary>
-public sealed record TypeAverage(string MachineType, double Auc, double PartialAuc);
+/// <summary>Mean AUC, pAUC and decision metrics over the IDs of one machine type.</summary>
+public sealed record TypeAverage(string MachineType, double Auc, double PartialAuc, DecisionMetrics Decisions);
 
-/// <summary>A finished evaluation: per-ID results, per-type averages, the mean of the type averages, and results.csv.</summary>
+/// <summary>A finished evaluation: per-ID results, per-type averages, the mean of the type averages (AUC, pAUC and
+/// decision metrics alike), and results.csv.</summary>
 public sealed record EvalResult(
     string OutputDirectory, IReadOnlyList<GroupResult> Groups, IReadOnlyList<TypeAverage> Types, double MeanAuc, double MeanPartialAuc,
-    string ResultsCsv, IReadOnlyList<string> Warnings);
+    DecisionMetrics Decisions, string ResultsCsv, IReadOnlyList<string> Warnings);
 
 /// <summary>
 /// DCASE Task 2 evaluation: for each machine type of a dataset (<see cref="DatasetLayout"/>), fit one model per machine ID
@@ -55,8 +58,8 @@ public static class DcaseEvaluation
         var units = machines.Select(m => (Machine: m, Units: UnitsOf(m, settings.PerType))).ToList();
         string models = Path.Combine(outDir, "models");
         Directory.CreateDirectory(models);
-        RemoveStaleTemporaries(outDir);
-        RemoveStaleTemporaries(models);
+        AtomicFile.RemoveStaleTemporaries(outDir);
+        AtomicFile.RemoveStaleTemporaries(models);
 
         string settingsJson = SettingsJson(settings);
         int jobs = Math.Clamp(settings.Jobs, 1, units.Count);
@@ -91,27 +94,34 @@ public static class DcaseEvaluation
 
         var groups = results.SelectMany(r => r).ToList();
         var types = groups.GroupBy(g => g.MachineType)
-            .Select(g => new TypeAverage(g.Key, MeanOf(g.Select(x => x.Auc)), MeanOf(g.Select(x => x.PartialAuc)))).ToList();
+            .Select(g => new TypeAverage(g.Key, MeanOf(g.Select(x => x.Auc)), MeanOf(g.Select(x => x.PartialAuc)),
+                DecisionMetrics.Mean([.. g.Select(x => x.Decisions)]))).ToList();
         double meanAuc = MeanOf(types.Select(t => t.Auc)), meanPauc = MeanOf(types.Select(t => t.PartialAuc));
+        var decisions = DecisionMetrics.Mean([.. types.Select(t => t.Decisions)]);
         string resultsCsv = Path.Combine(outDir, "results.csv");
-        WriteText(resultsCsv, ResultsTable(groups, types, meanAuc, meanPauc));
-        lock (warnings) return new EvalResult(outDir, groups, types, meanAuc, meanPauc, resultsCsv, [.. warnings]);
+        WriteText(resultsCsv, ResultsTable(groups, types, meanAuc, meanPauc, decisions));
+        lock (warnings) return new EvalResult(outDir, groups, types, meanAuc, meanPauc, decisions, resultsCsv, [.. warnings]);
     }
 
-    /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold</c>, a row per ID, a row
-    /// <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of the type averages, as DCASE ranks).</summary>
-    public static string ResultsTable(IReadOnlyList<GroupResult> groups, IReadOnlyList<TypeAverage> types, double meanAuc, double meanPauc)
+    /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,
+    /// precision,recall,f1</c>, a row per ID, a row <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of
+    /// the type averages, as DCASE ranks). Empty cells where a value is undefined.</summary>
+    public static string ResultsTable(IReadOnlyList<GroupResult> groups, IReadOnlyList<TypeAverage> types, double meanAuc, double meanPauc,
+        DecisionMetrics decisions)
     {
-        var sb = new StringBuilder("machine_type,id,auc,pauc,train_clips,test_clips,threshold\n");
+        var sb = new StringBuilder("machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,precision,recall,f1\n");
         foreach (var type in types)
         {
             foreach (var g in groups.Where(g => g.MachineType == type.MachineType))
-                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R},{Rates(g.Decisions)}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,,{Rates(type.Decisions)}\n");
         }
-        sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,\n");
+        sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,,{Rates(decisions)}\n");
         return sb.ToString();
     }
+
+    static string Rates(DecisionMetrics d) =>
+        $"{Number(d.FalseAlarmRate)},{Number(d.DetectionRate)},{Number(d.Precision)},{Number(d.Recall)},{Number(d.F1)}";
 
     /// <summary>Submission file names: <c>anomaly_score_fan_id_00.csv</c>, or <c>anomaly_score_fan_section_00_test.csv</c>.</summary>
     public static (string Scores, string Decisions) CsvNames(string machineType, string group)
@@ -261,15 +271,6 @@ public static class DcaseEvaluation
     }
 
     static void WriteText(string path, string text) => AtomicFile.Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
-
-    static readonly Regex AtomicTemporary = new(@"^\..+\.\d+\.[0-9a-f]{32}\.tmp$", RegexOptions.CultureInvariant);
-
-    /// <summary>Temporaries that a killed process (not a cancelled one: that cleans up) left beside their targets.</summary>
-    static void RemoveStaleTemporaries(string dir)
-    {
-        foreach (string file in Directory.GetFiles(dir, ".*.tmp"))
-            if (AtomicTemporary.IsMatch(Path.GetFileName(file))) File.Delete(file);
-    }
 
     static string Number(double v) => double.IsNaN(v) ? "" : v.ToString("F6", CultureInfo.InvariantCulture);
 
