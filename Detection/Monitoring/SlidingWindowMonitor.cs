@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using NativeASD.Engine.Audio;
 using NativeASD.Detection.Detectors;
 using NativeASD.Detection.Features;
@@ -20,9 +22,10 @@ public sealed record MonitorSettings(int WindowSamples, int HopSamples, double T
 /// <summary>
 /// One scored window: <see cref="Time"/> is the stream time (seconds) at the window's end, <see cref="Anomalous"/> is
 /// score &gt; threshold, <see cref="Consecutive"/> counts anomalous windows in a row up to this one, and
-/// <see cref="Alarm"/> is true while that count has reached the configured number.
+/// <see cref="Alarm"/> is true while that count has reached the configured number. <see cref="LatencyMs"/> is the wall time
+/// the window took from its last sample to its score (features and detector).
 /// </summary>
-public readonly record struct MonitorReading(long Index, double Time, double Score, bool Anomalous, int Consecutive, bool Alarm);
+public readonly record struct MonitorReading(long Index, double Time, double Score, bool Anomalous, int Consecutive, bool Alarm, double LatencyMs = 0);
 
 /// <summary>
 /// Scores a live stream with a sliding window: samples are pushed in blocks of any size; once a window is full, and then
@@ -95,9 +98,14 @@ public sealed class SlidingWindowMonitor
         // Oldest sample is at 'at': [at, w) then [0, at).
         ring.AsSpan(at).CopyTo(window);
         ring.AsSpan(0, at).CopyTo(window.AsSpan(w - at));
+        long start = Stopwatch.GetTimestamp();
         double score = detector.Score(extractor.Extract(clip));
+        double latency = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        if (!double.IsFinite(score))
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{clip.Source}: the window ending at {(double)received / extractor.SampleRate:0.###} s scored {score}; the model or the input is damaged"));
         bool anomalous = score > Settings.Threshold;
         consecutive = anomalous ? consecutive + 1 : 0;
-        return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive);
+        return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive, latency);
     }
 }

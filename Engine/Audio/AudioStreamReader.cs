@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace NativeASD.Engine.Audio;
 
 /// <summary>
@@ -128,41 +126,10 @@ public sealed class AudioStreamReader : IDisposable
         int got = stream.ReadAtLeast(raw.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
         if (got < bytes)
             throw new AudioFormatException(Info.Path, $"truncated: the data ended {bytes - got} bytes early in frame {framesDecoded + got / container.BlockAlign}");
-        Decode(raw.AsSpan(0, bytes), destination[..frames], framesDecoded);
+        SampleCodecs.Decode(container.Encoding, container.BytesPerSample, raw.AsSpan(0, bytes), destination[..frames], Info.Channels,
+            mix.IsMean ? -1 : mix.Channel, Info.Path, framesDecoded);
         framesDecoded += frames;
         return frames;
-    }
-
-    void Decode(ReadOnlySpan<byte> bytes, Span<float> destination, long firstFrame)
-    {
-        if (container.Encoding == SampleEncoding.Float) CheckFinite(bytes, firstFrame);
-        int channels = Info.Channels, first = mix.IsMean ? -1 : mix.Channel;
-        switch (container.Encoding, container.BytesPerSample)
-        {
-            case (SampleEncoding.Pcm, 1): SampleCodecs.Decode<SampleCodecs.Pcm8>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Pcm, 2): SampleCodecs.Decode<SampleCodecs.Pcm16>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Pcm, 3): SampleCodecs.Decode<SampleCodecs.Pcm24>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Pcm, _): SampleCodecs.Decode<SampleCodecs.Pcm32>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Float, 4): SampleCodecs.Decode<SampleCodecs.Float32>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Float, _): SampleCodecs.Decode<SampleCodecs.Float64>(bytes, destination, channels, first); break;
-            case (SampleEncoding.MuLaw, _): SampleCodecs.Decode<SampleCodecs.MuLaw>(bytes, destination, channels, first); break;
-            default: SampleCodecs.Decode<SampleCodecs.ALaw>(bytes, destination, channels, first); break;
-        }
-    }
-
-    /// <summary>Rejects NaN and ±Inf in a block of float samples, naming the first one (index counted over all channels from the start of the data).</summary>
-    void CheckFinite(ReadOnlySpan<byte> bytes, long firstFrame)
-    {
-        int size = container.BytesPerSample, channels = Info.Channels;
-        for (int i = 0; i < bytes.Length / size; i++)
-        {
-            var b = bytes.Slice(i * size, size);
-            double v = size == 4 ? BinaryPrimitives.ReadSingleLittleEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b);
-            if (double.IsFinite(v)) continue;
-            long index = firstFrame * channels + i;
-            throw new AudioFormatException(Info.Path,
-                $"sample {index} (frame {index / channels}, channel {index % channels}) is {(double.IsNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf")}; float WAV samples must be finite");
-        }
     }
 
     public void Dispose() => stream.Dispose();
