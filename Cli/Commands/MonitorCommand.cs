@@ -67,7 +67,7 @@ public static class MonitorCommand
             var settings = new MonitorSettings(window, hop, threshold ?? info.Threshold.Threshold, consecutive);
             var monitor = new SlidingWindowMonitor(detector, extractor, settings, input == "-" ? "standard input" : input);
             var output = Console.Out;
-            void Print(MonitorReading r) => output.WriteLine(Line(r, json));
+            void Print(MonitorReading r) => output.WriteLine(Line(r, json ? monitor.LastLatencyMs : null));
 
             var block = new float[8192];
             if (input == "-")
@@ -99,8 +99,8 @@ public static class MonitorCommand
     }
 
     /// <summary>{"time":…,"score":…,"decision":0|1,"alarm":…,"consecutive":…}: the contract's fields first; with --json also "latency_ms".</summary>
-    internal static string Line(MonitorReading r, bool latency = false) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"time\":{JsonSerializer.Serialize(Math.Round(r.Time, 6))},\"score\":{JsonSerializer.Serialize(r.Score)},\"decision\":{(r.Anomalous ? 1 : 0)},\"alarm\":{(r.Alarm ? "true" : "false")},\"consecutive\":{r.Consecutive}{(latency ? $",\"latency_ms\":{JsonSerializer.Serialize(Math.Round(r.LatencyMs, 3))}" : "")}}}");
+    internal static string Line(MonitorReading r, double? latencyMs = null) => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"time\":{JsonSerializer.Serialize(Math.Round(r.Time, 6))},\"score\":{JsonSerializer.Serialize(r.Score)},\"decision\":{(r.Anomalous ? 1 : 0)},\"alarm\":{(r.Alarm ? "true" : "false")},\"consecutive\":{r.Consecutive}{(latencyMs is double ms ? $",\"latency_ms\":{JsonSerializer.Serialize(Math.Round(ms, 3))}" : "")}}}");
 
     /// <summary>Parses 10s, 2.5s, 500ms, 1min or a bare number of seconds.</summary>
     internal static double Duration(ParsedArgs args, string name, double fallback)

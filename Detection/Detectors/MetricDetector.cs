@@ -111,6 +111,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
                 epochLoss += loss.Value * b;
             }
             EpochLosses.Add((float)(epochLoss / count));
+            TrainingDivergedException.ThrowIfNotFinite(epoch + 1, EpochLosses[^1]);
             progress?.Report(new DetectorProgress("epoch", epoch + 1, Options.Epochs, EpochLosses[^1]));
         }
         head.Eval();

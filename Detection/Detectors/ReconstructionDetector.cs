@@ -83,6 +83,7 @@ public abstract class ReconstructionDetector<TNet> : IAnomalyDetector, IDisposab
                 count += b;
             }
             EpochLosses.Add((float)(sum / count));
+            TrainingDivergedException.ThrowIfNotFinite(epoch + 1, EpochLosses[^1]);
             progress?.Report(new DetectorProgress("epoch", epoch + 1, epochs, EpochLosses[^1]));
         }
         net.Eval();

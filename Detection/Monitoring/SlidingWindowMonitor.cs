@@ -22,10 +22,9 @@ public sealed record MonitorSettings(int WindowSamples, int HopSamples, double T
 /// <summary>
 /// One scored window: <see cref="Time"/> is the stream time (seconds) at the window's end, <see cref="Anomalous"/> is
 /// score &gt; threshold, <see cref="Consecutive"/> counts anomalous windows in a row up to this one, and
-/// <see cref="Alarm"/> is true while that count has reached the configured number. <see cref="LatencyMs"/> is the wall time
-/// the window took from its last sample to its score (features and detector).
+/// <see cref="Alarm"/> is true while that count has reached the configured number.
 /// </summary>
-public readonly record struct MonitorReading(long Index, double Time, double Score, bool Anomalous, int Consecutive, bool Alarm, double LatencyMs = 0);
+public readonly record struct MonitorReading(long Index, double Time, double Score, bool Anomalous, int Consecutive, bool Alarm);
 
 /// <summary>
 /// Scores a live stream with a sliding window: samples are pushed in blocks of any size; once a window is full, and then
@@ -60,6 +59,10 @@ public sealed class SlidingWindowMonitor
 
     /// <summary>Sample rate the pushed samples must have (the extractor's).</summary>
     public int SampleRate => extractor.SampleRate;
+
+    /// <summary>Wall time the last window took from its last sample to its score (features and detector), in milliseconds.
+    /// Kept out of <see cref="MonitorReading"/>, whose values depend on the samples only.</summary>
+    public double LastLatencyMs { get; private set; }
 
     /// <summary>Samples pushed so far.</summary>
     public long SamplesReceived => received;
@@ -106,6 +109,7 @@ public sealed class SlidingWindowMonitor
                 $"{clip.Source}: the window ending at {(double)received / extractor.SampleRate:0.###} s scored {score}; the model or the input is damaged"));
         bool anomalous = score > Settings.Threshold;
         consecutive = anomalous ? consecutive + 1 : 0;
-        return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive, latency);
+        LastLatencyMs = latency;
+        return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive);
     }
 }
