@@ -91,6 +91,9 @@ public static class EvalCommand
         else
         {
             Console.Out.Write(Table(result));
+            var d = result.Decisions;
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"decisions: false-alarm rate {Cell(d.FalseAlarmRate)} ({d.FalseAlarms} of {d.NormalClips} normal test clips), detection rate {Cell(d.DetectionRate)} ({d.Detections} of {d.AnomalousClips} anomalous); thresholds: {string.Join(", ", result.Groups.Select(g => g.ThresholdSource.Source).Distinct())}"));
             int resumed = result.Groups.Count(g => g.Resumed);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{result.Groups.Count} IDs ({resumed} resumed from an earlier run) in {clock.Elapsed.TotalSeconds:F1} s; wrote {result.ResultsCsv}{(reportPath is null ? "" : $" and {reportPath}")}"));
@@ -141,7 +144,7 @@ public static class EvalCommand
             precision = Nullable(g.Decisions.Precision), recall = Nullable(g.Decisions.Recall), f1 = Nullable(g.Decisions.F1),
             normal_clips = g.Decisions.NormalClips, false_alarms = g.Decisions.FalseAlarms,
             anomalous_clips = g.Decisions.AnomalousClips, detections = g.Decisions.Detections, train_clips = g.TrainClips,
-            test_clips = g.TestClips, threshold = g.Threshold, resumed = g.Resumed, scores_csv = g.ScoreCsv, decisions_csv = g.DecisionCsv, model = g.Model,
+            test_clips = g.TestClips, threshold = g.Threshold, threshold_source = FitCommand.ThresholdJson(g.ThresholdSource), resumed = g.Resumed, scores_csv = g.ScoreCsv, decisions_csv = g.DecisionCsv, model = g.Model,
         }),
         warnings = r.Warnings,
     });

@@ -3,6 +3,7 @@ using System.Text.Json;
 using NativeASD.Engine.Audio;
 using NativeASD.Detection.Detectors;
 using NativeASD.Detection.Backbones;
+using NativeASD.Detection.Thresholds;
 
 namespace NativeASD.Cli.Commands;
 
@@ -25,7 +26,8 @@ public static class FitCommand
         new("--depth", "N", "metric: hidden layers", "2"),
         new("--output-size", "N", "metric: embedding size", "64"),
         new("--variance-weight", "X", "metric: weight of the variance term of the loss", "0.5"),
-        new("--percentile", "P", "decision threshold: this quantile of a gamma fit to training scores", "0.9"),
+        new("--percentile", "P", "decision threshold: this quantile of a gamma fit to scores of normal clips the model was not trained on", "0.9"),
+        new("--folds", "K", "threshold from K-fold cross-fitting: out-of-fold scores of the training clips (1 = their in-sample scores)", "5"),
         new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
         new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
         new("--no-cache", null, "do not read or write cached features"),
@@ -38,6 +40,7 @@ public static class FitCommand
         [
             new("--train", "DIR|FILE", "normal training clips: a folder of .wav files or one file (more may follow as arguments)"),
             new("--out", "MODEL", "model file to write (safetensors; written atomically)"),
+            new("--calibrate", "DIR|FILE", "normal clips not used for training whose scores set the threshold (instead of cross-fitting)"),
             .. TrainingOptions,
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
@@ -58,11 +61,11 @@ public static class FitCommand
         string detector = args.String("--detector") ?? "metric";
         if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
             throw new UsageException($"fit: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
-        var settings = Settings(args, detector);
+        var settings = Settings(args, detector) with { Calibration = args.String("--calibrate") is string c ? [c] : null };
         var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
-        var (info, skipped) = DetectorRunner.Fit(files, output, settings, backend, progress);
+        var (info, skipped) = DetectorRunner.Fit(files, output, settings, backend, progress, w => Console.Error.WriteLine($"nasd: warning: {w}"));
         foreach (var s in skipped) Console.Error.WriteLine($"nasd: warning: skipped {s}");
         if (args.Flag("--json"))
         {
@@ -70,17 +73,26 @@ public static class FitCommand
             {
                 model = output, detector = info.Detector, features = info.Features, clips = info.TrainingClips, skipped,
                 threshold = info.Threshold.Threshold, threshold_method = info.Threshold.Method, percentile = info.Threshold.Percentile,
+                threshold_source = ThresholdJson(info.ThresholdOrigin),
                 summary = info.TrainingSummary,
             }));
         }
         else
         {
             Console.Out.WriteLine($"trained {info.Detector} on {info.TrainingClips} clips ({info.Features}): {info.TrainingSummary}");
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"threshold {info.Threshold.Threshold:G6} ({info.Threshold.Method}, {info.Threshold.Percentile:P0} of training scores)"));
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"threshold {info.Threshold.Threshold:G6} ({info.Threshold.Method}, {info.Threshold.Percentile:P0} point of scores from {info.ThresholdOrigin.Describe()})"));
             Console.Out.WriteLine($"wrote {output}");
         }
         return ExitCode.Ok;
     }
+
+    /// <summary>A threshold's provenance as score --json, fit --json and calibrate --json print it.</summary>
+    internal static object ThresholdJson(ThresholdProvenance p) => new
+    {
+        source = p.Source, clips = p.Clips, folds = p.Folds == 0 ? (int?)null : p.Folds, folder = p.Folder, calibrated_utc = p.CalibratedUtc,
+        description = p.Describe(),
+    };
 
     internal static FitSettings Settings(ParsedArgs args, string detector)
     {
@@ -90,6 +102,7 @@ public static class FitCommand
         double percentile = Double(args, "--percentile", 0.9);
         if (!(percentile > 0 && percentile < 1)) throw new UsageException($"fit: --percentile must be between 0 and 1, got {percentile}");
         float lr = (float)Double(args, "--lr", 1e-3);
+        if (!(lr > 0)) throw new UsageException($"{args.Command}: --lr must be above 0, got {args.String("--lr")}");
         var metric = new MetricOptions();
         metric = metric with
         {
@@ -106,7 +119,7 @@ public static class FitCommand
         string? init = args.String("--init");
         if (init is not null && detector != "ae") throw new UsageException($"{args.Command}: --init applies to --detector ae");
         return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae,
-            backbone, taps, init, !args.Flag("--float-activations"));
+            backbone, taps, init, !args.Flag("--float-activations"), args.Int("--folds", CrossFitting.DefaultFolds, 1, 100));
     }
 
     /// <summary>--backbone and --tap: the shipped ResNet and its default taps for the metric detector unless told otherwise.</summary>

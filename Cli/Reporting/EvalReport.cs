@@ -38,7 +38,7 @@ public static class EvalReport
         foreach (var type in result.Types)
         {
             foreach (var g in result.Groups.Where(g => g.MachineType == type.MachineType))
-                sb.Append(Invariant($"<tr><td>{Encode(g.MachineType)}</td><td>{Encode(g.Group)}</td><td>{Cell(g.Auc)}</td><td>{Cell(g.PartialAuc)}</td>{DecisionCells(g.Decisions)}<td>{g.TrainClips}</td><td>{g.TestClips}</td><td>{g.Threshold:G5}</td></tr>\n"));
+                sb.Append(Invariant($"<tr><td>{Encode(g.MachineType)}</td><td>{Encode(g.Group)}</td><td>{Cell(g.Auc)}</td><td>{Cell(g.PartialAuc)}</td>{DecisionCells(g.Decisions)}<td>{g.TrainClips}</td><td>{g.TestClips}</td><td>{g.Threshold:G5} <small>({Encode(g.ThresholdSource.Describe())})</small></td></tr>\n"));
             sb.Append(Invariant($"<tr class=\"avg\"><td>{Encode(type.MachineType)}</td><td>average</td><td>{Cell(type.Auc)}</td><td>{Cell(type.PartialAuc)}</td>{DecisionCells(type.Decisions)}<td></td><td></td><td></td></tr>\n"));
         }
         sb.Append(Invariant($"<tr class=\"avg\"><td>all</td><td>average</td><td>{Cell(result.MeanAuc)}</td><td>{Cell(result.MeanPartialAuc)}</td>{DecisionCells(result.Decisions)}<td></td><td></td><td></td></tr>\n</table>\n"));

@@ -13,10 +13,15 @@ namespace NativeASD.Detection.Detectors;
 /// <param name="BackboneFile">File name of the backbone weights, or null without a backbone.</param>
 /// <param name="BackboneSha256">SHA-256 of that file; scoring refuses a backbone whose hash differs.</param>
 /// <param name="TrainingSampleRate">The training clips' sample rate when they all share one (scoring notes clips at another rate).</param>
+/// <param name="ThresholdSource">How the threshold was obtained; null in models written before thresholds were calibrated
+/// (they used in-sample training scores: see <see cref="ThresholdOrigin"/>).</param>
 public sealed record DetectorModelInfo(
     string Detector, string Features, string? BackboneFile, string? BackboneSha256, string? Taps,
     GammaThreshold Threshold, int TrainingClips, string TrainingSummary, string EngineVersion, string CreatedUtc,
-    int? TrainingSampleRate = null);
+    int? TrainingSampleRate = null, ThresholdProvenance? ThresholdSource = null)
+{
+    public ThresholdProvenance ThresholdOrigin => ThresholdSource ?? ThresholdProvenance.Legacy(TrainingClips);
+}
 
 /// <summary>
 /// A trained detector as one safetensors file: the detector's tensors (F32, and F64 for statistics that must round-trip
@@ -32,9 +37,15 @@ public static class DetectorFile
     // An empirical threshold (one training clip, or all scores equal) has no gamma shape and scale: NaN, written as "NaN".
     static readonly JsonSerializerOptions InfoJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static void Save(string path, IAnomalyDetector detector, DetectorModelInfo info)
+    public static void Save(string path, IAnomalyDetector detector, DetectorModelInfo info) => Write(path, detector.Save(), info);
+
+    /// <summary>
+    /// Writes a detector's state and info (e.g. read by <see cref="Read"/> and given a new threshold) atomically; temp
+    /// files that killed runs left in the folder go first.
+    /// </summary>
+    public static void Write(string path, DetectorState state, DetectorModelInfo info)
     {
-        var state = detector.Save();
+        AtomicFile.RemoveStaleTemporaries(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
         var tensors = new List<SafetensorsTensor>();
         foreach (var (name, (shape, data)) in state.Tensors) tensors.Add(SafetensorsTensor.Float32(name, shape, data));
         foreach (var (name, (shape, data)) in state.Float64)
@@ -43,7 +54,7 @@ public static class DetectorFile
         {
             ["format"] = FormatName,
             ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-            ["detector"] = detector.Kind,
+            ["detector"] = info.Detector,
             ["info"] = JsonSerializer.Serialize(info, InfoJson),
         };
         foreach (var (k, v) in state.Metadata) meta["detector." + k] = v;

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Thresholds;
 using NativeASD.Kernels;
 using NativeASD.Weights;
 
@@ -20,7 +21,7 @@ public sealed record ScoredClip(string File, double Score, bool Decision, bool? 
 /// classes), the decision metrics at the model's threshold, the CSVs written, and whether it was taken from a previous run.</summary>
 public sealed record GroupResult(
     string MachineType, string Group, int TrainClips, int TestClips, double Auc, double PartialAuc, double Threshold,
-    string ScoreCsv, string DecisionCsv, string Model, bool Resumed, IReadOnlyList<ScoredClip> Clips)
+    ThresholdProvenance ThresholdSource, string ScoreCsv, string DecisionCsv, string Model, bool Resumed, IReadOnlyList<ScoredClip> Clips)
 {
     public DecisionMetrics Decisions { get; } = DecisionMetrics.Of(Clips);
 }
@@ -104,19 +105,19 @@ public static class DcaseEvaluation
     }
 
     /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,
-    /// precision,recall,f1</c>, a row per ID, a row <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of
+    /// precision,recall,f1,threshold_source</c> (cross-fit, calibration or in-sample), a row per ID, a row <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of
     /// the type averages, as DCASE ranks). Empty cells where a value is undefined.</summary>
     public static string ResultsTable(IReadOnlyList<GroupResult> groups, IReadOnlyList<TypeAverage> types, double meanAuc, double meanPauc,
         DecisionMetrics decisions)
     {
-        var sb = new StringBuilder("machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,precision,recall,f1\n");
+        var sb = new StringBuilder("machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,precision,recall,f1,threshold_source\n");
         foreach (var type in types)
         {
             foreach (var g in groups.Where(g => g.MachineType == type.MachineType))
-                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R},{Rates(g.Decisions)}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,,{Rates(type.Decisions)}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R},{Rates(g.Decisions)},{g.ThresholdSource.Source}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,,{Rates(type.Decisions)},\n");
         }
-        sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,,{Rates(decisions)}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,,{Rates(decisions)},\n");
         return sb.ToString();
     }
 
@@ -149,7 +150,7 @@ public static class DcaseEvaluation
 
     sealed record Unit(string MachineType, string Name, IReadOnlyList<string> Groups, IReadOnlyList<ClipName> Train, IReadOnlyList<ClipName> Test);
 
-    sealed record Marker(string Key, string Model, double Threshold, int TrainClips, MarkerGroup[] Groups);
+    sealed record Marker(string Key, string Model, double Threshold, int TrainClips, MarkerGroup[] Groups, ThresholdProvenance? ThresholdSource);
 
     sealed record MarkerGroup(string Group, string ScoreCsv, string DecisionCsv);
 
@@ -171,16 +172,18 @@ public static class DcaseEvaluation
         var testByGroup = unit.Groups.ToDictionary(g => g, g => unit.Test.Where(c => c.Group == g).ToList());
 
         if (TryResume(markerPath, key, outDir) is Marker done)
-            return done.Groups.Select(g => Result(unit, g.Group, done.TrainClips, done.Threshold, outDir, g.ScoreCsv, g.DecisionCsv, done.Model, true,
+            return done.Groups.Select(g => Result(unit, g.Group, done.TrainClips, done.Threshold,
+                done.ThresholdSource ?? ThresholdProvenance.Legacy(done.TrainClips), outDir, g.ScoreCsv, g.DecisionCsv, done.Model, true,
                 Load(outDir, g.ScoreCsv, g.DecisionCsv), settings.MaxFpr)).ToList();
 
         var fitSettings = settings.Fit;
+        void Warn(string w) { lock (warnings) if (!warnings.Contains(w)) warnings.Add(w); }
         DetectorModelInfo info;
         List<string> skipped;
         try
         {
             (info, skipped) = DetectorRunner.Fit(unit.Train.Select(c => c.File).ToList(), model, fitSettings, backend,
-                new Labelled(progress, $"{unit.Name} fit"));
+                new Labelled(progress, $"{unit.Name} fit"), Warn);
         }
         catch (ArgumentException e)
         {
@@ -189,7 +192,7 @@ public static class DcaseEvaluation
         }
         lock (warnings) warnings.AddRange(skipped.Select(s => $"skipped training clip {s}"));
         var (scores, _, unscored) = DetectorRunner.Score(model, unit.Test.Select(c => c.File).ToList(), fitSettings.CacheDirectory, backend,
-            new Labelled(progress, $"{unit.Name} score"));
+            new Labelled(progress, $"{unit.Name} score"), warn: Warn);
         if (unscored.Count > 0)
             throw new IOException($"{unscored.Count} of {unit.Test.Count} test clips of {unit.MachineType} could not be scored; first: {unscored[0]}");
         cancel.ThrowIfCancellationRequested();
@@ -205,14 +208,15 @@ public static class DcaseEvaluation
             WriteText(Path.Combine(outDir, scoreName), string.Concat(clips.Select(c => string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(c.File)},{c.Score:R}\n"))));
             WriteText(Path.Combine(outDir, decisionName), string.Concat(clips.Select(c => $"{Path.GetFileName(c.File)},{(c.Decision ? 1 : 0)}\n")));
             markerGroups.Add(new MarkerGroup(group, scoreName, decisionName));
-            results.Add(Result(unit, group, info.TrainingClips, info.Threshold.Threshold, outDir, scoreName, decisionName, Path.GetFileName(model), false, clips, settings.MaxFpr));
+            results.Add(Result(unit, group, info.TrainingClips, info.Threshold.Threshold, info.ThresholdOrigin, outDir, scoreName, decisionName,
+                Path.GetFileName(model), false, clips, settings.MaxFpr));
         }
-        var marker = new Marker(key, Path.GetFileName(model), info.Threshold.Threshold, info.TrainingClips, [.. markerGroups]);
+        var marker = new Marker(key, Path.GetFileName(model), info.Threshold.Threshold, info.TrainingClips, [.. markerGroups], info.ThresholdOrigin);
         WriteText(markerPath, JsonSerializer.Serialize(marker));
         return results;
     }
 
-    static GroupResult Result(Unit unit, string group, int trainClips, double threshold, string outDir, string scoreCsv, string decisionCsv,
+    static GroupResult Result(Unit unit, string group, int trainClips, double threshold, ThresholdProvenance thresholdSource, string outDir, string scoreCsv, string decisionCsv,
         string model, bool resumed, List<ScoredClip> clips, double maxFpr)
     {
         double auc = double.NaN, pauc = double.NaN;
@@ -224,7 +228,7 @@ public static class DcaseEvaluation
             pauc = RocMetrics.PartialAuc(s, y, maxFpr);
         }
         int trainOfGroup = unit.Groups.Count == 1 ? trainClips : unit.Train.Count(c => c.Group == group);
-        return new GroupResult(unit.MachineType, group, trainOfGroup, clips.Count, auc, pauc, threshold,
+        return new GroupResult(unit.MachineType, group, trainOfGroup, clips.Count, auc, pauc, threshold, thresholdSource,
             Path.Combine(outDir, scoreCsv), Path.Combine(outDir, decisionCsv), Path.Combine(outDir, "models", model), resumed, clips);
     }
 
@@ -256,7 +260,7 @@ public static class DcaseEvaluation
     static string SettingsJson(EvalSettings s) => JsonSerializer.Serialize(new
     {
         s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
-        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
+        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion, Threshold = $"{s.Fit.Folds}-fold cross-fit",
     });
 
     static string UnitKey(Unit unit, string settingsJson)

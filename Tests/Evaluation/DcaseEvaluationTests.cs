@@ -29,7 +29,7 @@ public sealed class DcaseEvaluationTests : IDisposable
     internal static void CheckSubmission(string output, int expectedIds)
     {
         var rows = File.ReadAllLines(Path.Combine(output, "results.csv"));
-        Assert.Equal("machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,precision,recall,f1", rows[0]);
+        Assert.Equal("machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,precision,recall,f1,threshold_source", rows[0]);
         var perId = rows.Skip(1).Select(r => r.Split(',')).Where(f => f[1] != "average").ToList();
         Assert.Equal(expectedIds, perId.Count);
         foreach (var f in perId)

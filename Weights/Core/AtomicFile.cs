@@ -5,16 +5,15 @@ namespace NativeASD.Weights;
 
 /// <summary>
 /// Writes a file so that readers see either the old file or the complete new one: temp file beside it, fsync, rename.
-/// The temp file is named <c>.NAME.PID.GUID.tmp</c>; a process killed mid-write leaves it behind, and the next write into
-/// the same folder removes such leftovers of processes that no longer run.
+/// The temp file is named <c>.NAME.PID.GUID.tmp</c>; a process killed mid-write leaves it behind, and
+/// <see cref="RemoveStaleTemporaries"/> (called by the next model, evaluation or cache write into the folder) removes such
+/// leftovers of processes that no longer run.
 /// </summary>
 public static partial class AtomicFile
 {
     public static void Write(string path, Action<FileStream> write)
     {
         string full = System.IO.Path.GetFullPath(path);
-        string dir = System.IO.Path.GetDirectoryName(full) ?? ".";
-        RemoveStaleTemporaries(dir);
         string temp = TemporaryFor(full);
         try
         {
