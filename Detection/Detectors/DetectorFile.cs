@@ -75,7 +75,7 @@ public static class DetectorFile
         try { info = JsonSerializer.Deserialize<DetectorModelInfo>(meta["info"], InfoJson) ?? throw new JsonException("empty"); }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or NotSupportedException)
         {
-            throw new WeightFormatException(path, $"damaged model metadata: {e.Message}");
+            throw ModelValidation.Damaged(path, $"metadata: {e.Message}");
         }
         var state = new DetectorState();
         foreach (var (k, value) in meta)
@@ -88,6 +88,7 @@ public static class DetectorFile
                 state.Tensors[e.Name] = (e.Shape, MemoryMarshal.Cast<byte, float>(file.GetBytes(e)).ToArray());
             else throw new WeightFormatException(path, $"tensor {e.Name} has type {e.DType}; detector models hold F32 and F64 only");
         }
+        ModelValidation.Check(path, state, info);
         return (state, info);
     }
 
@@ -107,9 +108,9 @@ public static class DetectorFile
             };
             return (detector, info);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or JsonException or KeyNotFoundException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or JsonException or KeyNotFoundException or ArgumentException or OverflowException)
         {
-            throw new WeightFormatException(path, $"damaged detector model: {e.Message}", e);
+            throw ModelValidation.Damaged(path, e.Message, e);
         }
     }
 }
