@@ -9,6 +9,7 @@ using NativeASD.Detection.Synth;
 using NativeASD.Kernels.Cpu;
 using NativeASD.Weights;
 using NativeASD.Weights.Safetensors;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Bench;
 
@@ -52,7 +53,7 @@ internal static class DetectorQuick
                 RandomWeights.Fill(model, 1);
                 var tensors = StateDict.Entries(model).Select(e => SafetensorsTensor.Float32(e.Name, e.Tensor.ShapeArray(), e.Tensor.ToArray())).ToList();
                 tensors.AddRange(PannsFrontendTensors());
-                SafetensorsWriter.Write(resnet, tensors);
+                AtomicFile.Write(resnet, s => SafetensorsWriter.Write(s, resnet, tensors));
             }
             var backbones = new List<(string Name, string? Path, string? Tap)> { ("log-mel", null, null), ("resnet38 layer3", resnet, "layer3") };
             if (yamnet is not null) backbones.Insert(1, ("yamnet layer14", yamnet, "layer14"));

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Bench;
 
@@ -61,6 +62,6 @@ static class WeightLoad
                     return FloatBytes.Of(v);
                 });
         }).ToList();
-        SafetensorsWriter.Write(path, tensors, new Dictionary<string, string> { ["arch"] = "panns-resnet38", ["arch_config"] = "{}", ["frontend"] = "panns" });
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, tensors, new Dictionary<string, string> { ["arch"] = "panns-resnet38", ["arch_config"] = "{}", ["frontend"] = "panns" }));
     }
 }

@@ -37,7 +37,7 @@ public static class CalibrateCommand
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
         var (state, info) = DetectorFile.Read(model);
-        double percentile = args.String("--percentile") is null ? info.Threshold.Percentile : FitCommand.Double(args, "--percentile", 0.9);
+        double percentile = args.String("--percentile") is null ? info.Threshold.Percentile : args.Double("--percentile", 0.9);
         if (!(percentile > 0 && percentile < 1)) throw new UsageException($"calibrate: --percentile must be between 0 and 1, got {percentile}");
         var (detector, _) = DetectorFile.Load(model, backend);
         GammaThreshold threshold;

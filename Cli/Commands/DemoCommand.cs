@@ -20,8 +20,8 @@ public static class DemoCommand
         [
             new("--data", "DIR", "evaluate this dataset instead of generating one (DCASE layout)"),
             new("--out", "DIR", "output folder (data/ when generated, CSVs, results.csv, report.html)", "nasd-demo"),
-            new("--detector", "NAME", "metric, mahalanobis, vae or ae", "metric"),
-            new("--backbone", "W|shipped|none", "features: a backbone's taps (shipped = NativeASD's own ResNet) or none = log-mel", "shipped for metric, none otherwise"),
+            FitCommand.DetectorChoice,
+            new("--backbone", "W|shipped|none", "features: a backbone's taps (shipped = NativeASD's own ResNet) or none = log-mel", DetectorCatalog.BackboneDefault),
             new("--tap", "NAME[,NAME…]", "backbone tap point(s) (shipped: layer3,layer4)"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
@@ -36,9 +36,7 @@ public static class DemoCommand
     static int Run(ParsedArgs args)
     {
         string output = args.String("--out") ?? "nasd-demo";
-        string detector = args.String("--detector") ?? "metric";
-        if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
-            throw new UsageException($"demo: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
+        string detector = FitCommand.Detector(args);
         string? data = args.String("--data");
         if (data is null)
         {
@@ -51,7 +49,7 @@ public static class DemoCommand
             {
                 var clock = Stopwatch.StartNew();
                 var files = SynthCommand.Generate(args, data, Dataset, options);
-                Weights.AtomicFile.Write(stamp, s => s.Write(System.Text.Encoding.UTF8.GetBytes(expected)));
+                Engine.IO.AtomicFile.Write(stamp, s => s.Write(System.Text.Encoding.UTF8.GetBytes(expected)));
                 if (!args.Flag("--json"))
                     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"generated {files.Count} synthetic clips in {data} ({clock.Elapsed.TotalSeconds:F1} s)"));
             }

@@ -39,30 +39,20 @@ public static class EvalCommand
     {
         string data = args.String("--data") ?? throw new UsageException("eval: --data ROOT is required");
         string output = args.String("--out") ?? "nasd-eval";
-        string detector = args.String("--detector") ?? "metric";
-        if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
-            throw new UsageException($"eval: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
-        var settings = new EvalSettings(FitCommand.Settings(args, detector), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64));
-        return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {detector} on {Path.GetFileName(Path.GetFullPath(data))}");
+        var settings = new EvalSettings(FitCommand.Settings(args), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64));
+        return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}");
     }
 
     /// <summary>Runs the evaluation with Ctrl+C handling, prints the table (or JSON), writes the report if asked.</summary>
     internal static int Evaluate(ParsedArgs args, string data, string output, EvalSettings settings, bool report, string title)
     {
         if (!Directory.Exists(data)) throw new InputException($"{data}: no such folder", "--data takes a dataset root (ROOT/<type>/train|test)");
-        string device = args.String("--device") ?? "cpu";
-        DeviceKind kind;
-        try { kind = Backends.ParseDevice(device); }
-        catch (ArgumentException e) { throw new UsageException(e.Message, "--device takes cpu, cuda, opencl or ilgpu-cpu"); }
-        int threads = args.Int("--threads", 0, 1, 1024);
+        var kind = Compute.Device(args);
+        int threads = Compute.Threads(args);
         int totalThreads = threads > 0 ? threads : Environment.ProcessorCount;
         // One GPU is not shared between jobs; on the CPU each job gets its own backend with its share of the threads.
         if (kind != DeviceKind.Cpu) settings = settings with { Jobs = 1 };
-        Func<int, IBackend?> open = perJob =>
-        {
-            try { return kind == DeviceKind.Cpu ? new Kernels.Cpu.CpuBackend(perJob) : Backends.Open(kind, perJob); }
-            catch (DeviceNotFoundException e) { throw new InputException(e.Message, "run with --device cpu"); }
-        };
+        Func<int, IBackend?> open = perJob => Compute.Open(kind, perJob);
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };

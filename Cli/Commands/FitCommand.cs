@@ -10,33 +10,32 @@ namespace NativeASD.Cli.Commands;
 /// <summary><c>nasd fit</c>: train a detector on normal clips and write one model file.</summary>
 public static class FitCommand
 {
+    /// <summary>--detector: the choices come from <see cref="DetectorCatalog"/>.</summary>
+    internal static readonly OptionSpec DetectorChoice = new("--detector", "NAME", DetectorCatalog.Choices, DetectorCatalog.DefaultName);
+
     /// <summary>Detector, features, training and threshold options: read by <see cref="Settings"/>, shared with eval.</summary>
     internal static readonly OptionSpec[] TrainingOptions =
     [
-        new("--detector", "NAME", "metric (the paper's head), mahalanobis, vae or ae", "metric"),
-        new("--backbone", "W|shipped|none", "pretrained backbone weights (any format 'nasd inspect' reads); shipped = NativeASD's own ResNet; none = log-mel features", "shipped for metric, none otherwise"),
+        DetectorChoice,
+        new("--backbone", "W|shipped|none", "pretrained backbone weights (any format 'nasd inspect' reads); shipped = NativeASD's own ResNet; none = log-mel features", DetectorCatalog.BackboneDefault),
         new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3 (shipped: layer3,layer4)"),
         Backbone.FloatActivations,
-        new("--init", "W", "ae: start from a pretrained autoencoder (dcase-ae: ad01.h5, ad01_fp32.tflite or their converted safetensors); with --epochs 0 it scores as it is"),
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
-        new("--epochs", "N", "training epochs (metric 30, ae 100, vae 15 by default)"),
-        new("--lr", "X", "learning rate", "0.001"),
-        new("--batch", "N", "batch size (metric 128, ae/vae 512)"),
-        new("--width", "N", "metric: hidden units", "256"),
-        new("--depth", "N", "metric: hidden layers", "2"),
-        new("--output-size", "N", "metric: embedding size", "64"),
-        new("--variance-weight", "X", "metric: weight of the variance term of the loss", "0.5"),
+        .. DetectorCatalog.TrainingOptions.Select(Option),
+        .. DetectorCatalog.DetectorOptions.Select(Option),
         new("--percentile", "P", "decision threshold: this quantile of a gamma fit to scores of normal clips the model was not trained on", "0.9"),
-        new("--folds", "K", "threshold from K-fold cross-fitting: out-of-fold scores of the training clips (1 = their in-sample scores)", "5"),
+        new("--folds", "K", "threshold from K-fold cross-fitting: out-of-fold scores of the training clips (1 = their in-sample scores)", "3"),
         new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
         new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
         new("--no-cache", null, "do not read or write cached features"),
     ];
 
+    static OptionSpec Option(DetectorOption o) => new(o.Flag, o.Value, o.Help, o.Default);
+
     public static readonly CommandSpec Spec = new(
         "fit",
         "train an anomaly detector on normal clips into a model file",
-        "fit --train DIR|FILE [MORE_FILES_OR_DIRS…] --out MODEL.safetensors [--detector metric|mahalanobis|vae|ae] [--seed N] [--json]",
+        $"fit --train DIR|FILE [MORE_FILES_OR_DIRS…] --out MODEL.safetensors [--detector {string.Join("|", DetectorCatalog.All.Select(k => k.Name))}] [--seed N] [--json]",
         [
             new("--train", "DIR|FILE", "normal training clips: a folder of .wav files or one file (more may follow as arguments)"),
             new("--out", "MODEL", "model file to write (safetensors; written atomically)"),
@@ -58,10 +57,7 @@ public static class FitCommand
     {
         string train = args.String("--train") ?? throw new UsageException("fit: --train DIR|FILE is required");
         string output = args.String("--out") ?? throw new UsageException("fit: --out MODEL is required");
-        string detector = args.String("--detector") ?? "metric";
-        if (detector is not ("metric" or "mahalanobis" or "vae" or "ae"))
-            throw new UsageException($"fit: unknown detector '{detector}'", "--detector takes metric, mahalanobis, vae or ae");
-        var settings = Settings(args, detector) with { Calibration = args.String("--calibrate") is string c ? [c] : null };
+        var settings = Settings(args) with { Calibration = args.String("--calibrate") is string c ? [c] : null };
         var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
@@ -94,38 +90,36 @@ public static class FitCommand
         description = p.Describe(),
     };
 
-    internal static FitSettings Settings(ParsedArgs args, string detector)
+    /// <summary>--detector's value, checked against the catalogue.</summary>
+    internal static string Detector(ParsedArgs args)
     {
+        string name = args.String("--detector") ?? DetectorCatalog.DefaultName;
+        return DetectorCatalog.Find(name) is null
+            ? throw new UsageException($"{args.Command}: unknown detector '{name}'", $"--detector takes {DetectorCatalog.Names}")
+            : name;
+    }
+
+    /// <summary>Everything to train from the command line; the detector's own options are read by its catalogue entry.</summary>
+    internal static FitSettings Settings(ParsedArgs args)
+    {
+        string detector = Detector(args);
         ChannelMix mix;
         try { mix = ChannelMix.Parse(args.String("--channel") ?? "0"); }
         catch (ArgumentException e) { throw new UsageException($"fit: --channel: {e.Message}"); }
-        double percentile = Double(args, "--percentile", 0.9);
+        double percentile = args.Double("--percentile", 0.9);
         if (!(percentile > 0 && percentile < 1)) throw new UsageException($"fit: --percentile must be between 0 and 1, got {percentile}");
-        float lr = (float)Double(args, "--lr", 1e-3);
-        if (!(lr > 0)) throw new UsageException($"{args.Command}: --lr must be above 0, got {args.String("--lr")}");
-        var metric = new MetricOptions();
-        metric = metric with
-        {
-            Width = args.Int("--width", metric.Width, 1, 1 << 16), Depth = args.Int("--depth", metric.Depth, 0, 64),
-            OutputSize = args.Int("--output-size", metric.OutputSize, 1, 1 << 16),
-            VarianceWeight = (float)Double(args, "--variance-weight", metric.VarianceWeight),
-            Epochs = args.Int("--epochs", metric.Epochs, 0, 100000), BatchSize = args.Int("--batch", metric.BatchSize, 1, 1 << 20), LearningRate = lr,
-        };
-        var ae = new AutoencoderOptions();
-        ae = ae with { Epochs = args.Int("--epochs", ae.Epochs, 0, 100000), BatchSize = args.Int("--batch", ae.BatchSize, 1, 1 << 20), LearningRate = lr };
-        var vae = new VaeOptions();
-        vae = vae with { Epochs = args.Int("--epochs", vae.Epochs, 0, 100000), BatchSize = args.Int("--batch", vae.BatchSize, 1, 1 << 20), LearningRate = lr };
         var (backbone, taps) = BackboneChoice(args, detector);
-        string? init = args.String("--init");
-        if (init is not null && detector != "ae") throw new UsageException($"{args.Command}: --init applies to --detector ae");
-        return new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix, metric, ae, vae,
-            backbone, taps, init, !args.Flag("--float-activations"), args.Int("--folds", CrossFitting.DefaultFolds, 1, 100));
+        if (!(args.Double("--lr", 1e-3) > 0)) throw new UsageException($"{args.Command}: --lr must be above 0, got {args.String("--lr")}");
+        var settings = new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix,
+            Backbone: backbone, Taps: taps, Int8Activations: !args.Flag("--float-activations"), Folds: args.Int("--folds", CrossFitting.DefaultFolds, 1, 100));
+        try { return DetectorCatalog.Configure(args, settings); }
+        catch (ArgumentException e) { throw new UsageException($"{args.Command}: {e.Message}"); }
     }
 
     /// <summary>--backbone and --tap: the shipped ResNet and its default taps for the metric detector unless told otherwise.</summary>
     internal static (string? Path, IReadOnlyList<string>? Taps) BackboneChoice(ParsedArgs args, string detector)
     {
-        string backbone = args.String("--backbone") ?? (detector == "metric" ? "shipped" : "none");
+        string backbone = args.String("--backbone") ?? (DetectorCatalog.Get(detector).ShippedBackboneByDefault ? "shipped" : "none");
         string? taps = args.String("--tap");
         if (backbone == "none")
             return taps is null ? (null, null) : throw new UsageException($"{args.Command}: --tap needs --backbone W");
@@ -145,13 +139,5 @@ public static class FitCommand
         if (args.String("--cache") is string dir) return dir;
         string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         return Path.Combine(string.IsNullOrEmpty(home) ? Path.GetTempPath() : home, ".cache", "nasd", "features");
-    }
-
-    internal static double Double(ParsedArgs args, string name, double fallback)
-    {
-        string? text = args.String(name);
-        if (text is null) return fallback;
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)
-            ? v : throw new UsageException($"{name} takes a number, got '{text}'");
     }
 }

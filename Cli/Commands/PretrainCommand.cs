@@ -61,7 +61,7 @@ public static class PretrainCommand
         try
         {
             corpus = data is not null
-                ? new FolderPretrainCorpus(data, rate, Labels(args), FitCommand.Double(args, "--validation", 0.1),
+                ? new FolderPretrainCorpus(data, rate, Labels(args), args.Double("--validation", 0.1),
                     args.String("--clips-per-epoch") is null ? null : args.Int("--clips-per-epoch", 0, 1, int.MaxValue / 1024), options.Seed)
                 : new SynthPretrainCorpus(args.Int("--synth", 0, 1, int.MaxValue / 1024), ids: args.Int("--ids", 12, 1, 100000),
                     conditions: args.Int("--conditions", 3, 1, 5), firstId: args.Int("--first-id", SynthPretrainCorpus.DefaultFirstId, 0, 1 << 30),
@@ -118,11 +118,11 @@ public static class PretrainCommand
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         options = options with
         {
-            Width = args.String("--width") is null ? options.Width : FitCommand.Double(args, "--width", options.Width),
+            Width = args.String("--width") is null ? options.Width : args.Double("--width", options.Width),
             Epochs = args.Int("--epochs", options.Epochs, 1, 100000),
             BatchSize = args.Int("--batch", options.BatchSize, 1, 4096),
-            LearningRate = (float)FitCommand.Double(args, "--lr", options.LearningRate),
-            CropSeconds = FitCommand.Double(args, "--crop", options.CropSeconds),
+            LearningRate = (float)args.Double("--lr", options.LearningRate),
+            CropSeconds = args.Double("--crop", options.CropSeconds),
             Seed = (ulong)args.Int("--seed", 0, 0, int.MaxValue),
             Augmentation = args.Flag("--no-augment") ? Augmentation.None : options.Augmentation,
         };

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using NativeASD.Engine.IO;
 using NativeASD.Weights;
 using NativeASD.Detection.Detectors;
 

@@ -58,7 +58,7 @@ public static class SynthCommand
         if (unknown is not null || types.Count == 0)
             throw new UsageException($"synth: unknown machine type '{unknown}'", $"--types takes a comma-separated list of {string.Join(", ", MachineSoundGenerator.MachineTypes)}");
         var spec = new SynthDatasetSpec(types, args.Int("--ids", 2, 1, 100), args.Int("--train", 20, 1, 100000), args.Int("--test", 20, 1, 100000));
-        double seconds = FitCommand.Double(args, "--seconds", 10), severity = FitCommand.Double(args, "--severity", 1);
+        double seconds = args.Double("--seconds", 10), severity = args.Double("--severity", 1);
         if (!(seconds >= 0.1 && seconds <= 600)) throw new UsageException($"synth: --seconds must be between 0.1 and 600, got {seconds}");
         if (!(severity >= 0 && severity <= 100)) throw new UsageException($"synth: --severity must be between 0 and 100, got {severity}");
         return (spec, new SynthOptions(Seed: args.Int("--seed", 0, 0, int.MaxValue), Seconds: seconds, Severity: severity));

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace NativeASD.Cli;
 
 /// <summary>A command's arguments after parsing against its <see cref="CommandSpec"/>: typed getters that fail as usage errors.</summary>
-public sealed class ParsedArgs
+public sealed class ParsedArgs : NativeASD.Detection.Detectors.IOptionValues
 {
     readonly Dictionary<string, string?> _options;
     readonly string _command;
@@ -76,5 +76,14 @@ public sealed class ParsedArgs
         if (x < min || x > max)
             throw new UsageException($"{_command}: {name} must be between {min} and {max}, got {x}");
         return x;
+    }
+
+    /// <summary>A finite number, or <paramref name="fallback"/> when the option is absent.</summary>
+    public double Double(string name, double fallback)
+    {
+        string? text = String(name);
+        if (text is null) return fallback;
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) && double.IsFinite(v)
+            ? v : throw new UsageException($"{name} takes a number, got '{text}'");
     }
 }

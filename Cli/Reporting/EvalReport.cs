@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using NativeASD.Engine.IO;
 using NativeASD.Detection.Evaluation;
 using NativeASD.Weights;
 using ScottPlot;

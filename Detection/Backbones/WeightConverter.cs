@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Weights;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Detection.Backbones;
 
@@ -37,7 +38,7 @@ public static class WeightConverter
         };
         foreach (var (key, value) in mapped.Metadata ?? new Dictionary<string, string>()) metadata[key] = value;
         var tensors = mapped.Tensors.Select(t => new SafetensorsTensor(t.Name, t.StoreAs, t.Shape, () => Encode(source, t))).ToList();
-        SafetensorsWriter.Write(destination, tensors, metadata);
+        AtomicFile.Write(destination, s => SafetensorsWriter.Write(s, destination, tensors, metadata));
         long parameters = mapped.Tensors.Sum(t => t.Shape.Aggregate(1L, (a, d) => a * d));
         return new ConversionResult(source, src.Format, destination, mapped.Arch, mapped.ConfigJson, tensors.Count, parameters, mapped.Ignored, metadata);
     }

@@ -25,7 +25,7 @@ public sealed class AutoencoderDetector(AutoencoderOptions? options = null, IBac
     : ReconstructionDetector<DenseAutoencoder>(backend)
 {
     public AutoencoderOptions Options { get; } = options ?? new AutoencoderOptions();
-    public override string Kind => "ae";
+    public override string Kind => DetectorCatalog.Autoencoder.Name;
     protected override (int, int, float, float, ulong) Training => (Options.Epochs, Options.BatchSize, Options.LearningRate, Options.WeightDecay, Options.Seed);
     protected override string OptionsJson => JsonSerializer.Serialize(Options);
 

@@ -14,8 +14,8 @@ namespace NativeASD.Detection.Detectors;
 /// </summary>
 public static class CrossFitting
 {
-    /// <summary>k by default: 5 folds keep 80 % of the clips for each fold model at 5 extra fits.</summary>
-    public const int DefaultFolds = 5;
+    /// <summary>k by default: 3 folds keep two thirds of the clips for each fold model at 3 extra fits; on machine-tools 3 held false alarms at 0.10–0.12 where 5 let 0.23–0.35 through (docs/decisions.md).</summary>
+    public const int DefaultFolds = 3;
 
     /// <summary>Fewest clips a fold model trains on (a covariance needs 2).</summary>
     public const int MinimumTrainingClips = 2;

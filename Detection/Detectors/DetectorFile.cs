@@ -5,6 +5,7 @@ using NativeASD.Detection.Features;
 using NativeASD.Detection.Thresholds;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Weights;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Detection.Detectors;
 
@@ -58,7 +59,7 @@ public static class DetectorFile
             ["info"] = JsonSerializer.Serialize(info, InfoJson),
         };
         foreach (var (k, v) in state.Metadata) meta["detector." + k] = v;
-        SafetensorsWriter.Write(path, tensors, meta);
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, tensors, meta));
     }
 
     public static (DetectorState State, DetectorModelInfo Info) Read(string path)
@@ -98,14 +99,8 @@ public static class DetectorFile
         var (state, info) = Read(path);
         try
         {
-            IAnomalyDetector detector = info.Detector switch
-            {
-                "metric" => MetricDetector.Load(state, backend),
-                "mahalanobis" => MahalanobisDetector.Load(state),
-                "ae" => AutoencoderDetector.Load(state, backend),
-                "vae" => VaeDetector.Load(state, backend),
-                var other => throw new WeightFormatException(path, $"unknown detector '{other}'"),
-            };
+            var kind = DetectorCatalog.Find(info.Detector) ?? throw new WeightFormatException(path, $"unknown detector '{info.Detector}'");
+            var detector = kind.Load(state, backend);
             return (detector, info);
         }
         catch (Exception e) when (e is InvalidDataException or FormatException or JsonException or KeyNotFoundException or ArgumentException or OverflowException)

@@ -16,7 +16,7 @@ namespace NativeASD.Detection.Detectors;
 /// <param name="Folds">k of the cross-fitting that sets the threshold (<see cref="CrossFitting"/>); 1 = the training clips' in-sample scores.</param>
 /// <param name="Calibration">Normal clips (files or folders) whose scores set the threshold instead of cross-fitting.</param>
 public sealed record FitSettings(
-    string Detector = "metric", ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
+    string Detector = DetectorCatalog.DefaultName, ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
     string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true,
     int Folds = CrossFitting.DefaultFolds, IReadOnlyList<string>? Calibration = null);
@@ -72,28 +72,8 @@ public static class DetectorRunner
         return result;
     }
 
-    public static IAnomalyDetector Create(FitSettings s, IBackend? backend) => s.Detector switch
-    {
-        _ when s.Init is not null && s.Detector != "ae" => throw new ArgumentException($"--init applies to the ae detector, not {s.Detector}"),
-        "ae" when s.Init is string init => Pretrained(init, (s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
-        "metric" => new MetricDetector((s.Metric ?? new MetricOptions()) with { Seed = s.Seed }, backend),
-        "mahalanobis" => new MahalanobisDetector(),
-        "ae" => new AutoencoderDetector((s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
-        "vae" => new VaeDetector((s.Vae ?? new VaeOptions()) with { Seed = s.Seed }, backend),
-        var other => throw new ArgumentException($"unknown detector '{other}' (metric, mahalanobis, vae, ae)"),
-    };
-
-    /// <summary>An ae detector whose network has the shape of, and starts from, the dcase-ae file <paramref name="path"/>.</summary>
-    static AutoencoderDetector Pretrained(string path, AutoencoderOptions options, IBackend? backend)
-    {
-        using var loaded = ModelFiles.LoadAutoencoder(path, backend);
-        var c = loaded.Config;
-        var detector = new AutoencoderDetector(options with { Hidden = c.Hidden, Bottleneck = c.Bottleneck, HiddenLayers = c.HiddenLayers, BnEps = (float)c.BnEps }, backend)
-        {
-            Initial = (StateDict.Entries(loaded.Network).Select(e => NamedTensor.Of(e.Name, e.Tensor.ToArray(), e.Tensor.ShapeArray())).ToList(), path),
-        };
-        return detector;
-    }
+    /// <summary>A detector ready to train (see <see cref="DetectorCatalog.Create"/>).</summary>
+    public static IAnomalyDetector Create(FitSettings s, IBackend? backend) => DetectorCatalog.Create(s, backend);
 
     /// <summary>Trains on normal clips and writes the model file atomically. Files labelled anomalous by name are refused.</summary>
     /// <remarks>The threshold comes from scores the final model was not trained on: out-of-fold scores of the training
@@ -104,10 +84,7 @@ public static class DetectorRunner
         var anomalous = trainFiles.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
         if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; training uses normal clips only");
         if (trainFiles.Count == 0) throw new IOException("no training clips");
-        using FeatureExtractor extractor = settings.Backbone is null
-            ? FeatureExtractors.DefaultFor(settings.Detector, settings.Channel, backend?.Threads ?? 0)
-            : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend,
-                int8Activations: settings.Int8Activations);
+        using var extractor = ExtractorFor(settings, backend);
         var backbone = extractor as BackboneExtractor;
         var detector = Create(settings, backend);   // before the features: a bad --init file fails at once
         try
@@ -165,6 +142,15 @@ public static class DetectorRunner
             throw new InvalidDataException($"{clips[bad].Source}: scored {scores[bad]} by the model; training diverged or the model is damaged (lower --lr)");
         return GammaThreshold.Fit(scores, percentile);
     }
+
+    /// <summary>
+    /// The features to train with: the detector's log-mel features, or the backbone's taps. Both run on
+    /// <paramref name="backend"/> (its threads; the backbone's frontend also on its device).
+    /// </summary>
+    public static FeatureExtractor ExtractorFor(FitSettings settings, IBackend? backend) => settings.Backbone is null
+        ? DetectorCatalog.Get(settings.Detector).LogMelFeatures(settings.Channel, backend?.Threads ?? 0)
+        : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend,
+            int8Activations: settings.Int8Activations);
 
     /// <summary>Scores files with a model file; unreadable clips are reported in skipped and not scored.</summary>
     /// <param name="backbone">Backbone weights to use instead of the path stored in the model (it must have the stored SHA-256).</param>
@@ -225,13 +211,10 @@ public static class DetectorRunner
         string path = backboneOverride ?? info.BackboneFile ?? throw new WeightFormatException(modelPath, "model names a backbone hash but no backbone file");
         if (!File.Exists(path))
             throw new FileNotFoundException($"{modelPath}: needs backbone {path} (SHA-256 {info.BackboneSha256}), which does not exist; pass its current location with --backbone", path);
-        string sha = BackboneExtractor.FileSha256(path);
-        if (sha != info.BackboneSha256)
-            throw new IOException($"{modelPath}: was trained with backbone {info.BackboneFile} (SHA-256 {info.BackboneSha256}); {path} has SHA-256 {sha}");
-        var parts = info.Features.Split(':');
-        var mix = ChannelMix.Parse(parts[^1].StartsWith("ch", StringComparison.Ordinal) ? parts[^1][2..] : parts[^1]);
+        var features = FeatureConfiguration.Parse(info.Features);
         // Features as at training: int8 activation emulation when the configuration says so, float otherwise.
-        return new BackboneExtractor(path, (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), mix, backend,
-            int8Activations: parts.Contains("int8"));
+        return BackboneExtractor.Expecting(path, info.BackboneSha256,
+            sha => new IOException($"{modelPath}: was trained with backbone {info.BackboneFile} (SHA-256 {info.BackboneSha256}); {path} has SHA-256 {sha}"),
+            (info.Taps ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries), features.Mix, backend, features.Int8Activations);
     }
 }

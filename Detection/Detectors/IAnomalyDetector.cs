@@ -30,7 +30,7 @@ public readonly record struct DetectorProgress(string Stage, int Done, int Total
 /// </summary>
 public interface IAnomalyDetector
 {
-    /// <summary>metric, mahalanobis, vae or ae.</summary>
+    /// <summary>The detector's name in <see cref="DetectorCatalog"/> (stored in model files).</summary>
     string Kind { get; }
 
     /// <summary>Trains on the features of normal clips; returns a one-line summary (e.g. final loss).</summary>

@@ -11,7 +11,7 @@ public sealed class MahalanobisDetector : IAnomalyDetector
     LedoitWolfGaussian[] _levels = [];
     int[] _levelSizes = [];
 
-    public string Kind => "mahalanobis";
+    public string Kind => DetectorCatalog.Mahalanobis.Name;
 
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {

@@ -42,7 +42,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
     }
 
     public MetricOptions Options { get; }
-    public string Kind => "metric";
+    public string Kind => DetectorCatalog.Metric.Name;
     /// <summary>Mean loss of each epoch, for the training summary and reference tests.</summary>
     public List<float> EpochLosses { get; } = [];
     /// <summary>Loss of every optimisation step (batch), in order.</summary>
@@ -74,7 +74,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
 
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {
-        var (rows, dim) = TrainingRows.Gather(normal, "metric");
+        var (rows, dim) = TrainingRows.Gather(normal, Kind);
         FitStandardisation(rows, dim);
         Standardise(rows, dim);
         var rng = new SeededRandom(Options.Seed);

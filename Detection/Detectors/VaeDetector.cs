@@ -19,7 +19,7 @@ public sealed class VaeDetector(VaeOptions? options = null, IBackend? backend = 
     Func<int, int, float[]>? _noise;
 
     public VaeOptions Options { get; } = options ?? new VaeOptions();
-    public override string Kind => "vae";
+    public override string Kind => DetectorCatalog.Vae.Name;
     protected override (int, int, float, float, ulong) Training => (Options.Epochs, Options.BatchSize, Options.LearningRate, Options.WeightDecay, Options.Seed);
     protected override string OptionsJson => JsonSerializer.Serialize(Options);
 

@@ -3,6 +3,7 @@ using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using NativeASD.Engine.IO;
 using NativeASD.Detection.Detectors;
 using NativeASD.Detection.Thresholds;
 using NativeASD.Kernels;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using NativeASD.Engine;
 using NativeASD.Engine.Audio;
@@ -24,9 +23,24 @@ public sealed class BackboneExtractor : FeatureExtractor
     readonly ChannelMix _mix;
     readonly IBackend _backend;
 
+    /// <param name="backend">Runs the network and the frontend (its threads, or its device): the command's --device and --threads.</param>
     /// <param name="int8Activations">Emulate the int8 runtime's activations for a model from an int8 file (see <see cref="ModelFiles.Load"/>).</param>
-    public BackboneExtractor(string weightsPath, IReadOnlyList<string> taps, ChannelMix mix = default, IBackend? backend = null, int threads = 0,
-        bool int8Activations = true)
+    public BackboneExtractor(string weightsPath, IReadOnlyList<string> taps, ChannelMix mix = default, IBackend? backend = null, bool int8Activations = true)
+        : this(weightsPath, FileSha256(weightsPath), taps, mix, backend, int8Activations) { }
+
+    /// <summary>
+    /// The backbone a model was trained with: a file whose SHA-256 is not <paramref name="expectedSha256"/> is refused with
+    /// <paramref name="mismatch"/>(its hash) before it is loaded; the file is hashed once.
+    /// </summary>
+    public static BackboneExtractor Expecting(string weightsPath, string expectedSha256, Func<string, Exception> mismatch,
+        IReadOnlyList<string> taps, ChannelMix mix, IBackend? backend, bool int8Activations)
+    {
+        string sha = FileSha256(weightsPath);
+        if (sha != expectedSha256) throw mismatch(sha);
+        return new BackboneExtractor(weightsPath, sha, taps, mix, backend, int8Activations);
+    }
+
+    BackboneExtractor(string weightsPath, string sha256, IReadOnlyList<string> taps, ChannelMix mix, IBackend? backend, bool int8Activations)
     {
         _backend = backend ?? Backends.DefaultCpu;
         _model = ModelFiles.Load(weightsPath, _backend, int8Activations: int8Activations);
@@ -40,18 +54,22 @@ public sealed class BackboneExtractor : FeatureExtractor
         _taps = [.. taps];
         _mix = mix;
         WeightsPath = weightsPath;
-        Sha256 = FileSha256(weightsPath);
-        _frontend = new AudioFrontend(_model.Frontend, threads);
+        Sha256 = sha256;
+        _frontend = new AudioFrontend(_model.Frontend, _backend);
     }
 
     public string WeightsPath { get; }
     public string Sha256 { get; }
     public string Arch => _model.Arch;
     public IReadOnlyList<string> Taps => _taps;
+    /// <summary>The backend the network runs on.</summary>
+    public IBackend Backend => _backend;
+    /// <summary>The model's frontend, on the same backend (threads or device) as the network.</summary>
+    public AudioFrontend Frontend => _frontend;
 
     /// <summary>backbone:SHA256:TAPS[:int8]:chN — ":int8" when the network emulates int8 activations (other features, so another cache key).</summary>
     public override string Configuration =>
-        $"backbone:{Sha256}:{string.Join(",", _taps)}{(_model.Int8Activations ? ":int8" : "")}:ch{(_mix.IsMean ? "mean" : _mix.Channel.ToString(CultureInfo.InvariantCulture))}";
+        new FeatureConfiguration(FeatureConfiguration.Backbone, _mix, BackboneSha256: Sha256, Taps: _taps, Int8Activations: _model.Int8Activations).ToString();
 
     public override int SampleRate => _model.Frontend.SampleRate;
 

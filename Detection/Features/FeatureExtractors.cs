@@ -30,7 +30,7 @@ public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", Chann
 {
     readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
 
-    public override string Configuration => $"logmel-stats:{_frontend.Preset.Name}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
+    public override string Configuration => new FeatureConfiguration(FeatureConfiguration.LogMelStatistics, mix, _frontend.Preset.Name).ToString();
 
     public override int SampleRate => _frontend.Preset.SampleRate;
 
@@ -53,7 +53,7 @@ public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix
 {
     readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
 
-    public override string Configuration => $"stacked:{_frontend.Preset.Name}:{frames}:ch{(mix.IsMean ? "mean" : mix.Channel.ToString())}";
+    public override string Configuration => new FeatureConfiguration(FeatureConfiguration.StackedFrames, mix, _frontend.Preset.Name, frames).ToString();
 
     public override int SampleRate => _frontend.Preset.SampleRate;
 
@@ -133,7 +133,7 @@ public sealed class FeatureCache(string directory)
         try
         {
             System.IO.Directory.CreateDirectory(Directory);
-            if (!_swept) Weights.AtomicFile.RemoveStaleTemporaries(Directory);   // leftovers of killed runs, once per cache
+            if (!_swept) AtomicFile.RemoveStaleTemporaries(Directory);   // leftovers of killed runs, once per cache
             _swept = true;
             NpyFile.Write(Path.Combine(Directory, $"{key}.{string.Join("-", features.Levels)}.npy"), features.Values, features.Rows, features.Dimension);
         }
@@ -157,26 +157,17 @@ public sealed class FeatureCache(string directory)
     }
 }
 
-/// <summary>Builds the extractor a configuration string names (as stored in model files).</summary>
+/// <summary>Builds the log-mel extractor a configuration string names (as stored in model files).</summary>
 public static class FeatureExtractors
 {
-    /// <summary>The features a detector uses without a backbone: log-mel statistics for mahalanobis, stacked frames otherwise.</summary>
-    public static FeatureExtractor DefaultFor(string detector, ChannelMix mix = default, int threads = 0) => detector switch
-    {
-        "mahalanobis" => new LogMelStatisticsExtractor("dcase2020", mix, threads),
-        "vae" => new StackedFramesExtractor("vae60", 11, mix, threads),
-        "ae" or "metric" => new StackedFramesExtractor("dcase2020", 5, mix, threads),
-        _ => throw new ArgumentException($"unknown detector '{detector}' (metric, mahalanobis, vae, ae)"),
-    };
-
+    /// <exception cref="InvalidDataException">Not a log-mel configuration (a backbone's needs its weight file: DetectorRunner.ExtractorFor).</exception>
     public static FeatureExtractor FromConfiguration(string configuration, int threads = 0)
     {
-        var parts = configuration.Split(':');
-        ChannelMix Mix(string p) => ChannelMix.Parse(p.StartsWith("ch", StringComparison.Ordinal) ? p[2..] : p);
-        return parts switch
+        var c = FeatureConfiguration.Parse(configuration);
+        return c.Kind switch
         {
-            ["logmel-stats", var preset, var ch] => new LogMelStatisticsExtractor(preset, Mix(ch), threads),
-            ["stacked", var preset, var k, var ch] => new StackedFramesExtractor(preset, int.Parse(k, System.Globalization.CultureInfo.InvariantCulture), Mix(ch), threads),
+            FeatureConfiguration.LogMelStatistics => new LogMelStatisticsExtractor(c.Preset!, c.Mix, threads),
+            FeatureConfiguration.StackedFrames => new StackedFramesExtractor(c.Preset!, c.Frames, c.Mix, threads),
             _ => throw new InvalidDataException($"unknown feature configuration '{configuration}'"),
         };
     }

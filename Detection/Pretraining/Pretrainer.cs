@@ -12,6 +12,7 @@ using NativeASD.Kernels;
 using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Weights;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Detection.Pretraining;
 
@@ -268,7 +269,7 @@ public sealed class Pretrainer : IDisposable
         };
         var tensors = StateDict.Entries(_model).Select(e => Stored(e.Name, e.Tensor)).ToList();
         tensors.AddRange(_frontendTensors.Select(t => SafetensorsTensor.Float32(t.Name, t.Shape, t.Read())));
-        SafetensorsWriter.Write(path, tensors, metadata);
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, tensors, metadata));
     }
 
     static SafetensorsTensor Stored(string name, Tensor t) => name.EndsWith("num_batches_tracked", StringComparison.Ordinal)
@@ -293,7 +294,7 @@ public sealed class Pretrainer : IDisposable
             tensors.Add(SafetensorsTensor.Float32($"adam.m.{i}", m.ShapeArray(), m.ToArray()));
             tensors.Add(SafetensorsTensor.Float32($"adam.v.{i}", v.ShapeArray(), v.ToArray()));
         }
-        SafetensorsWriter.Write(path, tensors, new Dictionary<string, string>
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, tensors, new Dictionary<string, string>
         {
             ["format"] = FormatVersion,
             ["epochs_done"] = epochsDone.ToString(CultureInfo.InvariantCulture),
@@ -302,7 +303,7 @@ public sealed class Pretrainer : IDisposable
             ["corpus"] = _corpus.Description,
             ["labels"] = JsonSerializer.Serialize(_corpus.Labels),
             ["history"] = JsonSerializer.Serialize(_history),
-        });
+        }));
     }
 
     /// <summary>Restores model, optimiser and history; returns the number of epochs already done.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Engine.Audio;
 
@@ -45,29 +46,16 @@ public static class WavWriter
         "data"u8.CopyTo(header[36..]);
         BinaryPrimitives.WriteUInt32LittleEndian(header[40..], (uint)dataLength);
 
-        string full = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        var buffer = new byte[8192 * size];
+        using var file = AtomicFile.Create(path);
+        file.Stream.Write(header);
+        for (int offset = 0; offset < samples.Length; offset += 8192)
         {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                fs.Write(header);
-                var buffer = new byte[8192 * size];
-                for (int offset = 0; offset < samples.Length; offset += 8192)
-                {
-                    var block = samples.Slice(offset, Math.Min(8192, samples.Length - offset));
-                    for (int i = 0; i < block.Length; i++) Encode(block[i], buffer.AsSpan(i * size, size), pcm);
-                    fs.Write(buffer, 0, block.Length * size);
-                }
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
+            var block = samples.Slice(offset, Math.Min(8192, samples.Length - offset));
+            for (int i = 0; i < block.Length; i++) Encode(block[i], buffer.AsSpan(i * size, size), pcm);
+            file.Stream.Write(buffer, 0, block.Length * size);
         }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        file.Commit();
     }
 
     static void Encode(float x, Span<byte> b, bool pcm)

@@ -33,6 +33,8 @@ public sealed unsafe class AudioFrontend : IDisposable
     public FrontendPreset Preset { get; }
     public FrontendPrecision Precision { get; }
     public int Threads => _pool.Threads;
+    /// <summary>True when the STFT and mel stages run as kernels on an ILGPU device (built with an ILGPU backend).</summary>
+    public bool OnDevice => _device is not null;
     /// <summary>Values per output frame.</summary>
     public int Bins => Preset.Bins;
 

@@ -165,30 +165,16 @@ public static class NpyFile
             throw new ArgumentException($"npy write {path}: {data.Length} values do not fill shape {Layout.Format(shape)} ({Layout.Count(shape)} elements)");
         byte[] header = BuildHeader("<f4", shape);
 
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? ".";
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        using var file = AtomicFile.Create(path);
+        file.Stream.Write(header);
+        if (BitConverter.IsLittleEndian)
+            file.Stream.Write(MemoryMarshal.AsBytes(data));
+        else
         {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                fs.Write(header);
-                if (BitConverter.IsLittleEndian)
-                    fs.Write(MemoryMarshal.AsBytes(data));
-                else
-                {
-                    var buf = new byte[4];
-                    foreach (float v in data) { BinaryPrimitives.WriteSingleLittleEndian(buf, v); fs.Write(buf); }
-                }
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
+            var buf = new byte[4];
+            foreach (float v in data) { BinaryPrimitives.WriteSingleLittleEndian(buf, v); file.Stream.Write(buf); }
         }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        file.Commit();
     }
 
     /// <summary>Writes float32 values (row-major) of <paramref name="shape"/> as '&lt;f4', atomically.</summary>

@@ -2,14 +2,30 @@ using NativeASD.Kernels;
 
 namespace NativeASD.Engine.Layers;
 
+/// <summary>A layer that only changes the shape: backward reshapes dy back to the input's shape.</summary>
+public abstract class ShapeLayer(IBackend? backend) : Layer(backend)
+{
+    int[]? _inShape;
+
+    /// <summary>Keeps the input's shape for backward (in training).</summary>
+    protected void Remember(Tensor x) => _inShape = Training ? x.ShapeArray() : null;
+
+    public override Tensor Backward(Tensor dy)
+    {
+        var shape = _inShape ?? throw NoForward();
+        if (dy.Count != Layout.Count(shape))
+            throw new ArgumentException($"{Describe()}: gradient {Layout.Format(dy.Shape)} does not fit the input {Layout.Format(shape)}");
+        _inShape = null;
+        return dy.Reshape(shape);
+    }
+}
+
 /// <summary>
 /// Flattens axes [startDim, endDim] into one (torch.nn.Flatten; defaults keep the batch axis).
 /// A view when the input is contiguous; backward reshapes dy back to the input's shape.
 /// </summary>
-public sealed class Flatten(int startDim = 1, int endDim = -1, IBackend? backend = null) : Layer(backend)
+public sealed class Flatten(int startDim = 1, int endDim = -1, IBackend? backend = null) : ShapeLayer(backend)
 {
-    int[]? _inShape;
-
     public override string Describe() => $"Flatten({startDim},{endDim})";
 
     public override Tensor Forward(Tensor x)
@@ -23,17 +39,8 @@ public sealed class Flatten(int startDim = 1, int endDim = -1, IBackend? backend
         for (int i = s; i <= e; i++) merged *= x.Dim(i);
         shape.Add(merged);
         for (int i = e + 1; i < x.Rank; i++) shape.Add(x.Dim(i));
-        _inShape = Training ? x.ShapeArray() : null;
+        Remember(x);
         return x.Reshape([.. shape]);
-    }
-
-    public override Tensor Backward(Tensor dy)
-    {
-        var shape = _inShape ?? throw NoForward();
-        if (dy.Count != Layout.Count(shape))
-            throw new ArgumentException($"{Describe()}: gradient {Layout.Format(dy.Shape)} does not fit the input {Layout.Format(shape)}");
-        _inShape = null;
-        return dy.Reshape(shape);
     }
 }
 
@@ -41,10 +48,9 @@ public sealed class Flatten(int startDim = 1, int endDim = -1, IBackend? backend
 /// Reshapes each sample: [N, ...] → [N, shape...], the batch axis kept (torch.nn.Unflatten on dims 1..);
 /// one entry of <c>shape</c> may be −1.
 /// </summary>
-public sealed class Reshape(int[] shape, IBackend? backend = null) : Layer(backend)
+public sealed class Reshape(int[] shape, IBackend? backend = null) : ShapeLayer(backend)
 {
     readonly int[] _shape = (int[])shape.Clone();
-    int[]? _inShape;
 
     public override string Describe() => $"Reshape([N,{string.Join(",", _shape)}])";
 
@@ -54,16 +60,7 @@ public sealed class Reshape(int[] shape, IBackend? backend = null) : Layer(backe
         Tensor y;
         try { y = x.Reshape([x.Dim(0), .. _shape]); }
         catch (ArgumentException e) { throw new ArgumentException($"{Describe()}: cannot reshape input {Layout.Format(x.Shape)}: {e.Message}", e); }
-        _inShape = Training ? x.ShapeArray() : null;
+        Remember(x);
         return y;
-    }
-
-    public override Tensor Backward(Tensor dy)
-    {
-        var shape = _inShape ?? throw NoForward();
-        if (dy.Count != Layout.Count(shape))
-            throw new ArgumentException($"{Describe()}: gradient {Layout.Format(dy.Shape)} does not fit the input {Layout.Format(shape)}");
-        _inShape = null;
-        return dy.Reshape(shape);
     }
 }

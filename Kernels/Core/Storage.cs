@@ -36,7 +36,10 @@ public abstract class Storage : IDisposable
     protected abstract void ReturnToPool();
 
     /// <summary>Re-arms a pooled storage for a new owner.</summary>
-    protected void Revive() => Volatile.Write(ref _references, 1);
+    internal void Reuse() => Volatile.Write(ref _references, 1);
+
+    /// <summary>Frees the memory for good (not back to the pool).</summary>
+    internal abstract void Free();
 
     public void Dispose() => Release();
 }

@@ -7,7 +7,7 @@ namespace NativeASD.Kernels.Cpu;
 /// </summary>
 public sealed unsafe partial class CpuBackend : IBackend
 {
-    internal StoragePool Pool { get; } = new();
+    internal StoragePool<CpuStorage> Pool { get; } = new();
     readonly WorkerPool _pool;
     long _liveBytes, _peakLiveBytes;
 
@@ -39,7 +39,7 @@ public sealed unsafe partial class CpuBackend : IBackend
     public Storage Allocate(long length, bool zero = false)
     {
         if (length < 0) throw new ArgumentOutOfRangeException(nameof(length), $"allocate: negative length {length}");
-        long capacity = StoragePool.SizeClass(length);
+        long capacity = SizeClasses.Round(length);
         var s = Pool.Take(capacity) ?? new CpuStorage(this, capacity);
         long live = Interlocked.Add(ref _liveBytes, capacity * sizeof(float));
         for (long peak = PeakLiveBytes; live > peak; peak = PeakLiveBytes)

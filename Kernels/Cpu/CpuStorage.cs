@@ -28,15 +28,13 @@ public sealed unsafe class CpuStorage : Storage
         return new Span<float>(_pointer + offset, length);
     }
 
-    internal void Reuse() => Revive();
-
     protected override void ReturnToPool()
     {
         _owner.Released(this);
         if (!_owner.Pool.Return(this)) Free();
     }
 
-    internal void Free()
+    internal override void Free()
     {
         if (_pointer == null) return;
         NativeMemory.AlignedFree(_pointer);

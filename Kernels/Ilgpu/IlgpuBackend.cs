@@ -23,7 +23,7 @@ public sealed partial class IlgpuBackend : IBackend
     readonly object _gate = new();
     bool _disposed;
 
-    internal IlgpuStoragePool Pool { get; } = new();
+    internal StoragePool<IlgpuStorage> Pool { get; } = new();
 
     /// <summary>Opens the first device of <paramref name="kind"/>; throws <see cref="DeviceNotFoundException"/> when there is none.</summary>
     public IlgpuBackend(DeviceKind kind)

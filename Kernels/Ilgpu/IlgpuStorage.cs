@@ -24,10 +24,8 @@ public sealed class IlgpuStorage : Storage
     /// <summary>The whole buffer; kernels index it with absolute element offsets.</summary>
     internal ArrayView<float> View => _buffer.View;
 
-    internal void Reuse() => Revive();
-
     protected override void ReturnToPool() => _owner.Recycle(this);
 
     /// <summary>Frees the device memory; call with the accelerator bound (the backend does).</summary>
-    internal void Free() => _buffer.Dispose();
+    internal override void Free() => _buffer.Dispose();
 }

@@ -28,7 +28,7 @@ public sealed class EmbedTagCommandTests : IDisposable
         tensors.Add(SafetensorsTensor.Float32("spectrogram_extractor.stft.conv_imag.weight", [513, 1, 1024], new float[513 * 1024]));
         tensors.Add(SafetensorsTensor.Float32("logmel_extractor.melW", [513, 64], new float[513 * 64]));
         string path = Path.Combine(_dir, "resnet22_w32.safetensors");
-        SafetensorsWriter.Write(path, tensors);
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, tensors));
         return path;
     }
 

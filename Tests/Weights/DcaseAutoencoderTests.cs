@@ -8,6 +8,7 @@ using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Weights.Tflite;
 using Xunit.Abstractions;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Tests.Weights;
 
@@ -168,7 +169,9 @@ public class DcaseAutoencoderTests(ITestOutputHelper output)
         Assert.Contains("from ad01_fp32.safetensors", info.TrainingSummary);
         var (scores, _, _) = DetectorRunner.Score(model, [clip]);
         using var m = ModelFiles.LoadAutoencoder(weights);
-        Assert.Equal(Errors(m.Network, Vectors()).Average(), scores[0].Score, 1e-9 * scores[0].Score);
+        // Same network and vectors; the scorer batches rows differently, so float32 sums may round apart (2.7e-9 relative
+        // seen on AVX-512 kernels): the bound is float32's, the point is that the score is the mean reconstruction error.
+        Assert.Equal(Errors(m.Network, Vectors()).Average(), scores[0].Score, 1e-6 * scores[0].Score);
 
         Assert.Contains("--init applies to the ae detector", Assert.Throws<ArgumentException>(() =>
             DetectorRunner.Fit([clip], model, settings with { Detector = "vae" })).Message);
@@ -190,8 +193,8 @@ public class DcaseAutoencoderTests(ITestOutputHelper output)
     {
         using var dir = new WeightFixtures.TempDir();
         string path = dir.File("odd.safetensors");
-        SafetensorsWriter.Write(path, [SafetensorsTensor.Float32("net.0.weight", [16, 32], new float[512]), SafetensorsTensor.Float32("net.1.running_var", [16], new float[16]),
-            SafetensorsTensor.Float32("net.3.weight", [32, 16], new float[512])], new Dictionary<string, string>());
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, [SafetensorsTensor.Float32("net.0.weight", [16, 32], new float[512]), SafetensorsTensor.Float32("net.1.running_var", [16], new float[16]),
+            SafetensorsTensor.Float32("net.3.weight", [32, 16], new float[512])], new Dictionary<string, string>()));
         using var s = WeightFiles.Open(path);
         var e = Assert.Throws<WeightFormatException>(() => ArchitectureMappings.Get(path, "dcase-ae").Map(s, false));
         Assert.Contains(path, e.Message);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using NativeASD.Weights;
 using NativeASD.Detection.Backbones;
 using NativeASD.Weights.Safetensors;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Tests.Weights;
 
@@ -48,7 +49,7 @@ public class MappingTests
         using var src = WeightFiles.Open(WeightFixtures.PathOf("panns_resnet38_narrow.pth"));
         var tensors = src.Tensors.Select(t => SafetensorsTensor.Float32(t.Name, t.Shape, t.ReadFloat32())).ToList();
         string path = dir.File($"variant{Guid.NewGuid():N}.safetensors");
-        SafetensorsWriter.Write(path, edit(tensors));
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, edit(tensors)));
         return path;
     }
 

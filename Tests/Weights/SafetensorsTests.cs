@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text.Json;
 using NativeASD.Weights;
 using NativeASD.Weights.Safetensors;
+using NativeASD.Engine.IO;
 
 namespace NativeASD.Tests.Weights;
 
@@ -24,7 +25,7 @@ public class SafetensorsTests
     {
         using var dir = new WeightFixtures.TempDir();
         string path = dir.File("x.safetensors");
-        SafetensorsWriter.Write(path, Sample(), new Dictionary<string, string> { ["arch"] = "test", ["arch_config"] = "{\"w\": 1}" });
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, Sample(), new Dictionary<string, string> { ["arch"] = "test", ["arch_config"] = "{\"w\": 1}" }));
         using var f = SafetensorsFile.Open(path);
         Assert.Equal("safetensors", f.Format);
         Assert.Equal("{\"w\": 1}", f.Metadata["arch_config"]);
@@ -47,7 +48,7 @@ public class SafetensorsTests
     {
         using var dir = new WeightFixtures.TempDir();
         string path = dir.File("x.safetensors");
-        SafetensorsWriter.Write(path, Sample(), new Dictionary<string, string> { ["arch"] = "t" });
+        AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, Sample(), new Dictionary<string, string> { ["arch"] = "t" }));
         var bytes = File.ReadAllBytes(path);
         long n = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         Assert.Equal(0, (8 + n) % 64);
@@ -76,8 +77,8 @@ public class SafetensorsTests
     public void Writer_refuses_repeated_names_and_wrong_byte_counts()
     {
         using var dir = new WeightFixtures.TempDir();
-        Assert.Throws<ArgumentException>(() => SafetensorsWriter.Write(dir.File("a.safetensors"), [SafetensorsTensor.Float32("x", [1], [1f]), SafetensorsTensor.Float32("x", [1], [2f])]));
-        Assert.Throws<ArgumentException>(() => SafetensorsWriter.Write(dir.File("b.safetensors"), [SafetensorsTensor.Float32("x", [3], [1f])]));
+        Assert.Throws<ArgumentException>(() => AtomicFile.Write(dir.File("a.safetensors"), s => SafetensorsWriter.Write(s, dir.File("a.safetensors"), [SafetensorsTensor.Float32("x", [1], [1f]), SafetensorsTensor.Float32("x", [1], [2f])])));
+        Assert.Throws<ArgumentException>(() => AtomicFile.Write(dir.File("b.safetensors"), s => SafetensorsWriter.Write(s, dir.File("b.safetensors"), [SafetensorsTensor.Float32("x", [3], [1f])])));
         Assert.False(File.Exists(dir.File("b.safetensors")));
         Assert.Empty(Directory.GetFiles(dir.Path));
     }

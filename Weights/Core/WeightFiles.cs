@@ -52,4 +52,23 @@ public static class WeightFiles
             if (f.Sniff(head, path)) return f;
         return null;
     }
+
+    /// <summary>
+    /// Reads a format from an open file: on any failure the file is closed, and a read past its end becomes
+    /// "file ends early (truncated)" naming <paramref name="path"/>.
+    /// </summary>
+    internal static T ParseOrClose<T>(string path, FileStream file, Func<T> parse)
+    {
+        try { return parse(); }
+        catch (EndOfStreamException e)
+        {
+            file.Dispose();
+            throw new WeightFormatException(path, "file ends early (truncated)", e);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
 }

@@ -61,7 +61,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource
     public static SafetensorsFile Open(string path)
     {
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
-        try
+        return WeightFiles.ParseOrClose(path, file, () =>
         {
             long length = file.Length;
             if (length < 8) throw new WeightFormatException(path, $"file is {length} bytes, shorter than the 8-byte safetensors header length");
@@ -77,17 +77,7 @@ public sealed unsafe class SafetensorsFile : IWeightSource
             var (entries, metadata) = ParseHeader(path, header, length - dataStart);
             file.Position = 0;
             return new SafetensorsFile(path, file, dataStart, entries, metadata);
-        }
-        catch (Exception e) when (e is EndOfStreamException)
-        {
-            file.Dispose();
-            throw new WeightFormatException(path, "file ends early (truncated)", e);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        });
     }
 
     static (List<SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string path, byte[] header, long dataLength)

@@ -39,13 +39,14 @@ public sealed class FloatBytes(float[] values) : MemoryManager<byte>
 /// Writes safetensors files: 8-byte little-endian header length, JSON header padded with spaces so the data starts
 /// on a 64-byte boundary, then the tensors back to back. The format forbids holes between tensors, so per-tensor
 /// 64-byte padding is not possible; instead tensors are ordered by element size (largest first, as Python's
-/// safetensors does) so each starts aligned to its own element size. Written atomically.
+/// safetensors does) so each starts aligned to its own element size. Written to a stream: Engine's AtomicFile makes it a file atomically.
 /// </summary>
 public static class SafetensorsWriter
 {
     public const int Alignment = 64;
 
-    public static void Write(string path, IReadOnlyList<SafetensorsTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <param name="path">The file the stream will become, for messages (callers write files with Engine's AtomicFile).</param>
+    public static void Write(Stream output, string path, IReadOnlyList<SafetensorsTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("safetensors writing needs a little-endian machine");
         var names = new HashSet<string>();
@@ -57,19 +58,16 @@ public static class SafetensorsWriter
         var ordered = tensors.Select((t, i) => (t, i)).OrderByDescending(x => WeightDTypes.Size(x.t.DType)).ThenBy(x => x.i).Select(x => x.t).ToList();
 
         byte[] header = BuildHeader(ordered, metadata);
-        AtomicFile.Write(path, fs =>
+        Span<byte> len = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
+        output.Write(len);
+        output.Write(header);
+        foreach (var t in ordered)
         {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)header.Length);
-            fs.Write(len);
-            fs.Write(header);
-            foreach (var t in ordered)
-            {
-                var data = t.Data();
-                if (data.Length != t.ByteLength) throw new ArgumentException($"safetensors write {path}: tensor {t.Name} produced {data.Length} bytes, its dtype and shape need {t.ByteLength}");
-                fs.Write(data.Span);
-            }
-        });
+            var data = t.Data();
+            if (data.Length != t.ByteLength) throw new ArgumentException($"safetensors write {path}: tensor {t.Name} produced {data.Length} bytes, its dtype and shape need {t.ByteLength}");
+            output.Write(data.Span);
+        }
     }
 
     static byte[] BuildHeader(List<SafetensorsTensor> ordered, IReadOnlyDictionary<string, string>? metadata)

@@ -34,7 +34,7 @@ public sealed class TorchLegacyReader : IWeightSource
     public static TorchLegacyReader Open(string path)
     {
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        try
+        return WeightFiles.ParseOrClose(path, file, () =>
         {
             long end = file.Length;
             var classes = new TorchPickleClasses();
@@ -77,17 +77,7 @@ public sealed class TorchLegacyReader : IWeightSource
             foreach (var (k, v) in scalars) metadata[$"torch.{k}"] = v;
             reader.Metadata = metadata;
             return reader;
-        }
-        catch (Exception e) when (e is EndOfStreamException)
-        {
-            file.Dispose();
-            throw new WeightFormatException(path, "file ends early (truncated)", e);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        });
     }
 
     byte[] ReadStorage(TorchStorage s, long offset, long count)

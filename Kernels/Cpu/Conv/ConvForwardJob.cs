@@ -179,13 +179,12 @@ internal sealed unsafe class ConvForwardJob : ParallelJob
             Pack(task);
             return;
         }
-        switch (_level)
-        {
-            case SimdLevel.Vector512: Run<GemmVector512, Vector512<float>>(task); break;
-            case SimdLevel.Vector256: Run<GemmVector256, Vector256<float>>(task); break;
-            case SimdLevel.Vector128: Run<GemmVector128, Vector128<float>>(task); break;
-            default: Run<GemmScalar, float>(task); break;
-        }
+        SimdWidth.Run(_level, new Task(this, task));
+    }
+
+    readonly struct Task(ConvForwardJob job, int task) : IWidthGeneric
+    {
+        public void Run<T, V>() where T : struct, IGemmVector<V> where V : struct => job.Run<T, V>(task);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

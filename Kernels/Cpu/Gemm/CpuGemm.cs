@@ -156,13 +156,12 @@ internal sealed unsafe class GemmJob : ParallelJob
         int tm = t / _tilesN, tn = t % _tilesN;
         int i0 = tm * _rowsPerTile, j0 = tn * _colsPerTile;
         int rows = Math.Min(_rowsPerTile, _m - i0), cols = Math.Min(_colsPerTile, _n - j0);
-        switch (_level)
-        {
-            case SimdLevel.Vector512: Tile<GemmVector512, Vector512<float>>(batch, i0, rows, j0, cols); break;
-            case SimdLevel.Vector256: Tile<GemmVector256, Vector256<float>>(batch, i0, rows, j0, cols); break;
-            case SimdLevel.Vector128: Tile<GemmVector128, Vector128<float>>(batch, i0, rows, j0, cols); break;
-            default: Tile<GemmScalar, float>(batch, i0, rows, j0, cols); break;
-        }
+        SimdWidth.Run(_level, new TileTask(this, batch, i0, rows, j0, cols));
+    }
+
+    readonly struct TileTask(GemmJob job, int batch, int i0, int rows, int j0, int cols) : IWidthGeneric
+    {
+        public void Run<T, V>() where T : struct, IGemmVector<V> where V : struct => job.Tile<T, V>(batch, i0, rows, j0, cols);
     }
 
     /// <summary>

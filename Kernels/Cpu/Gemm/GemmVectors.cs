@@ -68,3 +68,29 @@ internal unsafe struct GemmScalar : IGemmVector<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MultiplyAdd(float a, float b, float c) => float.MultiplyAddEstimate(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Multiply(float a, float b) => a * b;
 }
+
+/// <summary>Work written once as a generic method over the vector width, run by <see cref="SimdWidth.Run"/> at one level.</summary>
+internal interface IWidthGeneric
+{
+    void Run<T, V>() where T : struct, IGemmVector<V> where V : struct;
+}
+
+/// <summary>The one SIMD-level switch of the kernels built on <see cref="IGemmVector{TVector}"/>.</summary>
+internal static class SimdWidth
+{
+    /// <summary>
+    /// Calls <paramref name="work"/>'s Run at <paramref name="level"/>'s width (scalar below Vector128). A struct work
+    /// item is specialised by the JIT like a direct call, so the dispatch costs one switch per task.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Run<TWork>(SimdLevel level, TWork work) where TWork : struct, IWidthGeneric
+    {
+        switch (level)
+        {
+            case SimdLevel.Vector512: work.Run<GemmVector512, Vector512<float>>(); break;
+            case SimdLevel.Vector256: work.Run<GemmVector256, Vector256<float>>(); break;
+            case SimdLevel.Vector128: work.Run<GemmVector128, Vector128<float>>(); break;
+            default: work.Run<GemmScalar, float>(); break;
+        }
+    }
+}

@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using NativeASD.Weights;
+using NativeASD.Engine.IO;
 
-namespace NativeASD.Tests.Weights.Core;
+namespace NativeASD.Tests.Engine.IO;
 
 /// <summary>Temp files that killed writers leave behind are removed; running writers' are kept.</summary>
 public sealed class AtomicFileTests : IDisposable

@@ -1,0 +1,192 @@
+using System.Globalization;
+using NativeASD.Engine.Audio;
+using NativeASD.Detection.Backbones;
+using NativeASD.Detection.Features;
+using NativeASD.Engine.Architectures;
+using NativeASD.Kernels;
+using NativeASD.Weights;
+
+namespace NativeASD.Detection.Detectors;
+
+/// <summary>A detector option as a command line shows it: flag, value name (null for a switch), help, default shown.</summary>
+/// <param name="OnlyThisDetector">Giving it with another detector is an error (instead of being ignored).</param>
+public sealed record DetectorOption(string Flag, string? Value, string Help, string? Default = null, bool OnlyThisDetector = false);
+
+/// <summary>Option values by flag, as a command line holds them; a malformed or out-of-range value throws the reader's own error.</summary>
+public interface IOptionValues
+{
+    string? String(string flag);
+    int Int(string flag, int fallback, int min, int max);
+    double Double(string flag, double fallback);
+}
+
+/// <summary>
+/// One detector, declared once: its name (as model files store it), its options, the features it uses without a
+/// backbone (and whether it uses the shipped backbone by default), how it is built for training (<see cref="Create"/>),
+/// rebuilt from a model file (<see cref="Load"/>) and configured from option values (<see cref="Configure"/>).
+/// </summary>
+/// <param name="Summary">A few words shown after the name in the command line's help, or null.</param>
+/// <param name="Training">Default epochs and batch size of a trained network (null: nothing to train).</param>
+public sealed record DetectorKind(
+    string Name, string? Summary, bool ShippedBackboneByDefault,
+    Func<ChannelMix, int, FeatureExtractor> LogMelFeatures,
+    Func<FitSettings, IBackend?, IAnomalyDetector> Create,
+    Func<DetectorState, IBackend?, IAnomalyDetector> Load,
+    Func<IOptionValues, FitSettings, FitSettings> Configure,
+    IReadOnlyList<DetectorOption> Options,
+    (int Epochs, int BatchSize)? Training = null);
+
+/// <summary>Every detector <c>nasd</c> knows; the command line's choices, help and validation come from here.</summary>
+public static class DetectorCatalog
+{
+    public const string DefaultName = "metric";
+
+    public static readonly DetectorKind Metric = new(
+        DefaultName, "the paper's head", ShippedBackboneByDefault: true,
+        (mix, threads) => new StackedFramesExtractor("dcase2020", 5, mix, threads),
+        (s, backend) => new MetricDetector((s.Metric ?? new MetricOptions()) with { Seed = s.Seed }, backend),
+        MetricDetector.Load,
+        (v, s) =>
+        {
+            var o = s.Metric ?? new MetricOptions();
+            var (epochs, batch, lr) = TrainingValues(v, o.Epochs, o.BatchSize, o.LearningRate);
+            return s with
+            {
+                Metric = o with
+                {
+                    Width = v.Int("--width", o.Width, 1, 1 << 16), Depth = v.Int("--depth", o.Depth, 0, 64),
+                    OutputSize = v.Int("--output-size", o.OutputSize, 1, 1 << 16),
+                    VarianceWeight = (float)v.Double("--variance-weight", o.VarianceWeight),
+                    Epochs = epochs, BatchSize = batch, LearningRate = lr,
+                },
+            };
+        },
+        [
+            new("--width", "N", "metric: hidden units", Invariant(new MetricOptions().Width)),
+            new("--depth", "N", "metric: hidden layers", Invariant(new MetricOptions().Depth)),
+            new("--output-size", "N", "metric: embedding size", Invariant(new MetricOptions().OutputSize)),
+            new("--variance-weight", "X", "metric: weight of the variance term of the loss", Invariant(new MetricOptions().VarianceWeight)),
+        ],
+        (new MetricOptions().Epochs, new MetricOptions().BatchSize));
+
+    public static readonly DetectorKind Mahalanobis = new(
+        "mahalanobis", null, ShippedBackboneByDefault: false,
+        (mix, threads) => new LogMelStatisticsExtractor("dcase2020", mix, threads),
+        (_, _) => new MahalanobisDetector(),
+        (state, _) => MahalanobisDetector.Load(state),
+        (_, s) => s,
+        []);
+
+    public static readonly DetectorKind Vae = new(
+        "vae", null, ShippedBackboneByDefault: false,
+        (mix, threads) => new StackedFramesExtractor("vae60", 11, mix, threads),
+        (s, backend) => new VaeDetector((s.Vae ?? new VaeOptions()) with { Seed = s.Seed }, backend),
+        VaeDetector.Load,
+        (v, s) =>
+        {
+            var o = s.Vae ?? new VaeOptions();
+            var (epochs, batch, lr) = TrainingValues(v, o.Epochs, o.BatchSize, o.LearningRate);
+            return s with { Vae = o with { Epochs = epochs, BatchSize = batch, LearningRate = lr } };
+        },
+        [],
+        (new VaeOptions().Epochs, new VaeOptions().BatchSize));
+
+    public static readonly DetectorKind Autoencoder = new(
+        "ae", null, ShippedBackboneByDefault: false,
+        (mix, threads) => new StackedFramesExtractor("dcase2020", 5, mix, threads),
+        (s, backend) => s.Init is string init
+            ? Pretrained(init, (s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend)
+            : new AutoencoderDetector((s.Autoencoder ?? new AutoencoderOptions()) with { Seed = s.Seed }, backend),
+        AutoencoderDetector.Load,
+        (v, s) =>
+        {
+            var o = s.Autoencoder ?? new AutoencoderOptions();
+            var (epochs, batch, lr) = TrainingValues(v, o.Epochs, o.BatchSize, o.LearningRate);
+            return s with { Autoencoder = o with { Epochs = epochs, BatchSize = batch, LearningRate = lr }, Init = v.String("--init") };
+        },
+        [
+            new("--init", "W", "ae: start from a pretrained autoencoder (dcase-ae: ad01.h5, ad01_fp32.tflite or their converted safetensors); with --epochs 0 it scores as it is",
+                OnlyThisDetector: true),
+        ],
+        (new AutoencoderOptions().Epochs, new AutoencoderOptions().BatchSize));
+
+    /// <summary>In the order the command line lists them.</summary>
+    public static readonly IReadOnlyList<DetectorKind> All = [Metric, Mahalanobis, Vae, Autoencoder];
+
+    /// <summary>"metric, mahalanobis, vae or ae".</summary>
+    public static string Names => string.Join(", ", All.SkipLast(1).Select(k => k.Name)) + " or " + All[^1].Name;
+
+    /// <summary>The detector called <paramref name="name"/>, or null.</summary>
+    public static DetectorKind? Find(string name) => All.FirstOrDefault(k => k.Name == name);
+
+    /// <summary>The detector called <paramref name="name"/>; otherwise an ArgumentException listing the names.</summary>
+    public static DetectorKind Get(string name) => Find(name) ?? throw new ArgumentException($"unknown detector '{name}' ({string.Join(", ", All.Select(k => k.Name))})");
+
+    /// <summary>--detector's help: the names, with a detector's summary in parentheses.</summary>
+    public static string Choices =>
+        string.Join(", ", All.SkipLast(1).Select(Described)) + " or " + Described(All[^1]);
+
+    static string Described(DetectorKind k) => k.Summary is null ? k.Name : $"{k.Name} ({k.Summary})";
+
+    /// <summary>--backbone's default as help shows it: "shipped for metric, none otherwise".</summary>
+    public static string BackboneDefault => $"shipped for {string.Join(", ", All.Where(k => k.ShippedBackboneByDefault).Select(k => k.Name))}, none otherwise";
+
+    /// <summary>--epochs, --lr and --batch, read by every detector that trains a network; help names each one's default.</summary>
+    public static IReadOnlyList<DetectorOption> TrainingOptions =>
+    [
+        new("--epochs", "N", $"training epochs ({Defaults(t => t.Epochs)} by default)"),
+        new("--lr", "X", "learning rate", "0.001"),
+        new("--batch", "N", $"batch size ({Defaults(t => t.BatchSize)})"),
+    ];
+
+    /// <summary>Each detector's own options, in catalogue order.</summary>
+    public static IEnumerable<DetectorOption> DetectorOptions => All.SelectMany(k => k.Options);
+
+    /// <summary>
+    /// Settings for <paramref name="settings"/>.Detector from option values: every detector reads (and so validates) its
+    /// options; an option that belongs to one detector only is refused with another.
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown detector, or another detector's exclusive option.</exception>
+    public static FitSettings Configure(IOptionValues values, FitSettings settings)
+    {
+        Get(settings.Detector);
+        foreach (var kind in All)
+        {
+            settings = kind.Configure(values, settings);
+            if (kind.Name == settings.Detector) continue;
+            foreach (var option in kind.Options)
+                if (option.OnlyThisDetector && values.String(option.Flag) is not null)
+                    throw new ArgumentException($"{option.Flag} applies to --detector {kind.Name}");
+        }
+        return settings;
+    }
+
+    /// <summary>A detector ready to train for <paramref name="settings"/>.</summary>
+    public static IAnomalyDetector Create(FitSettings settings, IBackend? backend)
+    {
+        var kind = Get(settings.Detector);
+        if (settings.Init is not null && kind != Autoencoder) throw new ArgumentException($"--init applies to the {Autoencoder.Name} detector, not {kind.Name}");
+        return kind.Create(settings, backend);
+    }
+
+    static (int Epochs, int BatchSize, float LearningRate) TrainingValues(IOptionValues v, int epochs, int batchSize, float learningRate) =>
+        (v.Int("--epochs", epochs, 0, 100000), v.Int("--batch", batchSize, 1, 1 << 20), (float)v.Double("--lr", learningRate));
+
+    /// <summary>"metric 128, ae/vae 512": the trained detectors' defaults, equal ones grouped.</summary>
+    static string Defaults(Func<(int Epochs, int BatchSize), int> value) => string.Join(", ",
+        All.Where(k => k.Training is not null).GroupBy(k => value(k.Training!.Value))
+            .Select(g => $"{string.Join("/", g.Select(k => k.Name))} {g.Key.ToString(CultureInfo.InvariantCulture)}"));
+
+    static string Invariant(IFormattable value) => value.ToString(null, CultureInfo.InvariantCulture);
+
+    /// <summary>An ae detector whose network has the shape of, and starts from, the dcase-ae file <paramref name="path"/>.</summary>
+    static AutoencoderDetector Pretrained(string path, AutoencoderOptions options, IBackend? backend)
+    {
+        using var loaded = ModelFiles.LoadAutoencoder(path, backend);
+        var c = loaded.Config;
+        return new AutoencoderDetector(options with { Hidden = c.Hidden, Bottleneck = c.Bottleneck, HiddenLayers = c.HiddenLayers, BnEps = (float)c.BnEps }, backend)
+        {
+            Initial = (StateDict.Entries(loaded.Network).Select(e => NamedTensor.Of(e.Name, e.Tensor.ToArray(), e.Tensor.ShapeArray())).ToList(), path),
+        };
+    }
+}
