@@ -61,7 +61,11 @@ public static class FitCommand
         var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
-        var (info, skipped) = DetectorRunner.Fit(files, output, settings, backend, progress, w => Console.Error.WriteLine($"nasd: warning: {w}"));
+        DetectorModelInfo info;
+        List<string> skipped;
+        // The training input cannot make this model: a tap the backbone lacks, clips without spread for a covariance.
+        try { (info, skipped) = DetectorRunner.Fit(files, output, settings, backend, progress, w => Console.Error.WriteLine($"nasd: warning: {w}")); }
+        catch (ArgumentException e) { throw new InputException(e.Message); }
         foreach (var s in skipped) Console.Error.WriteLine($"nasd: warning: skipped {s}");
         if (args.Flag("--json"))
         {

@@ -31,6 +31,8 @@ public static class ModelValidation
                     if (!(data[(long)i * shape[0] + i] > 0))
                         throw Damaged(path, $"tensor {name} has {data[(long)i * shape[0] + i]} on its diagonal at {i}; a covariance factor must be positive there");
         }
+        try { Features.FeatureConfiguration.Parse(info.Features ?? ""); }
+        catch (InvalidDataException e) { throw Damaged(path, e.Message); }
         var t = info.Threshold ?? throw Damaged(path, "no threshold");
         if (!double.IsFinite(t.Threshold)) throw Damaged(path, $"threshold is {t.Threshold}");
         if (!(t.Percentile > 0 && t.Percentile < 1)) throw Damaged(path, $"threshold percentile {t.Percentile} is outside (0, 1)");
