@@ -24,7 +24,7 @@ public static class FitCommand
         .. DetectorCatalog.TrainingOptions.Select(Option),
         .. DetectorCatalog.DetectorOptions.Select(Option),
         new("--percentile", "P", "decision threshold: this quantile of a gamma fit to scores of normal clips the model was not trained on", "0.9"),
-        new("--folds", "K", "threshold from K-fold cross-fitting: out-of-fold scores of the training clips (1 = their in-sample scores)", "3"),
+        new("--folds", "K", "threshold from K-fold cross-fitting: out-of-fold scores of the training clips (1 = their in-sample scores)", "5"),
         new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
         new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
         new("--no-cache", null, "do not read or write cached features"),

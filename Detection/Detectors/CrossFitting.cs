@@ -14,11 +14,11 @@ namespace NativeASD.Detection.Detectors;
 /// </summary>
 public static class CrossFitting
 {
-    /// <summary>k by default: 3 folds keep two thirds of the clips for each fold model at 3 extra fits; on machine-tools 3 held false alarms at 0.10–0.12 where 5 let 0.23–0.35 through (docs/decisions.md).</summary>
-    public const int DefaultFolds = 3;
+    /// <summary>k by default: 5 folds keep 80 % of the clips for each fold model at 5 extra fits (fewer folds train the fold models on fewer clips and over-estimate unseen scores: 3 folds gave no false alarm at all on synth; docs/decisions.md).</summary>
+    public const int DefaultFolds = 5;
 
-    /// <summary>Fewest clips a fold model trains on (a covariance needs 2).</summary>
-    public const int MinimumTrainingClips = 2;
+    /// <summary>Fewest clips a fold model trains on (a detector that needs more, e.g. a covariance, refuses the fold: see DetectorRunner).</summary>
+    public const int MinimumTrainingClips = 1;
 
     /// <summary>The folds used for <paramref name="clips"/> clips: <paramref name="folds"/> at most, 0 when there are too few clips to cross-fit.</summary>
     public static int FoldsFor(int clips, int folds)

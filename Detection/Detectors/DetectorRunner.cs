@@ -118,7 +118,15 @@ public static class DetectorRunner
         if (folds == 0)
             return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
                 new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
-        var outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => Create(settings, backend), progress);
+        double[] outOfFold;
+        try { outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => Create(settings, backend), progress); }
+        catch (ArgumentException e)
+        {
+            // A fold model cannot be fitted on its share (e.g. a covariance from 1 clip): the training scores are all there is.
+            warn?.Invoke($"threshold from the training clips' own scores (optimistic): {folds}-fold cross-fitting failed: {e.Message}");
+            return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
+                new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
+        }
         return (ThresholdOf(features, outOfFold, settings.Percentile), new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds));
     }
 

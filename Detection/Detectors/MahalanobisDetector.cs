@@ -53,7 +53,9 @@ public sealed class MahalanobisDetector : IAnomalyDetector
         string Names(List<string> g) => string.Join(", ", g.Take(5)) + (g.Count > 5 ? $" and {g.Count - 5} more" : "");
         return groups.Count == 1
             ? $"the {normal.Count} training clips are silent or identical (their features are all the same: {Names(groups[0])}); train on recordings of the running machine"
-            : $"the training features have no spread: {groups.Count} distinct among {normal.Count} clips; identical (silent or copied) clips: {string.Join("; ", groups.Where(g => g.Count > 1).Select(Names))}; train on more varied recordings";
+            : groups.Any(g => g.Count > 1)
+                ? $"the training features have no spread: {groups.Count} distinct among {normal.Count} clips; identical (silent or copied) clips: {string.Join("; ", groups.Where(g => g.Count > 1).Select(Names))}; train on more varied recordings"
+                : $"{normal.Count} training clips are too few for a covariance of {d} features; train on more clips";
     }
 
     public double Score(ClipFeatures clip)

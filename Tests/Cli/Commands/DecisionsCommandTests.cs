@@ -49,9 +49,9 @@ public sealed class DecisionsCommandTests : IDisposable
         var score = Json(NasdProcess.Run("score", "--model", _model, _calibration, "--no-cache", "--json"));
         var source = score.GetProperty("threshold_source");
         Assert.Equal("cross-fit", source.GetProperty("source").GetString());
-        Assert.Equal(3, source.GetProperty("folds").GetInt32());
+        Assert.Equal(5, source.GetProperty("folds").GetInt32());
         Assert.Equal(9, source.GetProperty("clips").GetInt32());
-        Assert.Equal("3-fold cross-fit on 9 training clips", source.GetProperty("description").GetString());
+        Assert.Equal("5-fold cross-fit on 9 training clips", source.GetProperty("description").GetString());
 
         // The threshold is the 90 % point of a gamma fit to the out-of-fold scores, which the training clips' own scores undercut.
         var (_, info) = DetectorFile.Read(_model);
