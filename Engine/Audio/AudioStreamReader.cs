@@ -16,14 +16,10 @@ public sealed class AudioStreamReader : IDisposable
     readonly FileStream stream;
     readonly WavContainer container;
     readonly ChannelMix mix;
-    readonly Resampler? resampler;
+    readonly MonoBlocks blocks;
     readonly int blockFrames;
     readonly byte[] raw;
-    readonly float[] mono;
-    readonly float[] resampled;
-    int resampledStart, resampledEnd;
     long framesDecoded;
-    bool flushed;
 
     internal AudioStreamReader(string path, ChannelMix mix, int? targetRate)
     {
@@ -43,27 +39,13 @@ public sealed class AudioStreamReader : IDisposable
         {
             container = WavContainer.Read(stream, path);
             var info = container.Info;
-            if (!mix.IsMean && mix.Channel >= info.Channels)
-                throw new ArgumentException($"{path}: channel {mix.Channel} requested, the file has {info.Channels} channel(s) (use 0..{info.Channels - 1} or 'mean')");
-            if (targetRate is int rate && (rate <= 0 || rate > WavContainer.MaxSampleRate))
-                throw new ArgumentException($"target sample rate {rate} Hz is outside 1..{WavContainer.MaxSampleRate}");
             this.mix = mix;
             stream.Position = container.DataOffset;
             blockFrames = Math.Clamp(MaxBlockBytes / container.BlockAlign, 1, BlockFrames);
+            blocks = new MonoBlocks(path, info.Channels, info.SampleRate, mix, targetRate, blockFrames);
             raw = new byte[blockFrames * container.BlockAlign];
-            mono = new float[blockFrames];
-            SampleRate = targetRate ?? info.SampleRate;
-            if (SampleRate != info.SampleRate)
-            {
-                resampler = new Resampler(info.SampleRate, SampleRate);
-                resampled = new float[Math.Max(resampler.OutputCapacity(blockFrames), resampler.FlushCapacity)];
-                Length = resampler.OutputLength(info.Frames);
-            }
-            else
-            {
-                resampled = [];
-                Length = info.Frames;
-            }
+            SampleRate = blocks.SampleRate;
+            Length = blocks.Length(info.Frames);
         }
         catch
         {
@@ -87,31 +69,9 @@ public sealed class AudioStreamReader : IDisposable
         int written = 0;
         while (written < destination.Length)
         {
-            if (resampler is null)
-            {
-                int frames = DecodeBlock(destination[written..]);
-                if (frames == 0) break;
-                written += frames;
-                continue;
-            }
-            if (resampledStart < resampledEnd)
-            {
-                int n = Math.Min(resampledEnd - resampledStart, destination.Length - written);
-                resampled.AsSpan(resampledStart, n).CopyTo(destination[written..]);
-                resampledStart += n;
-                written += n;
-                continue;
-            }
-            if (flushed) break;
-            int decoded = DecodeBlock(mono);
-            resampledStart = 0;
-            if (decoded > 0)
-                resampledEnd = resampler.Process(mono.AsSpan(0, decoded), resampled);
-            else
-            {
-                resampledEnd = resampler.Flush(resampled);
-                flushed = true;
-            }
+            int n = blocks.Read(destination[written..], DecodeBlock);
+            if (n == 0) break;
+            written += n;
         }
         return written;
     }

@@ -27,17 +27,13 @@ public sealed class RawPcmReader
     readonly Stream stream;
     readonly SampleEncoding encoding;
     readonly ChannelMix mix;
-    readonly Resampler? resampler;
+    readonly MonoBlocks blocks;
     readonly byte[] raw;
-    readonly float[] decoded;
-    readonly float[] resampled;
     readonly string source;
     readonly byte[] prefix;          // bytes read while looking for a header that turned out to be samples
     int prefixAt;
     int pending;                     // bytes of an incomplete frame kept at the start of raw
     long remaining;                  // bytes left in the data chunk (long.MaxValue: until the stream ends)
-    int resampledStart, resampledEnd;
-    bool ended;
 
     /// <summary>Headerless 16-bit little-endian mono PCM at <paramref name="sampleRate"/>.</summary>
     /// <param name="stream">the PCM bytes (e.g. standard input); not disposed by the reader.</param>
@@ -54,26 +50,16 @@ public sealed class RawPcmReader
         int tag = format.Encoding switch { "pcm" => 1, "float" => 3, "alaw" => 6, "mulaw" => 7, _ => 0 };
         if (format.Channels > 1 << 16) throw new AudioFormatException(source, $"{format.Channels} channels are more than {1 << 16}");
         (encoding, _) = WavContainer.CheckFormat(tag, null, format.Channels, format.SampleRate, format.BitsPerSample, format.BlockAlign, source);
-        if (!mix.IsMean && mix.Channel >= format.Channels)
-            throw new ArgumentException($"{source}: channel {mix.Channel} requested, the stream has {format.Channels} channel(s) (use 0..{format.Channels - 1} or 'mean')");
-        if (targetRate is int rate && (rate <= 0 || rate > WavContainer.MaxSampleRate))
-            throw new ArgumentException($"target sample rate {rate} Hz is outside 1..{WavContainer.MaxSampleRate}");
+        int blockFrames = Math.Clamp(AudioStreamReader.MaxBlockBytes / format.BlockAlign, 1, BlockSamples);
+        blocks = new MonoBlocks(source, format.Channels, format.SampleRate, mix, targetRate, blockFrames);
         this.stream = stream;
         this.mix = mix;
         this.source = source;
         this.prefix = prefix;
         Format = format;
         remaining = dataBytes ?? long.MaxValue;
-        int blockFrames = Math.Clamp(AudioStreamReader.MaxBlockBytes / format.BlockAlign, 1, BlockSamples);
         raw = new byte[blockFrames * format.BlockAlign];
-        decoded = new float[blockFrames];
-        SampleRate = targetRate ?? format.SampleRate;
-        if (SampleRate != format.SampleRate)
-        {
-            resampler = new Resampler(format.SampleRate, SampleRate);
-            resampled = new float[Math.Max(resampler.OutputCapacity(blockFrames), resampler.FlushCapacity)];
-        }
-        else resampled = [];
+        SampleRate = blocks.SampleRate;
     }
 
     /// <summary>
@@ -106,30 +92,7 @@ public sealed class RawPcmReader
     public long SamplesRead { get; private set; }
 
     /// <summary>Fills <paramref name="destination"/> with the next samples; returns how many (0 once the stream has ended). Returns early when the stream has no more bytes yet, so live input is passed on without waiting for a full buffer.</summary>
-    public int Read(Span<float> destination)
-    {
-        if (destination.IsEmpty) return 0;
-        if (resampler is null) return Decode(destination);
-        while (true)
-        {
-            if (resampledStart < resampledEnd)
-            {
-                int n = Math.Min(resampledEnd - resampledStart, destination.Length);
-                resampled.AsSpan(resampledStart, n).CopyTo(destination);
-                resampledStart += n;
-                return n;
-            }
-            if (ended) return 0;
-            int got = Decode(decoded);
-            resampledStart = 0;
-            if (got > 0) resampledEnd = resampler.Process(decoded.AsSpan(0, got), resampled);
-            else
-            {
-                resampledEnd = resampler.Flush(resampled);
-                ended = true;
-            }
-        }
-    }
+    public int Read(Span<float> destination) => blocks.Read(destination, Decode);
 
     /// <summary>Reads at least one whole frame (unless the stream ended) and decodes up to destination.Length frames.</summary>
     int Decode(Span<float> destination)
