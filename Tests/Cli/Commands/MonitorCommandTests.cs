@@ -66,6 +66,18 @@ public sealed class MonitorCommandTests : IDisposable
     }
 
     [Fact]
+    public void ALogMelModelOfAnotherPresetMonitorsToo()
+    {
+        // vae: 11 stacked frames of the vae60 preset (60 mel bins, 1024-point FFT).
+        string vae = Path.Combine(_dir, "vae.safetensors");
+        DetectorRunner.Fit(DetectorRunner.CollectWavs([Path.Combine(_dir, "train")]), vae, new FitSettings("vae", Vae: new VaeOptions(Epochs: 1)));
+        var raw = new byte[2 * _stream.Length];
+        RawPcmReader.Encode(_stream, raw);
+        var lines = Lines(NasdProcess.RunWithInput(raw, "monitor", "--model", vae, "--window", "2s", "--hop", "1s", "--threads", "1"));
+        Assert.Equal(5, lines.Length);
+    }
+
+    [Fact]
     public void JsonReadingsCarryTheirLatency()
     {
         var raw = new byte[2 * _stream.Length];
