@@ -49,6 +49,7 @@ public static class CalibrateCommand
                 w => Console.Error.WriteLine($"nasd: warning: {w}"));
             threshold = DetectorRunner.ThresholdOf(clips, [.. clips.Select(detector.Score)], percentile);
         }
+        catch (ArgumentException e) { throw new InputException(e.Message); }   // e.g. clips the model's features cannot take
         finally { (detector as IDisposable)?.Dispose(); }
         var source = new ThresholdProvenance(ThresholdProvenance.Calibration, clips.Count, Folder: args.Positionals[0],
             CalibratedUtc: DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
