@@ -9,6 +9,7 @@ public static class Program
     [
         ("fma-peak", "[threads]: the FP32 FMA peak the GEMM numbers are compared with", FmaPeak.Run),
         ("gemm-quick", "M N K threads [simd] [seconds]: one GEMM shape", GemmQuick.Run),
+        ("resample-quick", "[dir|file]: decoding and resampling one real clip, thread CPU time", ResampleQuick.Run),
         ("frontend-quick", "[preset] [seconds] [batch] [threads] [single|double]: a frontend preset", FrontendQuick.Run),
         ("conv-quick", "N C H W O K [threads]: the conv forward paths on one shape", ConvQuick.Run),
         ("weights-load", "[file] [repeats]: loading a ResNet38-size safetensors file", WeightLoad.Run),

@@ -169,14 +169,20 @@ internal static class SpanKernels
         }
     }
 
+    static readonly SimdLevel Level = SimdSupport.Detect();
+
+    static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float slope) => LeakyRelu(x, y, slope, Level);
+
+    /// <summary>y = x ≥ 0 ? x : slope·x over vectors of <paramref name="level"/> (Vector512, Vector256, else scalar); tests
+    /// pass each level, in software where the machine lacks it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float slope)
+    internal static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float slope, SimdLevel level)
     {
         if (y.Length < x.Length) throw new ArgumentException("leaky relu: destination too short");
         int i = 0;
         ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         ref float ys = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        if (Vector512.IsHardwareAccelerated)
+        if (level == SimdLevel.Vector512)
         {
             var s = Vector512.Create(slope);
             for (; i <= x.Length - 16; i += 16)
@@ -185,7 +191,7 @@ internal static class SpanKernels
                 Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(v, Vector512<float>.Zero), v, v * s).StoreUnsafe(ref ys, (nuint)i);
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (level == SimdLevel.Vector256)
         {
             var s = Vector256.Create(slope);
             for (; i <= x.Length - 8; i += 8)
