@@ -142,6 +142,10 @@ def layers():
         y_shape = Pool(axes, mode, keep)(torch.tensor(x)).shape
         layer_case(name, "globalpool", Pool(axes, mode, keep), x, randn(r, *y_shape), axes=axes, mode=mode, keep_dims=keep)
 
+    # Zero padding (Keras ZeroPadding2D before MiniResNet's max pool); torch takes (left, right, top, bottom)
+    layer_case("zeropad2d", "zeropad2d", nn.ZeroPad2d((2, 1, 1, 3)), randn(r, 2, 3, 4, 5), randn(r, 2, 3, 8, 8),
+               top=1, bottom=3, left=2, right=1)
+
 
 def losses():
     r = rng(2)

@@ -16,7 +16,7 @@ namespace NativeASD.Tests.Engine.Layers;
 /// </summary>
 public class LayerReferenceTests
 {
-    static readonly string[] LayerKinds = ["linear", "activation", "globalpool"];
+    static readonly string[] LayerKinds = ["linear", "activation", "globalpool", "zeropad2d"];
     static readonly string[] IlgpuSubset = ["linear", "relu6", "sigmoid", "pool_max_13", "pool_mean_hw"];
 
     public static TheoryData<string, string> LayerCases()
@@ -32,6 +32,7 @@ public class LayerReferenceTests
         "linear" => new Linear(c.Int("in_features"), c.Int("out_features"), c.Bool("bias"), backend: backend),
         "activation" => new Activation(Enum.Parse<UnaryOp>(c.Str("op")), c.Float("alpha"), backend),
         "globalpool" => new GlobalPool(c.Ints("axes"), Enum.Parse<PoolMode>(c.Str("mode")), c.Bool("keep_dims"), backend),
+        "zeropad2d" => new ZeroPad2d(new ConvPadding(c.Int("top"), c.Int("bottom"), c.Int("left"), c.Int("right")), backend),
         _ => throw new ArgumentException(c.Kind),
     };
 
