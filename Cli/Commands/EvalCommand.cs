@@ -22,6 +22,7 @@ public static class EvalCommand
             new("--data", "ROOT", "dataset: ROOT/<type>/train|test/*.wav (DCASE 2020 ids or 2021–23 sections), or ROOT/<type>/*.wav split half/half"),
             new("--out", "DIR", "output folder: CSVs, results.csv, models/, report.html", "nasd-eval"),
             new("--per-type", null, "one model per machine type instead of one per machine ID"),
+            new("--year", "Y", "DCASE rules for file names, submission files and the official score: 2020, 2021, 2022, 2023, 2024 or auto (from the names)", "auto"),
             new("--report", null, "also write report.html (ROC curves, score histograms, table; self-contained)"),
             new("--jobs", "N", "machine types evaluated at once; the threads are shared out among them", "1"),
             .. FitCommand.TrainingOptions,
@@ -39,8 +40,17 @@ public static class EvalCommand
     {
         string data = args.String("--data") ?? throw new UsageException("eval: --data ROOT is required");
         string output = args.String("--out") ?? "nasd-eval";
-        var settings = new EvalSettings(FitCommand.Settings(args), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64));
+        var settings = new EvalSettings(FitCommand.Settings(args), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: Year(args));
         return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}");
+    }
+
+    /// <summary>--year: null for auto, else one of <see cref="DcaseLayouts.Years"/>.</summary>
+    internal static int? Year(ParsedArgs args)
+    {
+        string text = args.String("--year") ?? "auto";
+        if (text == "auto") return null;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int year) && DcaseLayouts.Years.Contains(year)
+            ? year : throw new UsageException($"eval: --year takes {string.Join(", ", DcaseLayouts.Years)} or auto, got '{text}'");
     }
 
     /// <summary>Runs the evaluation with Ctrl+C handling, prints the table (or JSON), writes the report if asked.</summary>
@@ -103,6 +113,29 @@ public static class EvalCommand
             Row(type.MachineType, "average", type.Auc, type.PartialAuc);
         }
         Row("all", "average", result.MeanAuc, result.MeanPartialAuc);
+        if (result.Official is OfficialScores official)
+        {
+            sb.Append('\n').Append(OfficialTable(official));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Per section and domain: AUC (and 2021's per-domain pAUC), the section's pAUC, then the official score.</summary>
+    static string OfficialTable(OfficialScores official)
+    {
+        var sb = new StringBuilder();
+        int typeWidth = Math.Max(14, official.Sections.Select(s => s.MachineType.Length).DefaultIfEmpty(0).Max() + 2);
+        bool perDomainPauc = official.Year == 2021;
+        sb.Append("machine type".PadRight(typeWidth)).Append("section".PadRight(12)).Append("AUC src".PadLeft(9)).Append("AUC tgt".PadLeft(9));
+        sb.Append(perDomainPauc ? "pAUC src".PadLeft(9) + "pAUC tgt".PadLeft(9) : "pAUC".PadLeft(9)).Append('\n');
+        foreach (var s in official.Sections)
+        {
+            sb.Append(s.MachineType.PadRight(typeWidth)).Append(s.Section.PadRight(12)).Append(Cell(s.AucSource).PadLeft(9)).Append(Cell(s.AucTarget).PadLeft(9));
+            sb.Append(perDomainPauc ? Cell(s.PaucSource).PadLeft(9) + Cell(s.PaucTarget).PadLeft(9) : Cell(s.Pauc).PadLeft(9)).Append('\n');
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"official score (DCASE {official.Year} rules, harmonic mean of {official.Entries} values): {Cell(official.Score)}\n");
+        if (official.Missing.Count > 0)
+            sb.Append(CultureInfo.InvariantCulture, $"left out ({official.Missing.Count}, undefined on these test clips): {string.Join("; ", official.Missing)}\n");
         return sb.ToString();
     }
 
@@ -114,6 +147,16 @@ public static class EvalCommand
     {
         @out = r.OutputDirectory, results_csv = r.ResultsCsv, report, seconds,
         mean_auc = Nullable(r.MeanAuc), mean_pauc = Nullable(r.MeanPartialAuc),
+        year = r.Year, official_score = r.Official is null ? null : Nullable(r.Official.Score),
+        official = r.Official is null ? null : new
+        {
+            entries = r.Official.Entries, missing = r.Official.Missing,
+            sections = r.Official.Sections.Select(s => new
+            {
+                machine_type = s.MachineType, section = s.Section, auc_source = Nullable(s.AucSource), auc_target = Nullable(s.AucTarget),
+                pauc = Nullable(s.Pauc), pauc_source = Nullable(s.PaucSource), pauc_target = Nullable(s.PaucTarget),
+            }),
+        },
         types = r.Types.Select(t => new { machine_type = t.MachineType, auc = Nullable(t.Auc), pauc = Nullable(t.PartialAuc) }),
         groups = r.Groups.Select(g => new
         {

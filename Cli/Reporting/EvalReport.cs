@@ -42,6 +42,7 @@ public static class EvalReport
             sb.Append(Invariant($"<tr class=\"avg\"><td>{Encode(type.MachineType)}</td><td>average</td><td>{Cell(type.Auc)}</td><td>{Cell(type.PartialAuc)}</td><td></td><td></td><td></td></tr>\n"));
         }
         sb.Append(Invariant($"<tr class=\"avg\"><td>all</td><td>average</td><td>{Cell(result.MeanAuc)}</td><td>{Cell(result.MeanPartialAuc)}</td><td></td><td></td><td></td></tr>\n</table>\n"));
+        sb.Append(OfficialScoreHtml.Section(result.Official));
 
         foreach (var g in result.Groups)
         {
