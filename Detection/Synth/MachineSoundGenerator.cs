@@ -18,12 +18,18 @@ public sealed record SynthOptions(long Seed = 0, int SampleRate = 16000, double 
 /// <paramref name="Condition"/> is the operating condition (0 = nominal; 1…4 run the machine at another speed, see
 /// <see cref="MachineSoundGenerator.ConditionSpeeds"/>); condition 0 gives the same bytes as before conditions existed.
 /// </summary>
-public sealed record SynthClip(string MachineType, int Id, string Split, int Index, AnomalyKind Anomaly, int Condition = 0)
+/// <paramref name="Domain"/> (source or target) names the clip as DCASE 2023 does, with <see cref="Id"/> as its section;
+/// null keeps the DCASE 2020 name.
+public sealed record SynthClip(string MachineType, int Id, string Split, int Index, AnomalyKind Anomaly, int Condition = 0, string? Domain = null)
 {
     public bool IsAnomalous => Anomaly != AnomalyKind.None;
 
-    /// <summary>DCASE 2020 file name, e.g. normal_id_02_00000007.wav.</summary>
-    public string FileName => $"{(IsAnomalous ? "anomaly" : "normal")}_id_{Id:00}_{Index:00000000}.wav";
+    /// <summary>DCASE 2020 file name, e.g. normal_id_02_00000007.wav; with a domain the DCASE 2023 name, e.g.
+    /// section_00_target_train_normal_0003_speed_1.25.wav (the attribute is the operating condition's speed factor).</summary>
+    public string FileName => Domain is null
+        ? $"{(IsAnomalous ? "anomaly" : "normal")}_id_{Id:00}_{Index:00000000}.wav"
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"section_{Id:00}_{Domain}_{Split}_{(IsAnomalous ? "anomaly" : "normal")}_{Index:0000}_speed_{MachineSoundGenerator.ConditionSpeeds[Condition]:0.00}.wav");
 }
 
 /// <summary>
