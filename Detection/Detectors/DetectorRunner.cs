@@ -13,10 +13,12 @@ namespace NativeASD.Detection.Detectors;
 /// <summary>What to train: detector kind and settings, features, threshold percentile, cache.</summary>
 /// <param name="Init">ae only: a pretrained dcase-ae weight file (e.g. a converted ad01) the network starts from.</param>
 /// <param name="Int8Activations">A backbone from an int8 file emulates int8 activations (false: float).</param>
+/// <param name="Domains">knn and smahalanobis: neighbours and whether the training domains are pooled.</param>
 public sealed record FitSettings(
     string Detector = DetectorCatalog.DefaultName, ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
-    string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true);
+    string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true,
+    DomainOptions? Domains = null);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);

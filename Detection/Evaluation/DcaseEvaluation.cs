@@ -259,7 +259,7 @@ public static class DcaseEvaluation
     static string SettingsJson(EvalSettings s) => JsonSerializer.Serialize(new
     {
         s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
-        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
+        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
     });
 
     static string UnitKey(Unit unit, string settingsJson)

@@ -75,10 +75,13 @@ public sealed class BackboneExtractor : FeatureExtractor
 
     public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, _mix, _model.Frontend.SampleRate));
 
-    public override ClipFeatures Extract(AudioClip clip)
+    public override FrontendPreset Preset => _model.Frontend;
+
+    public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
+
+    public override ClipFeatures FromSpectrogram(float[,] features, AudioClip clip)
     {
         string path = clip.Source;
-        var features = _frontend.Compute(clip);
         using var x = TapFeatures.Input(_model.Frontend, features, path, _backend);
         using var outputs = _model.Model.Forward(x, _taps);
         var perTap = _taps.Select(t => Segment(outputs[t], clip.Seconds, path)).ToList();
