@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using NativeASD.Cli.Reporting;
 using NativeASD.Kernels;
+using NativeASD.Detection.Detectors;
 using NativeASD.Detection.Evaluation;
 
 namespace NativeASD.Cli.Commands;
@@ -24,6 +25,7 @@ public static class EvalCommand
             new("--per-type", null, "one model per machine type instead of one per machine ID"),
             new("--year", "Y", "DCASE rules for file names, submission files and the official score: 2020, 2021, 2022, 2023, 2024 or auto (from the names)", "auto"),
             new("--report", null, "also write report.html (ROC curves, score histograms, table; self-contained)"),
+            new("--explain", "N", "with --report: explain the N highest-scoring flagged clips of each ID/section (score over time and frequency; see docs/dcase-layouts.md)", "0"),
             new("--jobs", "N", "machine types evaluated at once; the threads are shared out among them", "1"),
             .. FitCommand.TrainingOptions,
             .. CommandSpec.ComputeOptions,
@@ -40,8 +42,35 @@ public static class EvalCommand
     {
         string data = args.String("--data") ?? throw new UsageException("eval: --data ROOT is required");
         string output = args.String("--out") ?? "nasd-eval";
-        var settings = new EvalSettings(FitCommand.Settings(args), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: Year(args));
+        int? year = Year(args);
+        var settings = new EvalSettings(FitCommand.Settings(args, DefaultDetector(data, year)), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: year);
         return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}");
+    }
+
+    /// <summary>Explanations of the <paramref name="top"/> highest-scoring flagged test clips of each unit, under that unit's model.</summary>
+    static List<NativeASD.Detection.Explanations.Explanation> ExplainFlagged(EvalResult result, string data, int top, IBackend backend)
+    {
+        using var _ = backend;
+        // A resumed unit's clips carry file names only (read back from its CSVs): find them in the dataset again.
+        var paths = DatasetLayout.Discover(data).SelectMany(m => m.Test).GroupBy(c => Path.GetFileName(c.File)).ToDictionary(g => g.Key, g => g.First().File);
+        var explanations = new List<NativeASD.Detection.Explanations.Explanation>();
+        foreach (var unit in result.Groups.GroupBy(g => g.Model))
+        {
+            var flagged = unit.SelectMany(g => g.Clips).Where(c => c.Decision).OrderByDescending(c => c.Score).Take(top).ToList();
+            if (flagged.Count == 0) continue;
+            using var explainer = new NativeASD.Detection.Explanations.ModelExplainer(unit.Key, backend);
+            foreach (var clip in flagged)
+                explanations.Add(explainer.Explain(File.Exists(clip.File) ? clip.File : paths[Path.GetFileName(clip.File)]));
+        }
+        return explanations;
+    }
+
+    /// <summary>The detector when --detector is not given: <see cref="DetectorCatalog.LayoutDefaultName"/> for DCASE 2021–2024
+    /// layouts (sections with domains), the catalogue's default otherwise.</summary>
+    static string DefaultDetector(string data, int? year)
+    {
+        if (!Directory.Exists(data)) return DetectorCatalog.DefaultName;   // Evaluate reports the missing folder
+        return DcaseLayouts.HasDomains(DcaseLayouts.Resolve(year, DatasetLayout.Discover(data))) ? DetectorCatalog.LayoutDefaultName : DetectorCatalog.DefaultName;
     }
 
     /// <summary>--year: null for auto, else one of <see cref="DcaseLayouts.Years"/>.</summary>
@@ -84,7 +113,10 @@ public static class EvalCommand
         }
         finally { Console.CancelKeyPress -= onCancel; }
 
-        string? reportPath = report ? EvalReport.Write(result, title) : null;
+        int explain = args.Int("--explain", 0, 0, 1000);
+        if (explain > 0 && !report) throw new UsageException("eval: --explain N adds sections to the report; give --report too");
+        var explanations = explain > 0 ? ExplainFlagged(result, data, explain, Compute.Open(kind, threads)) : [];
+        string? reportPath = report ? EvalReport.Write(result, title, explanations) : null;
         foreach (var w in result.Warnings) Console.Error.WriteLine($"nasd: warning: {w}");
         if (args.Flag("--json"))
             Console.Out.WriteLine(Json(result, reportPath, clock.Elapsed.TotalSeconds));

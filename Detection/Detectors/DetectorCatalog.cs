@@ -43,6 +43,12 @@ public static class DetectorCatalog
 {
     public const string DefaultName = "metric";
 
+    /// <summary>
+    /// The default of <c>nasd eval</c> for DCASE 2021–2024 layouts (sections with a source and a target domain):
+    /// Mahalanobis with per-domain means on the shipped backbone, chosen on development data (docs/dcase-layouts.md).
+    /// </summary>
+    public const string LayoutDefaultName = "smahalanobis";
+
     public static readonly DetectorKind Metric = new(
         DefaultName, "the paper's head", ShippedBackboneByDefault: true,
         (mix, threads) => new StackedFramesExtractor("dcase2020", 5, mix, threads),
@@ -124,7 +130,7 @@ public static class DetectorCatalog
         ]);
 
     public static readonly DetectorKind SelectiveMahalanobis = new(
-        "smahalanobis", "Mahalanobis per domain", ShippedBackboneByDefault: false,
+        LayoutDefaultName, "Mahalanobis per domain", ShippedBackboneByDefault: true,
         (mix, threads) => new LogMelStatisticsExtractor("dcase2020", mix, threads),
         (s, _) => new SelectiveMahalanobisDetector(s.Domains ?? new DomainOptions()),
         (state, _) => SelectiveMahalanobisDetector.Load(state),

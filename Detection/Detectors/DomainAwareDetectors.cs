@@ -145,7 +145,8 @@ public sealed class SelectiveMahalanobisDetector(DomainOptions options) : IAnoma
 
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {
-        if (normal.Count < 2) throw new ArgumentException($"smahalanobis: needs at least 2 normal training clips to estimate a covariance, got {normal.Count}");
+        // Two clips give a rank-one covariance that Ledoit–Wolf leaves unshrunk (singular); three are the least that work.
+        if (normal.Count < 3) throw new ArgumentException($"smahalanobis: needs at least 3 normal training clips to estimate a covariance, got {normal.Count} (use --detector knn)");
         _levelSizes = normal[0].Levels;
         foreach (var clip in normal)
         {

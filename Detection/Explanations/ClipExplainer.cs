@@ -5,7 +5,7 @@ using NativeASD.Engine.Frontend;
 
 namespace NativeASD.Detection.Explanations;
 
-/// <summary>How much one time segment contributes: the score falls by <see cref="Contribution"/> when it is replaced by the clip's typical frame.</summary>
+/// <summary>How much one time segment contributes: the score falls by <see cref="Contribution"/> when the next segment's frames take its place.</summary>
 public sealed record SegmentContribution(int Segment, double StartSeconds, double EndSeconds, double Contribution);
 
 /// <summary>How much one frequency band of the frontend contributes (band edges in Hz; NaN for cepstral bands).</summary>
@@ -22,8 +22,9 @@ public sealed record Explanation(string Source, double Score, IReadOnlyList<Segm
 /// Occlusion explanations for any detector and feature extractor: the clip's frontend output (its log-mel, [frames,
 /// bands]) is edited and scored again.
 /// <list type="bullet">
-/// <item>Over time: for each segment (1 s by default), its frames are replaced by the clip's typical frame (the per-band
-/// median over all frames); contribution = original score − score after the edit.</item>
+/// <item>Over time: the frames are cut into equal segments of about 1 s (by default); each segment in turn is replaced by
+/// the frames of the next segment (circularly: the last by the first), so the edit puts real content of the same clip in
+/// its place; contribution = original score − score after the edit.</item>
 /// <item>Over frequency: for each band, its values in every frame are replaced by that band's median over the clip;
 /// contribution = original score − score after the edit.</item>
 /// </list>
@@ -40,16 +41,23 @@ public static class ClipExplainer
         var o = new Occlusion(detector, extractor, clip);
         var preset = extractor.Preset;
         double framesPerSecond = (double)preset.SampleRate / preset.Hop;
-        int perSegment = Math.Max(1, (int)Math.Round(segmentSeconds * framesPerSecond));
+        // Equal parts of about segmentSeconds each (a centred frontend's extra frame joins the last part).
+        int count = Math.Clamp((int)Math.Round(o.Frames / (segmentSeconds * framesPerSecond)), 1, o.Frames);
         var segments = new List<SegmentContribution>();
-        for (int s = 0; s * perSegment < o.Frames; s++)
+        for (int s = 0; s < count; s++)
         {
-            int f0 = s * perSegment, f1 = Math.Min(o.Frames, f0 + perSegment);
+            int f0 = (int)((long)s * o.Frames / count), f1 = (int)((long)(s + 1) * o.Frames / count);
+            // The next segment's frames (circularly) take this one's place: real content of the same clip, not a made-up frame.
+            int n0 = (int)((long)((s + 1) % count) * o.Frames / count);
             double contribution = o.Without(x =>
             {
-                for (int t = f0; t < f1; t++) for (int b = 0; b < o.Bands; b++) x[t, b] = o.Typical[b];
+                for (int t = f0; t < f1; t++)
+                {
+                    int from = Math.Min(o.Frames - 1, n0 + (t - f0));
+                    for (int b = 0; b < o.Bands; b++) x[t, b] = o.Original(from, b);
+                }
             });
-            segments.Add(new SegmentContribution(s, f0 / framesPerSecond, Math.Min(f1 / framesPerSecond, clip.Seconds), contribution));
+            segments.Add(new SegmentContribution(s, Math.Round(f0 / framesPerSecond, 3), Math.Round(Math.Min(f1 / framesPerSecond, clip.Seconds), 3), contribution));
         }
         return new Explanation(clip.Source, o.Score, segments, Bands(o));
     }
@@ -94,6 +102,7 @@ public static class ClipExplainer
         public int Frames { get; }
         public int Bands { get; }
         public float[] Typical { get; }
+        public float Original(int frame, int band) => _spectrogram[frame, band];
         public double Score { get; }
 
         /// <summary>Original score minus the score of the spectrogram after <paramref name="edit"/>.</summary>

@@ -14,8 +14,9 @@ public enum SynthLayout
 /// <summary>What a synthetic dataset holds: machine types, IDs (sections) per type, normal training clips per ID, and per ID
 /// <see cref="Test"/> normal plus <see cref="Test"/> anomalous test clips (the type's fault kinds cycled).
 /// <para>With <see cref="SynthLayout.Dcase2023"/> every section has a domain shift: <see cref="Train"/> source training
-/// clips at the nominal operating condition and <see cref="TargetTrain"/> target training clips at
-/// <see cref="TargetCondition"/> (another speed: every rotation rate and cycle changes), like DCASE 2023's 990/10
+/// clips at the nominal operating condition in the usual hall and <see cref="TargetTrain"/> target training clips at
+/// <see cref="TargetCondition"/> (another speed: every rotation rate and cycle changes) in another hall (its machinery
+/// in the background, 3 dB more background), like DCASE 2023's 990/10
 /// split scaled down; the test set holds <see cref="Test"/> normal and <see cref="Test"/> anomalous clips per domain.</para></summary>
 public sealed record SynthDatasetSpec(IReadOnlyList<string> Types, int Ids = 2, int Train = 20, int Test = 20,
     SynthLayout Layout = SynthLayout.Dcase2020, int TargetTrain = 5, int TargetCondition = 2)
@@ -31,21 +32,21 @@ public sealed record SynthDatasetSpec(IReadOnlyList<string> Types, int Ids = 2, 
             {
                 if (Layout == SynthLayout.Dcase2020)
                 {
-                    AddSplits(clips, type, id, kinds, Train, 0, null);
+                    AddSplits(clips, type, id, kinds, Train, 0, null, 0);
                     continue;
                 }
-                AddSplits(clips, type, id, kinds, Train, 0, "source");
-                AddSplits(clips, type, id, kinds, TargetTrain, TargetCondition, "target");
+                AddSplits(clips, type, id, kinds, Train, 0, "source", 0);
+                AddSplits(clips, type, id, kinds, TargetTrain, TargetCondition, "target", 1);
             }
         }
         return clips;
     }
 
-    void AddSplits(List<SynthClip> clips, string type, int id, IReadOnlyList<AnomalyKind> kinds, int train, int condition, string? domain)
+    void AddSplits(List<SynthClip> clips, string type, int id, IReadOnlyList<AnomalyKind> kinds, int train, int condition, string? domain, int factory)
     {
-        for (int i = 0; i < train; i++) clips.Add(new SynthClip(type, id, "train", i, AnomalyKind.None, condition, domain));
-        for (int i = 0; i < Test; i++) clips.Add(new SynthClip(type, id, "test", i, AnomalyKind.None, condition, domain));
-        for (int i = 0; i < Test; i++) clips.Add(new SynthClip(type, id, "test", i, kinds[i % kinds.Count], condition, domain));
+        for (int i = 0; i < train; i++) clips.Add(new SynthClip(type, id, "train", i, AnomalyKind.None, condition, domain, factory));
+        for (int i = 0; i < Test; i++) clips.Add(new SynthClip(type, id, "test", i, AnomalyKind.None, condition, domain, factory));
+        for (int i = 0; i < Test; i++) clips.Add(new SynthClip(type, id, "test", i, kinds[i % kinds.Count], condition, domain, factory));
     }
 }
 

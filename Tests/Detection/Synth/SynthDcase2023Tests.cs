@@ -26,7 +26,8 @@ public sealed class SynthDcase2023Tests : IDisposable
             Assert.Equal(clip.Split, name.Split);
             Assert.Equal(clip.IsAnomalous, name.Anomalous);
             Assert.Equal(clip.Domain == "target" ? 2 : 0, clip.Condition);
-            Assert.Equal(clip.Domain == "target" ? "speed_1.25" : "speed_1.00", name.Attributes);
+            Assert.Equal(clip.Domain == "target" ? "speed_1.25_hall_1" : "speed_1.00_hall_0", name.Attributes);
+            Assert.Equal(clip.Domain == "target" ? 1 : 0, clip.Factory);
         }
         var fanSection0 = clips.Where(c => c.MachineType == "fan" && c.Id == 0).ToList();
         Assert.Equal(9, fanSection0.Count(c => c.Domain == "source" && c.Split == "train"));
@@ -65,7 +66,7 @@ public sealed class SynthDcase2023Tests : IDisposable
             Assert.Equal("dcase2023", json.RootElement.GetProperty("layout").GetString());
             Assert.Equal(6 + 2 + 2 * 2 * 2, json.RootElement.GetProperty("clips").GetInt32());
         }
-        Assert.Single(Directory.GetFiles(Path.Combine(data, "valve", "train"), "section_00_target_train_normal_0001_speed_1.25.wav"));
+        Assert.Single(Directory.GetFiles(Path.Combine(data, "valve", "train"), "section_00_target_train_normal_0001_speed_1.25_hall_1.wav"));
         var eval = NasdProcess.Run("eval", "--data", data, "--out", output, "--detector", "ae", "--epochs", "1", "--year", "2023", "--no-cache", "--json");
         Assert.True(eval.ExitCode == 0, eval.Stderr);
         using var result = JsonDocument.Parse(eval.Stdout);
