@@ -133,7 +133,7 @@ public static class FeaturesCommand
                 spectrum = p.Spectrum.ToString().ToLowerInvariant(), mel_bins = p.MelBins, fmin = p.FMin, fmax = p.EffectiveFMax,
                 mel_scale = p.MelScale.ToString().ToLowerInvariant(), mel_norm = p.MelNorm.ToString().ToLowerInvariant(),
                 mel_shape = p.MelShape.ToString().ToLowerInvariant(), log = p.Log.ToString().ToLowerInvariant(), log_offset = p.LogOffset,
-                amin = p.Amin, reference = p.Ref, top_db = p.TopDb, mfcc = p.Mfcc, bins = p.Bins, stack_frames = p.StackFrames,
+                amin = p.Amin, reference = p.Ref, reference_max = p.RefMax, top_db = p.TopDb, mfcc = p.Mfcc, bins = p.Bins, stack_frames = p.StackFrames,
                 patch_frames = p.PatchFrames, patch_hop = p.PatchHop,
             })));
             return ExitCode.Ok;

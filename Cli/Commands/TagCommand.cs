@@ -44,10 +44,12 @@ public static class TagCommand
         int top = args.Int("--top", 5, 1, 100000);
         var backend = Compute.OpenBackend(args);
         using var loaded = Backbone.Load(weights, args.String("--arch"), backend, !args.Flag("--float-activations"));
+        string classifier = loaded.ClassifierTap
+            ?? throw new UsageException($"tag: {weights} ({loaded.Arch}) is a backbone without a classifier", "use nasd embed for its taps");
         string input = args.Positionals[0];
         using var x = Backbone.Input(loaded, input, args.String("--channel"), backend, out var clip);
-        using var result = Backbone.Run(loaded, x, [loaded.ClassifierTap], input);
-        var output = result[loaded.ClassifierTap];
+        using var result = Backbone.Run(loaded, x, [classifier], input);
+        var output = result[classifier];
         int classes = output.Dim(1);
         // Clip score: mean over patches (YAMNet's clip-level rule); honk's logits become softmax probabilities.
         var scores = new double[classes];
@@ -55,7 +57,7 @@ public static class TagCommand
         int n = output.Dim(0);
         for (int i = 0; i < n; i++)
             for (int k = 0; k < classes; k++) scores[k] += rows[i * classes + k] / (double)n;
-        if (loaded.ClassifierTap == "logits") Softmax(scores);
+        if (classifier == "logits") Softmax(scores);
 
         var labels = Labels(args.String("--labels"), weights, loaded.Arch, classes);
         var ranked = Enumerable.Range(0, classes).OrderByDescending(k => scores[k]).ThenBy(k => k).Take(top).ToList();

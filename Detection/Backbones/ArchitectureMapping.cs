@@ -39,6 +39,8 @@ public static class ArchitectureMappings
         new HonkRes8Mapping(),
         new YamNetMapping(),
         new DcaseAutoencoderMapping(),
+        new MiniResNetMapping("miniresnet", version: 1),
+        new MiniResNetMapping("miniresnetv2", version: 2),
     ];
 
     /// <summary>Every --arch name the CLI accepts.</summary>

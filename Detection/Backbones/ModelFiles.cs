@@ -14,7 +14,7 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     public IReadOnlyDictionary<string, string> Metadata { get; } = metadata ?? new Dictionary<string, string>();
 
     public TapModel Model { get; } = model;
-    /// <summary>panns-resnet22, panns-resnet38, yamnet or honk-res8.</summary>
+    /// <summary>panns-resnet22, panns-resnet38, yamnet, honk-res8, miniresnet or miniresnetv2.</summary>
     public string Arch { get; } = arch;
     /// <summary>The frontend preset the model was trained with.</summary>
     public FrontendPreset Frontend { get; } = frontend;
@@ -23,10 +23,11 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     /// <summary>Whether the network emulates an int8 runtime's activations (a model converted from an int8 file, unless turned off).</summary>
     public bool Int8Activations => Model is YamNet { Int8Activations: not null };
 
-    /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet scores (sigmoid), honk logits.</summary>
-    public string ClassifierTap => Model switch
+    /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet scores (sigmoid), honk logits; null for a backbone without one (MiniResNet, yamnet_256).</summary>
+    public string? ClassifierTap => Model switch
     {
         PannsResNet => "clipwise_output",
+        YamNet { Config.Classes: 0 } or MiniResNet => null,
         YamNet => "scores",
         _ => "logits",
     };
@@ -68,7 +69,9 @@ public static class ModelFiles
         TapModel model = mapped.Arch switch
         {
             "panns-resnet22" or "panns-resnet38" => Panns(path, c, backend),
-            "yamnet" => new YamNet(new YamNetConfig(c.GetProperty("width").GetDouble(), c.GetProperty("classes").GetInt32()), backend),
+            "yamnet" => new YamNet(new YamNetConfig(c.GetProperty("width").GetDouble(), c.GetProperty("classes").GetInt32(),
+                c.TryGetProperty("layers", out var layers) ? layers.GetInt32() : 14, !c.TryGetProperty("relu6", out var relu6) || relu6.GetBoolean()), backend),
+            "miniresnet" or "miniresnetv2" => new MiniResNet(JsonSerializer.Deserialize<MiniResNetConfig>(mapped.ConfigJson, SnakeCase)!, backend),
             "honk-res8" => new HonkRes(new HonkResConfig(Maps: c.GetProperty("channels").GetInt32(), Layers: c.GetProperty("layers").GetInt32(),
                 Classes: c.GetProperty("classes").GetInt32(), Scales: c.GetProperty("scales").GetBoolean()), backend),
             "dcase-ae" => throw new WeightFormatException(path, "a dcase-ae autoencoder has no taps or classes; it scores clips as a detector (nasd fit --detector ae --init FILE) or loads with ModelFiles.LoadAutoencoder"),

@@ -14,7 +14,10 @@ namespace NativeASD.Engine.Architectures;
 /// <item>logits: fully connected → [N, 521]; scores: sigmoid</item>
 /// </list>
 /// Keys (YAMNet's layer names): layer1.conv.weight/bias, layerK.depthwise_conv.weight [C,1,3,3]/bias,
-/// layerK.pointwise_conv.weight [O,C,1,1]/bias, logits.weight [521,1024]/bias. <see cref="YamNetConfig.Width"/> scales channels.
+/// layerK.pointwise_conv.weight [O,C,1,1]/bias, logits.weight [521,1024]/bias. <see cref="YamNetConfig.Width"/> scales channels;
+/// <see cref="YamNetConfig.Layers"/> &lt; 14 keeps the first layers only (the ST model zoo's yamnet_256: layer1 … layer6),
+/// <see cref="YamNetConfig.Classes"/> = 0 drops logits and scores (the embedding is the output), and
+/// <see cref="YamNetConfig.Relu6"/> = false uses ReLU as YAMNet's Keras code does (the released TFLite model clips at 6).
 /// <para>Float arithmetic by default; <see cref="Int8Activations"/> emulates an int8 runtime (the released TFLite model)
 /// by quantising the input and every activation an int8 graph stores (<see cref="FakeQuantize"/>).</para>
 /// </summary>
@@ -38,7 +41,7 @@ public sealed class YamNet : TapModel
     public YamNet(YamNetConfig? config = null, IBackend? backend = null) : base(backend)
     {
         Config = config ?? new YamNetConfig();
-        if (Config.Width <= 0 || Config.Classes < 1) throw new ArgumentException($"YamNet: invalid configuration {Config}");
+        if (Config.Width <= 0 || Config.Classes < 0 || Config.Layers is < 1 or > 14) throw new ArgumentException($"YamNet: invalid configuration {Config}");
         // Quantisers have no parameters or buffers, so the state dict is the same with emulation on or off.
         FakeQuantize Q(ModuleGroup group, string child, string point)
         {
@@ -51,29 +54,32 @@ public sealed class YamNet : TapModel
         int channels = Config.Channels(32);
         var input = Q(layer1, "input_quant", "input");
         var conv = layer1.Add("conv", YamNetLayers.Conv(1, channels, 3, 2, groups: 1, Backend));
-        var relu = layer1.Add("relu", new ReLU6(Backend));
+        var relu = layer1.Add("relu", Relu());
         AddStage("layer1", Stages.Chain(input, conv, relu, Q(layer1, "quant", "layer1")));
 
-        for (int i = 0; i < Blocks.Length; i++)
+        for (int i = 0; i < Config.Layers - 1; i++)
         {
             var (stride, width) = Blocks[i];
             int outChannels = Config.Channels(width);
             string name = $"layer{i + 2}";
             var layer = AddChild(name, new ModuleGroup(Backend));
             var dw = layer.Add("depthwise_conv", YamNetLayers.Conv(channels, channels, 3, stride, groups: channels, Backend));
-            var dwRelu = layer.Add("depthwise_relu", new ReLU6(Backend));
+            var dwRelu = layer.Add("depthwise_relu", Relu());
             var dwQuant = Q(layer, "depthwise_quant", $"{name}.depthwise");
             var pw = layer.Add("pointwise_conv", YamNetLayers.Conv(channels, outChannels, 1, 1, groups: 1, Backend));
-            var pwRelu = layer.Add("pointwise_relu", new ReLU6(Backend));
+            var pwRelu = layer.Add("pointwise_relu", Relu());
             AddStage(name, Stages.Chain(dw, dwRelu, dwQuant, pw, pwRelu, Q(layer, "pointwise_quant", $"{name}.pointwise")));
             channels = outChannels;
         }
         EmbeddingSize = channels;
         var heads = AddChild("quant", new ModuleGroup(Backend));
         AddStage("embedding", Stages.Chain(AddChild("pool", new GlobalPool([2, 3], PoolMode.Mean, backend: Backend)), Q(heads, "embedding", "embedding")));
+        if (Config.Classes == 0) return;
         AddStage("logits", Stages.Chain(AddChild("logits", new Linear(channels, Config.Classes, backend: Backend)), Q(heads, "logits", "logits")));
         AddStage("scores", Stages.Chain(AddChild("sigmoid", new Sigmoid(Backend)), Q(heads, "scores", "scores")));
     }
+
+    Activation Relu() => Config.Relu6 ? new ReLU6(Backend) : new ReLU(Backend);
 
     /// <summary>
     /// Int8 activation emulation: the quantisation of every point in <see cref="QuantizationPoints"/> (all of them), as
@@ -98,7 +104,7 @@ public sealed class YamNet : TapModel
         }
     }
 
-    public override string Describe() => $"YamNet({(Config.Width != 1.0 ? $"width {Config.Width}, " : "")}{Config.Classes} classes{(Int8Activations is not null ? ", int8 activations" : "")})";
+    public override string Describe() => $"YamNet({(Config.Width != 1.0 ? $"width {Config.Width}, " : "")}{(Config.Layers != 14 ? $"{Config.Layers} layers, " : "")}{(Config.Relu6 ? "" : "ReLU, ")}{Config.Classes} classes{(Int8Activations is not null ? ", int8 activations" : "")})";
 
     protected override void CheckInput(Tensor x)
     {
@@ -110,7 +116,9 @@ public sealed class YamNet : TapModel
         StateDict.Load(this, tensors, source, stripPrefix);
 }
 
-public sealed record YamNetConfig(double Width = 1.0, int Classes = 521)
+/// <param name="Layers">layer1 … layerK kept (1–14).</param>
+/// <param name="Relu6">ReLU6 after every conv (the TFLite model), else ReLU (YAMNet's Keras code).</param>
+public sealed record YamNetConfig(double Width = 1.0, int Classes = 521, int Layers = 14, bool Relu6 = true)
 {
     public int Channels(int full) => Math.Max(1, (int)Math.Round(full * Width, MidpointRounding.ToEven));
 }

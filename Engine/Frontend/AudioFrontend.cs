@@ -251,7 +251,8 @@ public sealed unsafe class AudioFrontend : IDisposable
                     if (p.Amin > 0) TensorPrimitives.Max(all, (float)p.Amin, all);
                     TensorPrimitives.Log10(all, all);
                     TensorPrimitives.Multiply(all, 10f, all);
-                    double refDb = 10 * Math.Log10(Math.Max(p.Ref, p.Amin));
+                    // ref=np.max: 10·log10(max(max x, amin)) is the largest value just computed.
+                    double refDb = p.RefMax ? TensorPrimitives.Max(all) : 10 * Math.Log10(Math.Max(p.Ref, p.Amin));
                     if (refDb != 0) TensorPrimitives.Add(all, (float)-refDb, all);
                     if (p.TopDb is { } top) TensorPrimitives.Max(all, TensorPrimitives.Max(all) - (float)top, all);
                     break;

@@ -75,6 +75,8 @@ public sealed record FrontendPreset
     public double LogOffset { get; init; }
     public double Amin { get; init; } = 1e-10;
     public double Ref { get; init; } = 1.0;
+    /// <summary>Decibels relative to the clip's largest value instead of <see cref="Ref"/> (librosa power_to_db with ref=np.max).</summary>
+    public bool RefMax { get; init; }
     /// <summary>Clamp to (max − top_db) over the clip; null for none.</summary>
     public double? TopDb { get; init; }
     /// <summary>DCT-II (ortho) coefficients kept after the log; 0 for no DCT.</summary>
@@ -139,10 +141,23 @@ public sealed record FrontendPreset
         Log = LogKind.NaturalPositive, Mfcc = 40,
     };
 
+    /// <summary>
+    /// ST model zoo audio event detection (MiniResNet, MiniResNetV2; audio_event_detection feature_extraction.py get_patches
+    /// with the pretrained models' config): librosa melspectrogram 1024/320, centred with zero padding, power, 64 Slaney
+    /// mel 20–7500 Hz with Slaney norm, power_to_db(ref=np.max) with librosa's default top_db 80 over the whole clip,
+    /// 50-frame patches overlapping by floor(50·0.25) = 12 frames (hop 38), the last partial patch dropped.
+    /// </summary>
+    public static readonly FrontendPreset StAed = new()
+    {
+        Name = "st-aed", Description = "ST model zoo AED input (MiniResNet, librosa): 64-mel dB re clip max, 50-frame patches, hop 38",
+        SampleRate = 16000, NFft = 1024, Hop = 320, PadMode = PadMode.Constant, MelBins = 64, FMin = 20, FMax = 7500,
+        Log = LogKind.Decibel, Amin = 1e-10, RefMax = true, TopDb = 80, PatchFrames = 50, PatchHop = 38,
+    };
+
     /// <summary>Python's sys.float_info.epsilon (2^-52), the offset the DCASE baseline adds before log10.</summary>
     public const double DoubleEpsilon = 2.220446049250313e-16;
 
-    public static IReadOnlyList<FrontendPreset> All { get; } = [Panns, Panns16k, Dcase2020, Vae60, Yamnet, Honk];
+    public static IReadOnlyList<FrontendPreset> All { get; } = [Panns, Panns16k, Dcase2020, Vae60, Yamnet, Honk, StAed];
 
     public static FrontendPreset Get(string name) =>
         All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
@@ -174,7 +189,7 @@ public sealed record FrontendPreset
             : string.Create(ic, $"{MelBins} {MelScale.ToString().ToLowerInvariant()} mel {FMin:0.##}-{EffectiveFMax:0.##} Hz{(MelNorm == MelNorm.Slaney ? " slaney-norm" : "")}{(MelShape == MelShape.TensorFlow ? " (tf)" : "")}");
         string log = Log switch
         {
-            LogKind.Decibel => string.Create(ic, $"10*log10(max(x{(LogOffset != 0 ? $"+{LogOffset:G3}" : "")}, {Amin:G3})){(TopDb is { } t ? $" top_db {t}" : "")}"),
+            LogKind.Decibel => string.Create(ic, $"10*log10(max(x{(LogOffset != 0 ? $"+{LogOffset:G3}" : "")}, {Amin:G3})){(RefMax ? " re clip max" : "")}{(TopDb is { } t ? $" top_db {t}" : "")}"),
             LogKind.NaturalOffset => string.Create(ic, $"ln(x+{LogOffset:G3})"),
             LogKind.NaturalPositive => "ln(x) for x>0",
             _ => "no log",

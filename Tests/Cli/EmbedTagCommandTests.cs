@@ -53,7 +53,7 @@ public sealed class EmbedTagCommandTests : IDisposable
         var (data, shape) = NpyFile.Read(output);
 
         using var loaded = ModelFiles.Load(weights);
-        using var frontend = new Engine.Frontend.AudioFrontend(loaded.Frontend);
+        using var frontend = new NativeASD.Engine.Frontend.AudioFrontend(loaded.Frontend);
         var features = frontend.Compute(AudioFile.Read(wav, default, loaded.Frontend.SampleRate));
         using var x = TapFeatures.Input(loaded.Frontend, features, wav);
         using var taps = loaded.Model.Forward(x, ["layer2", "embedding"]);

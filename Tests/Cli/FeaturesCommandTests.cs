@@ -14,10 +14,11 @@ public class FeaturesCommandTests
     {
         var r = NasdProcess.Run("features", "--list");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        foreach (var name in new[] { "panns", "panns16k", "dcase2020", "vae60", "yamnet", "honk" }) Assert.Contains(name, r.Stdout);
+        foreach (var name in new[] { "panns", "panns16k", "dcase2020", "vae60", "yamnet", "honk", "st-aed" }) Assert.Contains(name, r.Stdout);
         var j = NasdProcess.Run("features", "--list", "--json");
         using var doc = JsonDocument.Parse(j.Stdout);
-        Assert.Equal(6, doc.RootElement.GetArrayLength());
+        Assert.Equal(NativeASD.Engine.Frontend.FrontendPreset.All.Count, doc.RootElement.GetArrayLength());
+        Assert.True(doc.RootElement.EnumerateArray().Single(p => p.GetProperty("name").GetString() == "st-aed").GetProperty("reference_max").GetBoolean());
         Assert.Equal(257, doc.RootElement[1].GetProperty("n_fft").GetInt32() / 2 + 1);
         Assert.Equal(128, doc.RootElement[2].GetProperty("mel_bins").GetInt32());
     }

@@ -16,7 +16,7 @@ public class FrontendTests
     [Fact]
     public void PresetsAreNamedValidAndListed()
     {
-        Assert.Equal(["panns", "panns16k", "dcase2020", "vae60", "yamnet", "honk"], FrontendPreset.All.Select(p => p.Name));
+        Assert.Equal(["panns", "panns16k", "dcase2020", "vae60", "yamnet", "honk", "st-aed"], FrontendPreset.All.Select(p => p.Name));
         foreach (var p in FrontendPreset.All) { p.Validate(); Assert.False(string.IsNullOrWhiteSpace(p.Summary())); }
         Assert.Same(FrontendPreset.Yamnet, FrontendPreset.Get("YAMNet"));
         var e = Assert.Throws<ArgumentException>(() => FrontendPreset.Get("nope"));

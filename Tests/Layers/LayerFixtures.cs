@@ -20,7 +20,7 @@ public sealed class LayerCase(string name, JsonElement entry)
     public Tensor Tensor(string file, IBackend backend)
     {
         var (data, shape) = Npy(file);
-        return Engine.Tensor.FromSpan(data, shape, backend);
+        return NativeASD.Engine.Tensor.FromSpan(data, shape, backend);
     }
 
     /// <summary>Copies a fixture into an existing tensor (a parameter or buffer), checking the shape.</summary>
@@ -28,7 +28,7 @@ public sealed class LayerCase(string name, JsonElement entry)
     {
         var (data, shape) = Npy(file);
         Assert.True(data.Length == into.Count, $"{Name}: {file} has {data.Length} values for {into}");
-        using var t = Engine.Tensor.FromSpan(data, into.ShapeArray(), into.Backend);
+        using var t = NativeASD.Engine.Tensor.FromSpan(data, into.ShapeArray(), into.Backend);
         Ops.Copy(t, into);
         _ = shape;
     }

@@ -31,7 +31,7 @@ public sealed class ArchCase
     public Tensor Tensor(IBackend backend, params string[] parts)
     {
         var (data, shape) = Npy(parts);
-        return Engine.Tensor.FromSpan(data, shape, backend);
+        return NativeASD.Engine.Tensor.FromSpan(data, shape, backend);
     }
 
     /// <summary>The .npy files of a sub-folder as state-dict tensors (file name = key + ".npy").</summary>

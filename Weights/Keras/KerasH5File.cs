@@ -5,8 +5,12 @@ using NativeASD.Weights.Hdf5;
 
 namespace NativeASD.Weights.Keras;
 
-/// <summary>One layer from the Keras model_config JSON: class (Dense, BatchNormalization, …), name and its config object.</summary>
-public sealed record KerasLayer(string Name, string ClassName, JsonElement Config);
+/// <summary>
+/// One layer from the Keras model_config JSON: class (Dense, BatchNormalization, …), name, its config object, and the
+/// names of the layers it takes as input (a Functional model's first inbound node; in a Sequential model the layer
+/// before it).
+/// </summary>
+public sealed record KerasLayer(string Name, string ClassName, JsonElement Config, IReadOnlyList<string> Inbound);
 
 /// <summary>
 /// Keras HDF5 files (model.save(...h5) or save_weights): the weights under model_weights/&lt;layer&gt;/&lt;weight name&gt;,
@@ -162,30 +166,72 @@ public sealed class KerasH5Source : IWeightSource
         return values;
     }
 
-    /// <summary>Layers of a Functional or Sequential model_config ({"config": {"layers": [...]}} or, older, {"config": [...]}).</summary>
+    /// <summary>
+    /// Layers of a Functional or Sequential model_config ({"config": {"layers": [...]}} or, older, {"config": [...]}).
+    /// A nested model (a Functional inside a Sequential, as Keras saves a backbone with a head) is listed, then its own
+    /// layers after it: its InputLayer takes the nested model's input, and a layer taking the nested model takes its
+    /// output layer instead.
+    /// </summary>
     IReadOnlyList<KerasLayer> ParseLayers(string json)
     {
         try
         {
             using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 256 });
-            if (!doc.RootElement.TryGetProperty("config", out JsonElement config)) return [];
-            JsonElement layers = config.ValueKind == JsonValueKind.Array ? config
-                : config.TryGetProperty("layers", out JsonElement l) ? l : default;
-            if (layers.ValueKind != JsonValueKind.Array) return [];
             var result = new List<KerasLayer>();
-            foreach (JsonElement layer in layers.EnumerateArray())
-            {
-                string className = layer.TryGetProperty("class_name", out var c) ? c.GetString() ?? "" : "";
-                JsonElement layerConfig = layer.TryGetProperty("config", out var cfg) ? cfg.Clone() : default;
-                string name = layerConfig.ValueKind == JsonValueKind.Object && layerConfig.TryGetProperty("name", out var n) ? n.GetString() ?? ""
-                    : layer.TryGetProperty("name", out var n2) ? n2.GetString() ?? "" : "";
-                result.Add(new KerasLayer(name, className, layerConfig));
-            }
+            AddLayers(doc.RootElement, [], result, depth: 0);
             return result;
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw Error($"model_config is not valid Keras JSON: {e.Message}");
         }
+    }
+
+    const int MaxNesting = 8;
+
+    /// <summary>Appends a model's layers; returns the name of its output layer (the last layer when the config does not say).</summary>
+    string AddLayers(JsonElement model, IReadOnlyList<string> modelInputs, List<KerasLayer> result, int depth)
+    {
+        if (depth > MaxNesting) throw Error($"model_config nests models more than {MaxNesting} deep");
+        if (!model.TryGetProperty("config", out JsonElement config)) return "";
+        JsonElement layers = config.ValueKind == JsonValueKind.Array ? config
+            : config.TryGetProperty("layers", out JsonElement l) ? l : default;
+        if (layers.ValueKind != JsonValueKind.Array) return "";
+        bool sequential = model.TryGetProperty("class_name", out var cls) && cls.GetString() == "Sequential";
+        var outputOf = new Dictionary<string, string>(StringComparer.Ordinal);   // nested model name → its output layer
+        string previous = modelInputs.Count > 0 ? modelInputs[0] : "";
+        foreach (JsonElement layer in layers.EnumerateArray())
+        {
+            string className = layer.TryGetProperty("class_name", out var c) ? c.GetString() ?? "" : "";
+            JsonElement layerConfig = layer.TryGetProperty("config", out var cfg) ? cfg.Clone() : default;
+            string name = layerConfig.ValueKind == JsonValueKind.Object && layerConfig.TryGetProperty("name", out var n) ? n.GetString() ?? ""
+                : layer.TryGetProperty("name", out var n2) ? n2.GetString() ?? "" : "";
+            IReadOnlyList<string> inbound = className == "InputLayer" ? modelInputs
+                : sequential ? (previous.Length > 0 ? [previous] : [])
+                : Inbound(layer).Select(i => outputOf.GetValueOrDefault(i, i)).ToList();
+            result.Add(new KerasLayer(name, className, layerConfig, inbound));
+            previous = name;
+            if (className is "Functional" or "Model" or "Sequential")
+            {
+                previous = AddLayers(layer, inbound, result, depth + 1);
+                outputOf[name] = previous;
+            }
+        }
+        if (!sequential && config.ValueKind == JsonValueKind.Object && config.TryGetProperty("output_layers", out var outputs)
+            && outputs.ValueKind == JsonValueKind.Array && outputs.GetArrayLength() > 0 && outputs[0].ValueKind == JsonValueKind.Array
+            && outputs[0].GetArrayLength() > 0 && outputs[0][0].ValueKind == JsonValueKind.String)
+            return outputs[0][0].GetString()!;
+        return previous;
+    }
+
+    /// <summary>The layer names of a Functional layer's first inbound node ([[["conv1_bn", 0, 0, {}], …]]).</summary>
+    static IEnumerable<string> Inbound(JsonElement layer)
+    {
+        if (!layer.TryGetProperty("inbound_nodes", out var nodes) || nodes.ValueKind != JsonValueKind.Array || nodes.GetArrayLength() == 0) yield break;
+        var node = nodes[0];
+        if (node.ValueKind != JsonValueKind.Array) yield break;
+        foreach (var edge in node.EnumerateArray())
+            if (edge.ValueKind == JsonValueKind.Array && edge.GetArrayLength() > 0 && edge[0].ValueKind == JsonValueKind.String)
+                yield return edge[0].GetString()!;
     }
 }
