@@ -43,7 +43,7 @@ public static class EvalCommand
         string data = args.String("--data") ?? throw new UsageException("eval: --data ROOT is required");
         string output = args.String("--out") ?? "nasd-eval";
         int? year = Year(args);
-        var settings = new EvalSettings(FitCommand.Settings(args, DefaultDetector(data, year)), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: year);
+        var settings = new EvalSettings(FitCommand.Settings(args, DefaultDetector(args, data, year)), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: year);
         return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}");
     }
 
@@ -67,10 +67,15 @@ public static class EvalCommand
 
     /// <summary>The detector when --detector is not given: <see cref="DetectorCatalog.LayoutDefaultName"/> for DCASE 2021–2024
     /// layouts (sections with domains), the catalogue's default otherwise.</summary>
-    static string DefaultDetector(string data, int? year)
+    static string DefaultDetector(ParsedArgs args, string data, int? year)
     {
-        if (!Directory.Exists(data)) return DetectorCatalog.DefaultName;   // Evaluate reports the missing folder
-        return DcaseLayouts.HasDomains(DcaseLayouts.Resolve(year, DatasetLayout.Discover(data))) ? DetectorCatalog.LayoutDefaultName : DetectorCatalog.DefaultName;
+        if (args.String("--detector") is not null) return DetectorCatalog.DefaultName;   // not used: --detector wins
+        try
+        {
+            return DcaseLayouts.HasDomains(DcaseLayouts.Resolve(year, DatasetLayout.Discover(data))) ? DetectorCatalog.LayoutDefaultName : DetectorCatalog.DefaultName;
+        }
+        // A missing or unusable dataset is reported by the evaluation itself, after the command line has been checked.
+        catch (Exception e) when (e is IOException or InvalidDataException) { return DetectorCatalog.DefaultName; }
     }
 
     /// <summary>--year: null for auto, else one of <see cref="DcaseLayouts.Years"/>.</summary>
