@@ -9,8 +9,8 @@ using SkiaSharp;
 namespace NativeASD.Cli.Reporting;
 
 /// <summary>
-/// An explanation drawn by ScottPlot: contribution per time segment (top) and per frequency band (bottom, at the bands'
-/// centre frequencies), the largest of each in orange; one PNG. Also the files <c>nasd score --explain</c> writes and the
+/// An explanation drawn by ScottPlot: contribution per time segment (top) and per frequency band during the top segment
+/// (bottom, labelled with the bands' centre frequencies), the largest of each in orange-red; one PNG. Also the files <c>nasd score --explain</c> writes and the
 /// report's section per flagged clip.
 /// </summary>
 public static class ExplanationPlot
@@ -33,12 +33,13 @@ public static class ExplanationPlot
             Position = (s.StartSeconds + s.EndSeconds) / 2, Value = s.Contribution, Size = (s.EndSeconds - s.StartSeconds) * 0.9,
             FillColor = s == top ? Colors.OrangeRed : Colors.SteelBlue, LineWidth = 0,
         }).ToList());
-        plot.Title(Invariant($"{title}: score {e.Score:G4}; most from {top.StartSeconds:0.#}–{top.EndSeconds:0.#} s"));
+        plot.Title(Invariant($"{Shortened(title)}: score {e.Score:G4}, most from {top.StartSeconds:0.#}–{top.EndSeconds:0.#} s"));
         plot.XLabel("time (s)");
         plot.YLabel("score drop without segment");
         return plot;
     }
 
+    /// <summary>One bar per band at its index (mel bands are of very unequal width in Hz), labelled with centre frequencies.</summary>
     static Plot BandPanel(Explanation e)
     {
         var plot = new Plot();
@@ -46,14 +47,25 @@ public static class ExplanationPlot
         bool hz = e.Bands.All(b => double.IsFinite(b.CentreHz));
         plot.Add.Bars(e.Bands.Select(b => new Bar
         {
-            Position = hz ? b.CentreHz : b.Band, Value = b.Contribution, Size = hz ? Math.Max(1, (b.HighHz - b.LowHz) / 2 * 0.9) : 0.9,
-            FillColor = b == top ? Colors.OrangeRed : Colors.SeaGreen, LineWidth = 0,
+            Position = b.Band, Value = b.Contribution, Size = 0.85, FillColor = b == top ? Colors.OrangeRed : Colors.SeaGreen, LineWidth = 0,
         }).ToList());
-        plot.Title(hz ? Invariant($"most from band {top.Band}: {top.LowHz:0}–{top.HighHz:0} Hz (centre {top.CentreHz:0} Hz)") : $"most from coefficient {top.Band}");
-        plot.XLabel(hz ? "band centre frequency (Hz)" : "coefficient");
+        if (hz)
+        {
+            int step = Math.Max(1, e.Bands.Count / 8);
+            var ticks = e.Bands.Where(b => b.Band % step == 0).ToList();
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+                [.. ticks.Select(b => (double)b.Band)], [.. ticks.Select(b => b.CentreHz.ToString("0", CultureInfo.InvariantCulture))]);
+        }
+        var segment = e.TopSegment;
+        plot.Title(Invariant($"during {segment.StartSeconds:0.#}–{segment.EndSeconds:0.#} s, most from ") +
+            (hz ? Invariant($"band {top.Band}: {top.LowHz:0}–{top.HighHz:0} Hz") : $"coefficient {top.Band}"));
+        plot.XLabel(hz ? "band (centre frequency, Hz)" : "coefficient");
         plot.YLabel("score drop without band");
         return plot;
     }
+
+    /// <summary>A long clip name cut to fit the plot's title.</summary>
+    static string Shortened(string name) => name.Length <= 36 ? name : name[..16] + "…" + name[^19..];
 
     /// <summary>Two PNGs of equal width, one above the other, as one PNG.</summary>
     static byte[] Stack(byte[] upper, byte[] lower)
@@ -87,8 +99,8 @@ public static class ExplanationPlot
     public static string Html(IReadOnlyList<Explanation> explanations)
     {
         if (explanations.Count == 0) return "";
-        var sb = new StringBuilder("<h2>Why flagged clips were flagged</h2>\n<p>Score drop when one second (top) or one frequency band (bottom) of the clip's ")
-            .Append("log-mel is replaced by the clip's typical level: where the model's evidence sits, not a diagnosis (see docs/dcase-layouts.md).</p>\n");
+        var sb = new StringBuilder("<h2>Why flagged clips were flagged</h2>\n<p>Score drop when one second of the clip's log-mel (top), or one ")
+            .Append("frequency band during the top second (bottom), is replaced by the next second's: where the model's evidence sits, not a diagnosis (see docs/dcase-layouts.md).</p>\n");
         foreach (var e in explanations)
         {
             var s = e.TopSegment;

@@ -8,7 +8,7 @@ namespace NativeASD.Detection.Explanations;
 /// <summary>How much one time segment contributes: the score falls by <see cref="Contribution"/> when the next segment's frames take its place.</summary>
 public sealed record SegmentContribution(int Segment, double StartSeconds, double EndSeconds, double Contribution);
 
-/// <summary>How much one frequency band of the frontend contributes (band edges in Hz; NaN for cepstral bands).</summary>
+/// <summary>How much one frequency band of the frontend contributes during the top segment (band edges in Hz; NaN for cepstral bands).</summary>
 public sealed record BandContribution(int Band, double LowHz, double CentreHz, double HighHz, double Contribution);
 
 /// <summary>Why a clip scored as it did: its score, and the contribution of every segment and every band.</summary>
@@ -20,113 +20,62 @@ public sealed record Explanation(string Source, double Score, IReadOnlyList<Segm
 
 /// <summary>
 /// Occlusion explanations for any detector and feature extractor: the clip's frontend output (its log-mel, [frames,
-/// bands]) is edited and scored again.
+/// bands]) is edited with the clip's own content and scored again.
 /// <list type="bullet">
 /// <item>Over time: the frames are cut into equal segments of about 1 s (by default); each segment in turn is replaced by
 /// the frames of the next segment (circularly: the last by the first), so the edit puts real content of the same clip in
 /// its place; contribution = original score − score after the edit.</item>
-/// <item>Over frequency: for each band, its values in every frame are replaced by that band's median over the clip;
-/// contribution = original score − score after the edit.</item>
+/// <item>Over frequency, inside the segment that contributes most: each band in turn takes, in that segment's frames
+/// only, its values from the next segment; contribution = original score − score after the edit.</item>
 /// </list>
-/// A large positive contribution means: without what happened in this second (this band), the clip would look more
-/// normal to the model. It says where the evidence sits in the model's input, not what the fault is; replacing content by
-/// the clip's own median cannot remove a fault that fills the whole clip evenly, and neighbouring mel bands overlap, so a
-/// narrow fault shows in two or three adjacent bands. Cost: one scoring per segment and per band.
+/// A large positive contribution means: without what happened in this second (in this band during the top second), the
+/// clip would look more normal to the model. It says where the evidence sits in the model's input, not what the fault
+/// is; a fault that fills the whole clip evenly is in the replacement too, so it shows in neither panel; neighbouring mel
+/// bands overlap, so a narrow fault shows in two or three adjacent bands. Cost: one scoring per segment and per band.
 /// </summary>
 public static class ClipExplainer
 {
     public static Explanation Explain(IAnomalyDetector detector, FeatureExtractor extractor, AudioClip clip, double segmentSeconds = 1)
     {
         if (!(segmentSeconds > 0 && segmentSeconds <= 3600)) throw new ArgumentOutOfRangeException(nameof(segmentSeconds), $"explain: segment length must be in (0, 3600] s, got {segmentSeconds}");
-        var o = new Occlusion(detector, extractor, clip);
+        var spectrogram = extractor.Spectrogram(clip);
+        int frames = spectrogram.GetLength(0), bands = spectrogram.GetLength(1);
+        double score = detector.Score(extractor.FromSpectrogram(spectrogram, clip));
+        // Original score minus the score after the frames [f0, f1) of the chosen bands take the values of the frames from n0 on.
+        double Without(int f0, int f1, int n0, int b0, int b1)
+        {
+            var edited = (float[,])spectrogram.Clone();
+            for (int t = f0; t < f1; t++)
+            {
+                int from = Math.Min(frames - 1, n0 + (t - f0));
+                for (int b = b0; b < b1; b++) edited[t, b] = spectrogram[from, b];
+            }
+            return score - detector.Score(extractor.FromSpectrogram(edited, clip));
+        }
+
         var preset = extractor.Preset;
         double framesPerSecond = (double)preset.SampleRate / preset.Hop;
         // Equal parts of about segmentSeconds each (a centred frontend's extra frame joins the last part).
-        int count = Math.Clamp((int)Math.Round(o.Frames / (segmentSeconds * framesPerSecond)), 1, o.Frames);
+        int count = Math.Clamp((int)Math.Round(frames / (segmentSeconds * framesPerSecond)), 1, frames);
+        int Start(int s) => (int)((long)(s % count) * frames / count);
         var segments = new List<SegmentContribution>();
         for (int s = 0; s < count; s++)
-        {
-            int f0 = (int)((long)s * o.Frames / count), f1 = (int)((long)(s + 1) * o.Frames / count);
-            // The next segment's frames (circularly) take this one's place: real content of the same clip, not a made-up frame.
-            int n0 = (int)((long)((s + 1) % count) * o.Frames / count);
-            double contribution = o.Without(x =>
-            {
-                for (int t = f0; t < f1; t++)
-                {
-                    int from = Math.Min(o.Frames - 1, n0 + (t - f0));
-                    for (int b = 0; b < o.Bands; b++) x[t, b] = o.Original(from, b);
-                }
-            });
-            segments.Add(new SegmentContribution(s, Math.Round(f0 / framesPerSecond, 3), Math.Round(Math.Min(f1 / framesPerSecond, clip.Seconds), 3), contribution));
-        }
-        return new Explanation(clip.Source, o.Score, segments, Bands(o));
-    }
+            segments.Add(new SegmentContribution(s, Math.Round(Start(s) / framesPerSecond, 3),
+                Math.Round(Math.Min((s + 1 == count ? frames : Start(s + 1)) / framesPerSecond, clip.Seconds), 3),
+                Without(Start(s), s + 1 == count ? frames : Start(s + 1), Start(s + 1), 0, bands)));
 
-    /// <summary>The band that contributes most to <paramref name="clip"/>'s score (the frequency half of <see cref="Explain"/>, for live readings).</summary>
-    public static BandContribution TopBand(IAnomalyDetector detector, FeatureExtractor extractor, AudioClip clip) =>
-        Bands(new Occlusion(detector, extractor, clip)).MaxBy(b => b.Contribution)!;
-
-    static List<BandContribution> Bands(Occlusion o)
-    {
-        var edges = BandEdges(o.Extractor.Preset, o.Bands);
-        var bands = new List<BandContribution>();
-        for (int b = 0; b < o.Bands; b++)
-        {
-            int band = b;
-            double contribution = o.Without(x => { for (int t = 0; t < o.Frames; t++) x[t, band] = o.Typical[band]; });
-            bands.Add(new BandContribution(b, edges[b].Low, edges[b].Centre, edges[b].High, contribution));
-        }
-        return bands;
-    }
-
-    /// <summary>A clip's spectrogram, its typical frame and score, and re-scoring after an edit.</summary>
-    sealed class Occlusion
-    {
-        readonly IAnomalyDetector _detector;
-        readonly AudioClip _clip;
-        readonly float[,] _spectrogram;
-
-        public Occlusion(IAnomalyDetector detector, FeatureExtractor extractor, AudioClip clip)
-        {
-            _detector = detector;
-            _clip = clip;
-            Extractor = extractor;
-            _spectrogram = extractor.Spectrogram(clip);
-            Frames = _spectrogram.GetLength(0);
-            Bands = _spectrogram.GetLength(1);
-            Typical = BandMedians(_spectrogram);
-            Score = detector.Score(extractor.FromSpectrogram(_spectrogram, clip));
-        }
-
-        public FeatureExtractor Extractor { get; }
-        public int Frames { get; }
-        public int Bands { get; }
-        public float[] Typical { get; }
-        public float Original(int frame, int band) => _spectrogram[frame, band];
-        public double Score { get; }
-
-        /// <summary>Original score minus the score of the spectrogram after <paramref name="edit"/>.</summary>
-        public double Without(Action<float[,]> edit)
-        {
-            var edited = (float[,])_spectrogram.Clone();
-            edit(edited);
-            return Score - _detector.Score(Extractor.FromSpectrogram(edited, _clip));
-        }
-    }
-
-    static float[] BandMedians(float[,] x)
-    {
-        int frames = x.GetLength(0), bands = x.GetLength(1);
-        var medians = new float[bands];
-        var column = new float[frames];
+        int top = segments.MaxBy(x => x.Contribution)!.Segment;
+        int topEnd = top + 1 == count ? frames : Start(top + 1);
+        var edges = BandEdges(preset, bands);
+        var perBand = new List<BandContribution>();
         for (int b = 0; b < bands; b++)
-        {
-            for (int t = 0; t < frames; t++) column[t] = x[t, b];
-            Array.Sort(column);
-            medians[b] = frames % 2 == 1 ? column[frames / 2] : (column[frames / 2 - 1] + column[frames / 2]) / 2;
-        }
-        return medians;
+            perBand.Add(new BandContribution(b, edges[b].Low, edges[b].Centre, edges[b].High, Without(Start(top), topEnd, Start(top + 1), b, b + 1)));
+        return new Explanation(clip.Source, score, segments, perBand);
     }
+
+    /// <summary>The band that contributes most to <paramref name="clip"/>'s score during its top segment (for live readings).</summary>
+    public static BandContribution TopBand(IAnomalyDetector detector, FeatureExtractor extractor, AudioClip clip) =>
+        Explain(detector, extractor, clip).TopBand;
 
     /// <summary>
     /// Each band's lower edge, centre and upper edge in Hz: for a mel frontend the triangle's feet and peak (bands + 2

@@ -64,7 +64,7 @@ public class ClipExplainerTests
     public void TheLayoutDefaultsExplanationPointsAtTheFaultsSecondAndBand() => AssertPointsAtTheFault(DetectorCatalog.LayoutDefaultName);
 
     [Fact]
-    public void BandEdgesFollowTheMelScaleAndContributionsAreScoreDrops()
+    public void BandEdgesFollowTheMelScaleAndContributionsAreScoreDropsUnderTheEdit()
     {
         var preset = NativeASD.Engine.Frontend.FrontendPreset.Get("dcase2020");
         var edges = ClipExplainer.BandEdges(preset, preset.MelBins);
@@ -82,15 +82,14 @@ public class ClipExplainerTests
         detector.Fit(train.Select(extractor.Extract).ToList());
         var e = ClipExplainer.Explain(detector, extractor, faulty);
         Assert.Equal(detector.Score(extractor.Extract(faulty)), e.Score, 9);
+        // The top band's edit: in the top segment's frames (2–3 s), that band takes its values from the next segment (3–4 s).
         var s = extractor.Spectrogram(faulty);
-        var median = Enumerable.Range(0, s.GetLength(1)).Select(b =>
-        {
-            var column = Enumerable.Range(0, s.GetLength(0)).Select(t => s[t, b]).Order().ToArray();
-            return column.Length % 2 == 1 ? column[column.Length / 2] : (column[column.Length / 2 - 1] + column[column.Length / 2]) / 2;
-        }).ToArray();
-        int band = e.TopBand.Band;
-        for (int t = 0; t < s.GetLength(0); t++) s[t, band] = median[band];
-        Assert.Equal(e.Score - detector.Score(extractor.FromSpectrogram(s, faulty)), e.TopBand.Contribution, 9);
+        int frames = s.GetLength(0), band = e.TopBand.Band, top = e.TopSegment.Segment;
+        int f0 = top * frames / 5, f1 = (top + 1) * frames / 5;
+        var edited = (float[,])s.Clone();
+        for (int t = f0; t < f1; t++) edited[t, band] = s[t - f0 + f1, band];
+        Assert.Equal(e.Score - detector.Score(extractor.FromSpectrogram(edited, faulty)), e.TopBand.Contribution, 9);
+        Assert.Equal(2, top);
         Assert.Equal("kind,index,start,end,unit,contribution", ExplanationCsv.Format(e).Split('\n')[0]);
         Assert.Equal(1 + 1 + e.Segments.Count + e.Bands.Count, ExplanationCsv.Format(e).TrimEnd('\n').Split('\n').Length);
     }
