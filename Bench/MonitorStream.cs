@@ -9,7 +9,7 @@ namespace NativeASD.Bench;
 /// fan recording for <c>nasd monitor</c> runs — OUTDIR/train/*.wav (normal clips of CLIP_SECONDS to fit a model on) and
 /// OUTDIR/stream.raw and a 60 s normal OUTDIR/calibration.raw (16-bit little-endian mono PCM at 16 kHz, SECONDS long, a bearing fault from ANOMALY_START for
 /// ANOMALY_SECONDS) — one clip at a time, so an hour costs the memory of one clip. Same machine and seed as
-/// Tests/Monitoring/MonitorTests.cs.
+/// Tests/Detection/Monitoring/MonitorTests.cs.
 /// </summary>
 public static class MonitorStream
 {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
@@ -27,7 +26,7 @@ internal static class ResNet38Onnx
         int repeats = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5;
         bool noSpin = args.Length > 3 && args[3] == "nospin";
 
-        var torch = RunTorchScript(dir, repeats);
+        var torch = Measure.TorchPeer("torch_resnet38.py", repeats.ToString(CultureInfo.InvariantCulture), "--export", dir);
         double torchMs = torch.GetProperty($"ms_{threads}thread").GetDouble();
 
         var (input, inputShape) = NpyFile.Read(Path.Combine(dir, "input.npy"));
@@ -64,21 +63,10 @@ internal static class ResNet38Onnx
         var ours = Ours();
         var ort = Ort();
         List<double> ourTimes = [], ortTimes = [], ourCpu = [], ortCpu = [];
-        var process = Process.GetCurrentProcess();
-        void Time(Action run, List<double> wall, List<double> cpu)
-        {
-            process.Refresh();
-            var cpu0 = process.TotalProcessorTime;
-            var sw = Stopwatch.StartNew();
-            run();
-            wall.Add(sw.Elapsed.TotalMilliseconds);
-            process.Refresh();
-            cpu.Add((process.TotalProcessorTime - cpu0).TotalMilliseconds);
-        }
         for (int r = 0; r < repeats; r++)
         {
-            Time(() => Ours(), ourTimes, ourCpu);
-            Time(() => Ort(), ortTimes, ortCpu);
+            Measure.Once(() => Ours(), ourTimes, ourCpu);
+            Measure.Once(() => Ort(), ortTimes, ortCpu);
         }
         foreach (var list in new[] { ourTimes, ortTimes, ourCpu, ortCpu }) list.Sort();
         double ourMs = ourTimes[repeats / 2], ortMs = ortTimes[repeats / 2];
@@ -114,22 +102,5 @@ internal static class ResNet38Onnx
         double d = 0, n = 0;
         for (int i = 0; i < a.Length; i++) { d += (double)(a[i] - b[i]) * (a[i] - b[i]); n += (double)b[i] * b[i]; }
         return Math.Sqrt(d / n);
-    }
-
-    /// <summary>Runs Bench/torch_resnet38.py (found above the working directory) with --export and returns its JSON line.</summary>
-    static JsonElement RunTorchScript(string dir, int repeats)
-    {
-        string? root = Directory.GetCurrentDirectory();
-        while (root is not null && !File.Exists(Path.Combine(root, "Bench", "torch_resnet38.py"))) root = Path.GetDirectoryName(root);
-        if (root is null) throw new FileNotFoundException("Bench/torch_resnet38.py not found above the working directory; run from the repository");
-        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true };
-        foreach (var a in new[] { Path.Combine(root, "Bench", "torch_resnet38.py"), repeats.ToString(CultureInfo.InvariantCulture), "--export", dir })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException($"Bench/torch_resnet38.py exited with {p.ExitCode} (needs Debian python3-torch and python3-torchaudio)");
-        Console.WriteLine($"torch: {output.Trim()}");
-        return JsonDocument.Parse(output.Trim().Split('\n')[^1]).RootElement.Clone();
     }
 }

@@ -2,10 +2,13 @@
 # Packs NativeASD as NuGet packages and proves they work:
 #   nasd                 the CLI as a .NET tool (PackAsTool, command 'nasd')
 #   NativeASD.Kernels    CPU SIMD and ILGPU backends
-#   NativeASD.Engine     tensors, audio, frontends, detectors, monitor (depends on NativeASD.Kernels)
-#   NativeASD.Weights    model files and weight readers (depends on NativeASD.Engine)
+#   NativeASD.Engine     tensors, audio, frontends, layers, optimisers, architectures (depends on NativeASD.Kernels)
+#   NativeASD.Weights    weight-file readers and writers (no engine dependency)
+#   NativeASD.Detection  backbones, features and cache, detectors and model files, evaluation, monitor, pretraining,
+#                        synthetic sounds (depends on NativeASD.Engine and NativeASD.Weights)
 # then installs the tool into a temporary tool path and runs 'nasd --help' from there, and compiles the README's
-# library example (the C# block after "<!-- example:library -->") against the packed NativeASD.Weights package.
+# library example (the C# block after "<!-- example:library -->") against the packed NativeASD.Detection package and
+# runs it: fit on a few clips that the installed tool synthesises, score one.
 # Usage: scripts/pack.sh [OUTDIR]   (default: artifacts/packages)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -40,7 +43,7 @@ cat > "$work/example/Example.csproj" <<XML
     <RestoreAdditionalProjectSources>$out</RestoreAdditionalProjectSources>
   </PropertyGroup>
   <ItemGroup>
-    <PackageReference Include="NativeASD.Weights" Version="$version" />
+    <PackageReference Include="NativeASD.Detection" Version="$version" />
   </ItemGroup>
 </Project>
 XML
@@ -51,4 +54,10 @@ awk '/<!-- example:library -->/{found=1; next} found && /^```csharp/{inside=1; n
   "$root/README.md" > "$work/example/Program.cs"
 test -s "$work/example/Program.cs" || { echo "pack.sh: no library example found in README.md" >&2; exit 1; }
 dotnet build "$work/example/Example.csproj" -c Release --nologo -v quiet
-echo "pack.sh: packages in $out; tool install, 'nasd --help' and the README library example all work"
+
+# ... and run: fit on eight synthetic normal clips, judge one anomalous clip.
+"$work/tools/nasd" synth --out "$work/data" --types fan --ids 1 --train 8 --test 1 --seconds 2 > /dev/null
+clip="$(ls "$work/data/fan/test/"anomaly_id_00_*.wav | head -n 1)"
+(cd "$work/example" && dotnet run -c Release --no-build -- "$work/data/fan/train" "$clip") | tee "$work/example.out"
+grep -q ": score " "$work/example.out" || { echo "pack.sh: the library example printed no score" >&2; exit 1; }
+echo "pack.sh: packages in $out; tool install, 'nasd --help' and the README library example (built and run) all work"

@@ -19,10 +19,10 @@ public static class EmbedCommand
         "pretrained-network features of a WAV file (pooled tap outputs) into a .npy",
         "embed --backbone W --tap NAME[,NAME...] IN.wav OUT.npy [--per-frame] [--channel N|mean] [--json]",
         [
-            new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet or honk res8 (.safetensors, .pth/.pt, .tflite)"),
-            new("--arch", "NAME", "architecture, when the tensor names do not tell (panns-resnet22, panns-resnet38, yamnet, honk-res8)"),
+            new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet, EfficientAT MobileNetV3 or honk res8 (.safetensors, .pth/.pt, .tflite)"),
+            new("--arch", "NAME", "architecture, when the tensor names do not tell (panns-resnet22, panns-resnet38, yamnet, honk-res8, efficientat-mn)"),
             Backbone.FloatActivations,
-            new("--tap", "NAME[,NAME...]", "tap points to read, e.g. layer2,layer3 (PANNs), layer10,embedding (YAMNet); 'list' prints them"),
+            new("--tap", "NAME[,NAME...]", "tap points to read, e.g. layer2,layer3 (PANNs), layer10,embedding (YAMNet), features.12 (EfficientAT); 'list' prints them"),
             new("--per-frame", null, "write [frames, channels] (mean over frequency only) instead of one globally averaged vector"),
             new("--channel", "N|mean", "channel of a multi-channel file, or the mean of all channels", "0"),
             .. CommandSpec.ComputeOptions,
@@ -32,6 +32,7 @@ public static class EmbedCommand
             "nasd embed --backbone resnet38.safetensors --tap layer2,layer3 normal_id_00_00000000.wav feats.npy",
             "nasd embed --backbone yamnet_spectra_in.tflite --tap embedding --per-frame clip.wav patches.npy",
             "nasd embed --backbone resnet38.safetensors --tap list",
+            "nasd embed --backbone mn04_as_mAP_432.pt --tap features.12,embedding clip.wav feats.npy",
         ],
         Run, MinPositionals: 0, MaxPositionals: 2);
 

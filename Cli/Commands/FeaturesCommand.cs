@@ -16,7 +16,7 @@ public static class FeaturesCommand
         "compute frontend features (log-mel, MFCC) of a WAV file into a .npy",
         "features --preset NAME IN.wav OUT.npy [--channel N|mean] [--stack K | --patches] [--json]\n       nasd features --list [--json]",
         [
-            new("--preset", "NAME", "frontend preset: panns, dcase2020, vae60, yamnet, honk (see --list)"),
+            new("--preset", "NAME", "frontend preset: panns, panns16k, dcase2020, vae60, yamnet, honk, efficientat (see --list)"),
             new("--channel", "N|mean", "channel of a multi-channel file, or the mean of all channels", "0"),
             new("--stack", "K", "concatenate K consecutive frames per row (the DCASE baseline's 5 × 128 = 640)", "1"),
             new("--patches", null, "write [patches, frames, bins] windows as the preset defines (yamnet: 96 frames, hop 48)"),
@@ -127,13 +127,13 @@ public static class FeaturesCommand
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(FrontendPreset.All.Select(p => new
             {
-                name = p.Name, description = p.Description, sample_rate = p.SampleRate, n_fft = p.NFft, win_length = p.EffectiveWinLength,
+                name = p.Name, description = p.Description, sample_rate = p.SampleRate, pre_emphasis = p.PreEmphasis, n_fft = p.NFft, win_length = p.EffectiveWinLength,
                 hop = p.Hop, window = p.Window.ToString().ToLowerInvariant(), periodic = p.PeriodicWindow, center = p.Center,
                 pad_mode = p.PadMode.ToString().ToLowerInvariant(), alignment = p.Alignment.ToString().ToLowerInvariant(),
                 spectrum = p.Spectrum.ToString().ToLowerInvariant(), mel_bins = p.MelBins, fmin = p.FMin, fmax = p.EffectiveFMax,
                 mel_scale = p.MelScale.ToString().ToLowerInvariant(), mel_norm = p.MelNorm.ToString().ToLowerInvariant(),
                 mel_shape = p.MelShape.ToString().ToLowerInvariant(), log = p.Log.ToString().ToLowerInvariant(), log_offset = p.LogOffset,
-                amin = p.Amin, reference = p.Ref, reference_max = p.RefMax, top_db = p.TopDb, mfcc = p.Mfcc, bins = p.Bins, stack_frames = p.StackFrames,
+                amin = p.Amin, reference = p.Ref, reference_max = p.RefMax, top_db = p.TopDb, norm_offset = p.NormOffset, norm_divisor = p.NormDivisor, mfcc = p.Mfcc, bins = p.Bins, stack_frames = p.StackFrames,
                 patch_frames = p.PatchFrames, patch_hop = p.PatchHop,
             })));
             return ExitCode.Ok;

@@ -4,7 +4,7 @@ using NativeASD.Engine;
 
 namespace NativeASD.Cli.Commands;
 
-/// <summary><c>nasd tag</c>: the classifier head's top classes for a WAV file (YAMNet 521, PANNs 527, honk 12).</summary>
+/// <summary><c>nasd tag</c>: the classifier head's top classes for a WAV file (YAMNet 521, PANNs and EfficientAT 527, honk 12).</summary>
 public static class TagCommand
 {
     /// <summary>honk's Speech Commands labels (castorini/honk: silence, unknown, then the ten wanted words).</summary>
@@ -14,20 +14,20 @@ public static class TagCommand
     public static string? SiblingLabelFile(string arch) => arch switch
     {
         "yamnet" => "yamnet_class_map.csv",
-        "panns-resnet22" or "panns-resnet38" => "class_labels_indices.csv",
+        "panns-resnet22" or "panns-resnet38" or "efficientat-mn" => "class_labels_indices.csv",
         _ => null,
     };
 
     public static readonly CommandSpec Spec = new(
         "tag",
-        "top classes of a WAV file from a pretrained classifier (YAMNet, PANNs, honk)",
+        "top classes of a WAV file from a pretrained classifier (YAMNet, PANNs, EfficientAT, honk)",
         "tag --backbone W IN.wav [--top 5] [--labels FILE] [--channel N|mean] [--json]",
         [
-            new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet or honk res8 (.safetensors, .pth/.pt, .tflite)"),
+            new("--backbone", "W", "weight file of a PANNs ResNet22/38, YAMNet, EfficientAT MobileNetV3 or honk res8 (.safetensors, .pth/.pt, .tflite)"),
             new("--arch", "NAME", "architecture, when the tensor names do not tell"),
             Backbone.FloatActivations,
             new("--top", "K", "how many classes to print", "5"),
-            new("--labels", "FILE", "class names: a CSV with a display_name column (AudioSet class maps) or one name per line; default: yamnet_class_map.csv (YAMNet) or class_labels_indices.csv (PANNs) beside W, honk's built-in 12"),
+            new("--labels", "FILE", "class names: a CSV with a display_name column (AudioSet class maps) or one name per line; default: yamnet_class_map.csv (YAMNet) or class_labels_indices.csv (PANNs, EfficientAT) beside W, honk's built-in 12"),
             new("--channel", "N|mean", "channel of a multi-channel file, or the mean of all channels", "0"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
@@ -35,6 +35,7 @@ public static class TagCommand
         [
             "nasd tag --backbone yamnet_spectra_in.tflite speech.wav",
             "nasd tag --backbone resnet38.safetensors --labels class_labels_indices.csv --top 10 clip.wav",
+            "nasd tag --backbone mn04_as_mAP_432.pt --labels class_labels_indices.csv clip.wav",
         ],
         Run, MinPositionals: 1, MaxPositionals: 1);
 

@@ -41,6 +41,7 @@ public static class ArchitectureMappings
         new DcaseAutoencoderMapping(),
         new MiniResNetMapping("miniresnet", version: 1),
         new MiniResNetMapping("miniresnetv2", version: 2),
+        new EfficientAtMapping(),
     ];
 
     /// <summary>Every --arch name the CLI accepts.</summary>

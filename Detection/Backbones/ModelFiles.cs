@@ -14,7 +14,7 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     public IReadOnlyDictionary<string, string> Metadata { get; } = metadata ?? new Dictionary<string, string>();
 
     public TapModel Model { get; } = model;
-    /// <summary>panns-resnet22, panns-resnet38, yamnet, honk-res8, miniresnet or miniresnetv2.</summary>
+    /// <summary>panns-resnet22, panns-resnet38, yamnet, honk-res8, miniresnet, miniresnetv2 or efficientat-mn.</summary>
     public string Arch { get; } = arch;
     /// <summary>The frontend preset the model was trained with.</summary>
     public FrontendPreset Frontend { get; } = frontend;
@@ -23,12 +23,12 @@ public sealed class LoadedModel(TapModel model, string arch, FrontendPreset fron
     /// <summary>Whether the network emulates an int8 runtime's activations (a model converted from an int8 file, unless turned off).</summary>
     public bool Int8Activations => Model is YamNet { Int8Activations: not null };
 
-    /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet scores (sigmoid), honk logits; null for a backbone without one (MiniResNet, yamnet_256).</summary>
+    /// <summary>The classifier output: PANNs clipwise_output (sigmoid), YAMNet and EfficientAT scores (sigmoid), honk logits; null for a backbone without one (MiniResNet, yamnet_256).</summary>
     public string? ClassifierTap => Model switch
     {
         PannsResNet => "clipwise_output",
         YamNet { Config.Classes: 0 } or MiniResNet => null,
-        YamNet => "scores",
+        YamNet or EfficientAtMn => "scores",
         _ => "logits",
     };
 
@@ -74,6 +74,7 @@ public static class ModelFiles
             "miniresnet" or "miniresnetv2" => new MiniResNet(JsonSerializer.Deserialize<MiniResNetConfig>(mapped.ConfigJson, SnakeCase)!, backend),
             "honk-res8" => new HonkRes(new HonkResConfig(Maps: c.GetProperty("channels").GetInt32(), Layers: c.GetProperty("layers").GetInt32(),
                 Classes: c.GetProperty("classes").GetInt32(), Scales: c.GetProperty("scales").GetBoolean()), backend),
+            "efficientat-mn" => EfficientAt(path, c, backend),
             "dcase-ae" => throw new WeightFormatException(path, "a dcase-ae autoencoder has no taps or classes; it scores clips as a detector (nasd fit --detector ae --init FILE) or loads with ModelFiles.LoadAutoencoder"),
             _ => throw new WeightFormatException(path, $"no network is built for architecture '{mapped.Arch}'"),
         };
@@ -132,6 +133,14 @@ public static class ModelFiles
     }
 
     static readonly JsonSerializerOptions SnakeCase = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    /// <summary>EfficientAT's width must give whole channel counts (the mapping has checked every shape against it).</summary>
+    static EfficientAtMn EfficientAt(string path, JsonElement c, IBackend? backend)
+    {
+        double width = c.GetProperty("width").GetDouble();
+        if (!(width > 0 && width <= 16)) throw new WeightFormatException(path, $"EfficientAT width {width} is outside (0, 16]");
+        return new EfficientAtMn(new EfficientAtConfig(width, c.GetProperty("classes").GetInt32()), backend);
+    }
 
     /// <summary>PANNs widths must be one multiplier of the published ones (64/128/256/512, 2048).</summary>
     static PannsResNet Panns(string path, JsonElement c, IBackend? backend)

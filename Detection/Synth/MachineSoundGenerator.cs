@@ -39,7 +39,7 @@ public sealed record SynthClip(string MachineType, int Id, string Split, int Ind
 /// Deterministic generator of machine-like recordings: rotating machines (fan), pumps, sliders and valves. Each machine
 /// ID has its own physical parameters (drawn from the seed and the ID); each clip varies speed, load, phases and
 /// background; faults are physical mechanisms added to the source before the background is mixed in at the ID's SNR,
-/// and every clip is normalised to the same loudness. See the README section "Synthetic machine sounds".
+/// and every clip is normalised to the same loudness. See "Synthetic machine sounds" in docs/detectors.md.
 /// </summary>
 public sealed class MachineSoundGenerator(SynthOptions options)
 {

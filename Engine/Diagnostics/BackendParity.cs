@@ -18,9 +18,15 @@ public sealed record ParityResult(string Name, double Nmse, double Bound, int Co
 /// </summary>
 public static class BackendParity
 {
-    public static List<ParityResult> Run(IBackend device, bool includeNetwork = true, Action<ParityResult>? report = null)
+    /// <summary>
+    /// Compares every case (or, with <paramref name="include"/>, the cases whose name it accepts: "unary Relu",
+    /// "gemm 65x33x129 tA=False tB=True", "conv1x1 48→16", …) and returns one result per compared tensor.
+    /// </summary>
+    public static List<ParityResult> Run(IBackend device, bool includeNetwork = true, Action<ParityResult>? report = null,
+        Func<string, bool>? include = null)
     {
         var cpu = Backends.DefaultCpu;
+        bool Wanted(string name) => include?.Invoke(name) ?? true;
         var results = new List<ParityResult>();
         var rng = new SeededRandom(1);
 
@@ -51,6 +57,7 @@ public static class BackendParity
         {
             foreach (var op in Enum.GetValues<UnaryOp>())
             {
+                if (!Wanted($"unary {op}")) continue;
                 using var input = op is UnaryOp.Log or UnaryOp.Sqrt ? Ops.Abs(x) : x.Share();
                 using var inputD = input.To(device);
                 using var a = Ops.Unary(op, input, null, 1.5f, 0.25f);
@@ -59,6 +66,7 @@ public static class BackendParity
             }
             foreach (var op in Enum.GetValues<BinaryOp>())
             {
+                if (!Wanted($"binary {op} [37,129]x[1,129]")) continue;
                 using var a = Ops.Binary(op, x, y);
                 using var b = Ops.Binary(op, xd, yd);
                 Compare($"binary {op} [37,129]x[1,129]", a, b, 1e-12);
@@ -66,6 +74,7 @@ public static class BackendParity
             foreach (var op in Enum.GetValues<ReduceOp>())
                 for (int axis = 0; axis < 2; axis++)
                 {
+                    if (!Wanted($"reduce {op} axis {axis}")) continue;
                     using var a = Ops.Reduce(op, x, axis);
                     using var b = Ops.Reduce(op, xd, axis);
                     Compare($"reduce {op} axis {axis}", a, b, 1e-10);
@@ -74,6 +83,7 @@ public static class BackendParity
         foreach (var (m, n, k) in new[] { (1, 1, 1), (65, 33, 129), (256, 300, 200) })
             foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
             {
+                if (!Wanted($"gemm {m}x{n}x{k} tA={ta} tB={tb}")) continue;
                 using var a = Random(ta ? [k, m] : [m, k], cpu);
                 using var b = Random(tb ? [n, k] : [k, n], cpu);
                 using var c = Tensor.Zeros([m, n], cpu);
@@ -88,6 +98,7 @@ public static class BackendParity
         // Layers: forward, input gradient and weight gradient on both backends from the same weights.
         void LayerCase(string name, Func<IBackend, Layer> make, int[] inputShape)
         {
+            if (!Wanted(name)) return;
             using var onCpu = make(cpu);
             using var onDevice = make(device);
             foreach (var ((_, p), (_, q)) in onCpu.NamedParameters().Zip(onDevice.NamedParameters()))
@@ -123,7 +134,7 @@ public static class BackendParity
         LayerCase("linear 129→65", b => new Linear(129, 65, backend: b), [17, 129]);
         LayerCase("leaky relu", b => new LeakyReLU(0.1f, b), [17, 40]);
 
-        if (!includeNetwork) return results;
+        if (!includeNetwork || !Wanted("panns resnet22/8")) return results;
         // A narrow PANNs ResNet22 on a 3 s log-mel: every tap.
         var config = PannsConfig.ResNet22 with { Width = 0.125 };
         using (var netCpu = new PannsResNet(config, cpu))

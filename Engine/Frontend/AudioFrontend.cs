@@ -83,6 +83,7 @@ public sealed unsafe class AudioFrontend : IDisposable
     /// <summary>Frames a clip of <paramref name="samples"/> samples gives (0 when it is shorter than one frame).</summary>
     public int FrameCount(long samples)
     {
+        if (Preset.PreEmphasis != 0) samples = Math.Max(0, samples - 1);
         long padded = samples + (Preset.Center ? 2L * (Preset.NFft / 2) : 0);
         long span = Preset.Alignment == FrameAlignment.Torch ? Preset.NFft : Preset.EffectiveWinLength;
         return padded < span ? 0 : checked((int)(1 + (padded - span) / Preset.Hop));
@@ -165,11 +166,14 @@ public sealed unsafe class AudioFrontend : IDisposable
             throw new InvalidDataException($"{name}: clip of {samples.Length} samples is shorter than one frame ({span} samples{(p.Center ? ", after centring padding" : "")}) for preset '{p.Name}'");
         }
         int pad = p.Center ? p.NFft / 2 : 0;
-        if (p.Center && p.PadMode == PadMode.Reflect && samples.Length <= pad)
+        int length = p.PreEmphasis != 0 ? samples.Length - 1 : samples.Length;
+        if (p.Center && p.PadMode == PadMode.Reflect && length <= pad)
             throw new InvalidDataException($"{name}: clip of {samples.Length} samples is too short for reflect padding by {pad} (n_fft/2) in preset '{p.Name}'");
         // Rented: a 10 s clip's copy is a large-object-heap array, and allocating one per call costs GC time.
         var padded = System.Buffers.ArrayPool<float>.Shared.Rent(samples.Length + 2 * pad);
         CopyFinite(samples, padded.AsSpan(pad), name);
+        if (p.PreEmphasis != 0) PreEmphasise(padded.AsSpan(pad, samples.Length), (float)p.PreEmphasis);
+        samples = padded.AsSpan(pad, length);
         if (pad > 0 && p.PadMode == PadMode.Constant)
         {
             padded.AsSpan(0, pad).Clear();
@@ -183,6 +187,12 @@ public sealed unsafe class AudioFrontend : IDisposable
             }
         long firstStart = p.Alignment == FrameAlignment.Torch ? (p.NFft - p.EffectiveWinLength) / 2 : 0;
         return new Clip(padded, samples.Length + 2 * pad, frames, firstStart, _kernel.Bands);
+    }
+
+    /// <summary>In place: x[n] ← x[n + 1] − c·x[n] for n &lt; length − 1 (torch's conv1d with kernel [−c, 1]; the last sample is dropped by the caller).</summary>
+    static void PreEmphasise(Span<float> x, float c)
+    {
+        for (int n = 0; n < x.Length - 1; n++) x[n] = x[n + 1] - c * x[n];
     }
 
     /// <summary>Copies samples, rejecting NaN and ±∞ (x − x is 0 only for finite x).</summary>
@@ -263,6 +273,11 @@ public sealed unsafe class AudioFrontend : IDisposable
                 case LogKind.NaturalPositive:
                     for (int i = 0; i < all.Length; i++) all[i] = all[i] > 0 ? MathF.Log(all[i]) : 0f;
                     break;
+            }
+            if (p.NormOffset != 0 || p.NormDivisor != 1)
+            {
+                TensorPrimitives.Add(all, (float)p.NormOffset, all);
+                TensorPrimitives.Divide(all, (float)p.NormDivisor, all);
             }
         }
         if (_dct is null) return rows;

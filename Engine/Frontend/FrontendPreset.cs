@@ -26,9 +26,11 @@ public enum MelNorm { None, Slaney }
 /// <summary>
 /// Triangle construction. <see cref="Librosa"/>: triangles linear in Hz between mel-spaced edges (librosa,
 /// torchaudio melscale_fbanks). <see cref="TensorFlow"/>: triangles linear in mel, DC bin zeroed
-/// (tf.signal.linear_to_mel_weight_matrix, which YAMNet uses; HTK scale 1127·ln(1 + f/700)).
+/// (tf.signal.linear_to_mel_weight_matrix, which YAMNet uses; HTK scale 1127·ln(1 + f/700)). <see cref="Kaldi"/>: the
+/// same triangles in 1127·ln(1 + f/700) over bins k·sr/n_fft for k &lt; n_fft/2, with a zero column for the Nyquist bin
+/// (torchaudio.compliance.kaldi.get_mel_banks padded by one column, as EfficientAT does).
 /// </summary>
-public enum MelShape { Librosa, TensorFlow }
+public enum MelShape { Librosa, TensorFlow, Kaldi }
 
 /// <summary>The log applied to the mel spectrum.</summary>
 public enum LogKind
@@ -52,6 +54,8 @@ public sealed record FrontendPreset
     public required string Name { get; init; }
     public required string Description { get; init; }
     public required int SampleRate { get; init; }
+    /// <summary>Pre-emphasis y[n] = x[n + 1] − c·x[n] before the STFT (a valid convolution: one sample shorter); 0 for none.</summary>
+    public double PreEmphasis { get; init; }
     public required int NFft { get; init; }
     /// <summary>Window length (≤ n_fft); 0 means n_fft.</summary>
     public int WinLength { get; init; }
@@ -79,6 +83,9 @@ public sealed record FrontendPreset
     public bool RefMax { get; init; }
     /// <summary>Clamp to (max − top_db) over the clip; null for none.</summary>
     public double? TopDb { get; init; }
+    /// <summary>A fixed normalisation after the log: (x + <see cref="NormOffset"/>) / <see cref="NormDivisor"/>.</summary>
+    public double NormOffset { get; init; }
+    public double NormDivisor { get; init; } = 1;
     /// <summary>DCT-II (ortho) coefficients kept after the log; 0 for no DCT.</summary>
     public int Mfcc { get; init; }
     /// <summary>Consecutive frames a model concatenates into one vector (<see cref="FrameStacking.Stack"/>); 1 for none.</summary>
@@ -154,10 +161,23 @@ public sealed record FrontendPreset
         Log = LogKind.Decibel, Amin = 1e-10, RefMax = true, TopDb = 80, PatchFrames = 50, PatchHop = 38,
     };
 
+    /// <summary>
+    /// EfficientAT (fschmid56/EfficientAT models/preprocess.py AugmentMelSTFT, evaluation mode): 32 kHz, pre-emphasis
+    /// 0.97, n_fft 1024 with an 800-sample symmetric Hann, hop 320, centred (reflect), power, 128 Kaldi mel bands
+    /// 0–15000 Hz with the padded Nyquist column, ln(x + 1e-5), then (x + 4.5) / 5.
+    /// </summary>
+    public static readonly FrontendPreset EfficientAt = new()
+    {
+        Name = "efficientat", Description = "EfficientAT MobileNetV3 input (AugmentMelSTFT, eval): 32 kHz 128 Kaldi mel, (ln(x + 1e-5) + 4.5) / 5",
+        SampleRate = 32000, PreEmphasis = 0.97, NFft = 1024, WinLength = 800, PeriodicWindow = false, Hop = 320,
+        MelBins = 128, FMin = 0, FMax = 15000, MelScale = MelScale.Htk, MelNorm = MelNorm.None, MelShape = MelShape.Kaldi,
+        Log = LogKind.NaturalOffset, LogOffset = 1e-5, NormOffset = 4.5, NormDivisor = 5,
+    };
+
     /// <summary>Python's sys.float_info.epsilon (2^-52), the offset the DCASE baseline adds before log10.</summary>
     public const double DoubleEpsilon = 2.220446049250313e-16;
 
-    public static IReadOnlyList<FrontendPreset> All { get; } = [Panns, Panns16k, Dcase2020, Vae60, Yamnet, Honk, StAed];
+    public static IReadOnlyList<FrontendPreset> All { get; } = [Panns, Panns16k, Dcase2020, Vae60, Yamnet, Honk, StAed, EfficientAt];
 
     public static FrontendPreset Get(string name) =>
         All.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
@@ -177,6 +197,8 @@ public sealed record FrontendPreset
         if (Mfcc > (MelBins > 0 ? MelBins : NFft / 2 + 1)) Fail($"{Mfcc} MFCCs need at least as many bands");
         if (Mfcc > 0 && Log == LogKind.None) Fail("MFCCs need a log");
         if (PatchFrames > 0 && PatchHop < 1) Fail("patch hop must be positive");
+        if (!(PreEmphasis >= 0 && PreEmphasis <= 1)) Fail($"pre-emphasis must be in [0, 1], got {PreEmphasis}");
+        if (!(NormDivisor != 0 && double.IsFinite(NormDivisor) && double.IsFinite(NormOffset))) Fail($"normalisation needs a finite offset and a non-zero divisor, got {NormOffset}, {NormDivisor}");
         if (Log == LogKind.Decibel && (Amin < 0 || Ref <= 0 || TopDb < 0)) Fail($"decibels need amin >= 0, ref > 0 and top_db >= 0, got {Amin}, {Ref}, {TopDb}");
     }
 
@@ -186,7 +208,7 @@ public sealed record FrontendPreset
         var ic = System.Globalization.CultureInfo.InvariantCulture;
         string win = EffectiveWinLength == NFft ? "" : $" win {EffectiveWinLength}";
         string mel = MelBins == 0 ? "linear bins"
-            : string.Create(ic, $"{MelBins} {MelScale.ToString().ToLowerInvariant()} mel {FMin:0.##}-{EffectiveFMax:0.##} Hz{(MelNorm == MelNorm.Slaney ? " slaney-norm" : "")}{(MelShape == MelShape.TensorFlow ? " (tf)" : "")}");
+            : string.Create(ic, $"{MelBins} {MelScale.ToString().ToLowerInvariant()} mel {FMin:0.##}-{EffectiveFMax:0.##} Hz{(MelNorm == MelNorm.Slaney ? " slaney-norm" : "")}{(MelShape == MelShape.TensorFlow ? " (tf)" : MelShape == MelShape.Kaldi ? " (kaldi)" : "")}");
         string log = Log switch
         {
             LogKind.Decibel => string.Create(ic, $"10*log10(max(x{(LogOffset != 0 ? $"+{LogOffset:G3}" : "")}, {Amin:G3})){(RefMax ? " re clip max" : "")}{(TopDb is { } t ? $" top_db {t}" : "")}"),
@@ -194,7 +216,9 @@ public sealed record FrontendPreset
             LogKind.NaturalPositive => "ln(x) for x>0",
             _ => "no log",
         };
-        string extra = (Mfcc > 0 ? $", DCT-II -> {Mfcc} MFCC" : "") + (StackFrames > 1 ? $", stack {StackFrames}" : "") + (PatchFrames > 0 ? $", patches {PatchFrames}/{PatchHop}" : "");
-        return string.Create(ic, $"{SampleRate} Hz, n_fft {NFft}{win} hop {Hop}, {(PeriodicWindow ? "periodic" : "symmetric")} {Window.ToString().ToLowerInvariant()}, {(Center ? $"centred ({PadMode.ToString().ToLowerInvariant()})" : "no centring")}, {Spectrum.ToString().ToLowerInvariant()}, {mel}, {log}{extra}");
+        string norm = NormOffset != 0 || NormDivisor != 1 ? string.Create(ic, $", (x+{NormOffset:G3})/{NormDivisor:G3}") : "";
+        string emphasis = PreEmphasis != 0 ? string.Create(ic, $"pre-emphasis {PreEmphasis:G3}, ") : "";
+        string extra = norm + (Mfcc > 0 ? $", DCT-II -> {Mfcc} MFCC" : "") + (StackFrames > 1 ? $", stack {StackFrames}" : "") + (PatchFrames > 0 ? $", patches {PatchFrames}/{PatchHop}" : "");
+        return string.Create(ic, $"{SampleRate} Hz, {emphasis}n_fft {NFft}{win} hop {Hop}, {(PeriodicWindow ? "periodic" : "symmetric")} {Window.ToString().ToLowerInvariant()}, {(Center ? $"centred ({PadMode.ToString().ToLowerInvariant()})" : "no centring")}, {Spectrum.ToString().ToLowerInvariant()}, {mel}, {log}{extra}");
     }
 }

@@ -4,7 +4,8 @@ namespace NativeASD.Engine.Frontend;
 /// A mel filterbank stored sparsely: each band keeps only its contiguous run of non-zero weights over the
 /// linear bins, so applying it costs about two multiply-adds per bin instead of a dense [bins × bands] product.
 /// Weights are built in double and match librosa.filters.mel / torchaudio melscale_fbanks (or
-/// tf.signal.linear_to_mel_weight_matrix for <see cref="MelShape.TensorFlow"/>).
+/// tf.signal.linear_to_mel_weight_matrix for <see cref="MelShape.TensorFlow"/>, torchaudio's kaldi get_mel_banks for
+/// <see cref="MelShape.Kaldi"/>).
 /// </summary>
 public sealed class MelFilterbank
 {
@@ -41,12 +42,15 @@ public sealed class MelFilterbank
         MelScale scale, MelNorm norm, MelShape shape)
     {
         var fb = new double[linearBins, bands];
-        if (shape == MelShape.TensorFlow)
+        if (shape is MelShape.TensorFlow or MelShape.Kaldi)
         {
-            // tf.signal.linear_to_mel_weight_matrix: triangles linear in HTK mel (1127·ln(1 + f/700)); bin 0 zeroed.
+            // Triangles linear in HTK mel (1127·ln(1 + f/700)) between equally spaced edges. TensorFlow
+            // (linear_to_mel_weight_matrix) zeroes bin 0; Kaldi (get_mel_banks) covers bins below n_fft/2 and leaves the
+            // Nyquist bin's column zero (EfficientAT pads it).
             static double TfMel(double f) => 1127.0 * Math.Log(1.0 + f / 700.0);
             double lo = TfMel(fMin), hi = TfMel(fMax);
-            for (int k = 1; k < linearBins; k++)
+            int first = shape == MelShape.TensorFlow ? 1 : 0, end = shape == MelShape.TensorFlow ? linearBins : linearBins - 1;
+            for (int k = first; k < end; k++)
             {
                 double m = TfMel(sampleRate / 2.0 * k / (linearBins - 1));
                 for (int b = 0; b < bands; b++)

@@ -4,7 +4,7 @@ namespace NativeASD.Engine.Layers;
 
 /// <summary>
 /// Elementwise activation y = f(x) (any shape). Backward: dx = dy · f'(·) in one kernel (<see cref="IBackend.UnaryGrad"/>),
-/// from the saved input x (ReLU family) or the saved output y (Sigmoid, Tanh), whichever the derivative needs.
+/// from the saved input x (ReLU family, Hardswish) or the saved output y (Sigmoid, Tanh), whichever the derivative needs.
 /// </summary>
 public class Activation : Layer
 {
@@ -15,8 +15,8 @@ public class Activation : Layer
 
     public Activation(UnaryOp op, float alpha = 0f, IBackend? backend = null) : base(backend)
     {
-        if (op is not (UnaryOp.Relu or UnaryOp.Relu6 or UnaryOp.LeakyRelu or UnaryOp.Sigmoid or UnaryOp.Tanh))
-            throw new ArgumentException($"Activation: {op} is not an activation (Relu, Relu6, LeakyRelu, Sigmoid, Tanh)");
+        if (op is not (UnaryOp.Relu or UnaryOp.Relu6 or UnaryOp.LeakyRelu or UnaryOp.Sigmoid or UnaryOp.Tanh or UnaryOp.Hardswish))
+            throw new ArgumentException($"Activation: {op} is not an activation (Relu, Relu6, LeakyRelu, Sigmoid, Tanh, Hardswish)");
         (_op, _alpha) = (op, alpha);
     }
 
@@ -62,3 +62,6 @@ public sealed class LeakyReLU(float slope = 0.01f, IBackend? backend = null) : A
 public sealed class Sigmoid(IBackend? backend = null) : Activation(UnaryOp.Sigmoid, 0f, backend);
 
 public sealed class Tanh(IBackend? backend = null) : Activation(UnaryOp.Tanh, 0f, backend);
+
+/// <summary>x·min(max(x + 3, 0), 6)/6 (MobileNetV3, EfficientAT). Gradient as torch: 0 below −3, x/3 + ½ up to 3, 1 above.</summary>
+public sealed class Hardswish(IBackend? backend = null) : Activation(UnaryOp.Hardswish, 0f, backend);

@@ -56,6 +56,7 @@ public static class NnGrad
             case UnaryOp.Sqrt: return dy * 0.5f / s;
             case UnaryOp.Abs: return s > 0f ? dy : s < 0f ? -dy : 0f;
             case UnaryOp.Square: return 2f * s * dy;
+            case UnaryOp.Hardswish: return s < -3f ? 0f : s <= 3f ? dy * (s / 3f + 0.5f) : dy;   // torch's hardswish_backward
             default: return float.NaN;
         }
     }

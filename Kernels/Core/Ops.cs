@@ -21,6 +21,8 @@ public enum UnaryOp
     Sqrt,
     Abs,
     Square,
+    /// <summary>y = x·min(max(x + 3, 0), 6)/6 (MobileNetV3; torch.nn.Hardswish).</summary>
+    Hardswish,
 }
 
 /// <summary>Elementwise y = a ∘ b, with both inputs already broadcast to y's shape (stride 0 on repeated axes).</summary>

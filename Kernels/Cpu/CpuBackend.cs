@@ -21,14 +21,22 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     internal void Released(CpuStorage s) => Interlocked.Add(ref _liveBytes, -s.Length * sizeof(float));
 
-    public CpuBackend(int threads = 0, SimdLevel? simd = null)
+    public CpuBackend(int threads = 0, SimdLevel? simd = null) : this(threads, simd ?? SimdSupport.Detect(), hardwareOnly: true) { }
+
+    CpuBackend(int threads, SimdLevel simd, bool hardwareOnly)
     {
         Threads = threads > 0 ? threads : Environment.ProcessorCount;
-        Simd = simd ?? SimdSupport.Detect();
-        if (!SimdSupport.IsSupported(Simd))
+        Simd = simd;
+        if (hardwareOnly && !SimdSupport.IsSupported(Simd))
             throw new PlatformNotSupportedException($"cpu backend: {Simd} is not accelerated on this machine");
         _pool = new WorkerPool(Threads);
     }
+
+    /// <summary>
+    /// A backend whose kernels run at <paramref name="simd"/> even where this machine does not accelerate it (.NET's
+    /// software vectors: slow). Tests use it so the Vector512 conv and Winograd kernels run on AVX2-only hosts too.
+    /// </summary>
+    internal static CpuBackend InSoftware(int threads, SimdLevel simd) => new(threads, simd, hardwareOnly: false);
 
     public DeviceKind Kind => DeviceKind.Cpu;
     public int Threads { get; }

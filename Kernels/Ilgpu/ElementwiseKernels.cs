@@ -46,6 +46,7 @@ internal static class ElementwiseKernels
             case UnaryOp.Sqrt: return XMath.Sqrt(x);
             case UnaryOp.Abs: return XMath.Abs(x);
             case UnaryOp.Square: return x * x;
+            case UnaryOp.Hardswish: return x * XMath.Min(XMath.Max(x + 3f, 0f), 6f) / 6f;
             default: return float.NaN;
         }
     }

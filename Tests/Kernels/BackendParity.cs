@@ -1,7 +1,7 @@
 // xunit v2 brings no implicit usings; Tests/Support needs Xunit too. Repeating a global using elsewhere is harmless.
 using NativeASD.Kernels;
 
-namespace NativeASD.Tests;
+namespace NativeASD.Tests.Kernels;
 
 /// <summary>
 /// ggml test-backend-ops style parity checks: the same op on the same inputs runs on a backend under test and

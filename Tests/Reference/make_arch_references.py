@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the PyTorch reference fixtures for the architectures in Engine/Models (Tests/Models/*Tests.cs).
+"""Writes the PyTorch reference fixtures for the architectures in Engine/Architectures (Tests/Engine/Architectures/**/*Tests.cs).
 
 Run with Debian's python (apt: python3-torch, python3-numpy), from anywhere:
 
@@ -15,7 +15,7 @@ those of the full models.
 `--full DIR` writes, for ResNet22 and ResNet38 at full width, a checkpoint exactly in the layout of the
 published ones (torch.save({'model': state_dict, 'iteration': 0}) with the frontend tensors
 spectrogram_extractor.stft.conv_real/conv_imag.weight and logmel_extractor.melW), the same weights as .npy
-files, one 10 s clip's log-mel (1001 frames x 64 bins), and every tap. Tests/Models/PannsFullSizeTests.cs
+files, one 10 s clip's log-mel (1001 frames x 64 bins), and every tap. Tests/Engine/Architectures/Panns/PannsFullSizeTests.cs
 runs on it when DIR is /tmp/nasd-panns.
 
 The models below are written from the published architecture descriptions (see ../shared/NOTES.md):

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the PyTorch reference fixtures for convolution and pooling (Tests/Layers/ConvReferenceTests.cs).
+"""Writes the PyTorch reference fixtures for convolution and pooling (Tests/Engine/Layers/Conv2dTests.cs).
 
     /usr/bin/python3 Tests/Reference/make_conv_references.py
 

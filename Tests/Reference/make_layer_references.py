@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the PyTorch reference fixtures of the layers, losses and optimisers (Tests/Layers/LayerReferenceTests.cs).
+"""Writes the PyTorch reference fixtures of the layers, losses and optimisers (Tests/Engine/Layers/LayerReferenceTests.cs, BatchNormTests.cs).
 
 Run with Debian's python (apt: python3-torch 1.13, python3-numpy), from anywhere:
 

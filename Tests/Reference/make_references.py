@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the PyTorch reference fixtures that Tests/Reference/TorchReferenceTests.cs checks our ops against.
+"""Writes the PyTorch reference fixtures that Tests/Engine/Tensors/TorchReferenceTests.cs checks our ops against.
 
 Run with Debian's python (apt: python3-torch, python3-numpy), from anywhere:
 
@@ -482,7 +482,7 @@ def gemm_cases(w):
 
 
 def npy_samples():
-    """Files written by numpy itself, read back (and re-written byte for byte) by Tests/Reference/NpyTests.cs."""
+    """Files written by numpy itself, read back (and re-written byte for byte) by Tests/Engine/IO/NpyTests.cs."""
     os.makedirs(NPY_DIR, exist_ok=True)
     for f in os.listdir(NPY_DIR):
         if f.endswith(".npy"):

@@ -6,7 +6,7 @@ using NativeASD.Engine;
 using NativeASD.Engine.IO;
 using Xunit.Sdk;
 
-namespace NativeASD.Tests;
+namespace NativeASD.Tests.Support;
 
 /// <summary>Test fixture files, found next to the test assembly (Tests.csproj copies Fixtures/** to the output).</summary>
 public static class Fixtures

@@ -1,4 +1,4 @@
-namespace NativeASD.Tests;
+namespace NativeASD.Tests.Support;
 
 /// <summary>
 /// Locates ../shared (real recordings and pretrained files) beside the checkout. Tests that need it are

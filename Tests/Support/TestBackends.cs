@@ -1,7 +1,7 @@
 using NativeASD.Kernels;
 using NativeASD.Kernels.Cpu;
 
-namespace NativeASD.Tests;
+namespace NativeASD.Tests.Support;
 
 /// <summary>
 /// The backends every op test runs on, by name: the CPU backend at each SIMD level this machine supports
@@ -23,6 +23,15 @@ public static class TestBackends
 
     public static IEnumerable<string> AllNames() => CpuNames().Append("ilgpu-cpu");
 
+    /// <summary>
+    /// The SIMD levels this machine does not accelerate, run on .NET's software vectors ("cpu-v512-software" on AVX2
+    /// hosts): slow, so only the kernels written per level (conv, Winograd) add them to their cases.
+    /// </summary>
+    public static IEnumerable<string> SoftwareNames()
+    {
+        if (!SimdSupport.IsSupported(SimdLevel.Vector512)) yield return "cpu-v512-software";
+    }
+
     /// <summary>xunit MemberData: every backend.</summary>
     public static TheoryData<string> All => new(AllNames());
 
@@ -41,6 +50,7 @@ public static class TestBackends
                 "cpu-v128" => new CpuBackend(2, SimdLevel.Vector128),
                 "cpu-scalar" => new CpuBackend(2, SimdLevel.Scalar),
                 "cpu-1thread" => new CpuBackend(1),
+                "cpu-v512-software" => CpuBackend.InSoftware(2, SimdLevel.Vector512),
                 _ => Backends.Open(name),
             };
             Opened[name] = b;

@@ -2,7 +2,7 @@ using NativeASD.Engine;
 using NativeASD.Kernels;
 using Xunit.Sdk;
 
-namespace NativeASD.Tests;
+namespace NativeASD.Tests.Support;
 
 /// <summary>How a test lays out the same logical values in memory, to run every kernel path on one fixture.</summary>
 public enum TestLayout

@@ -101,7 +101,9 @@ internal sealed class Hdf5File : IDisposable
         CheckSizes(ref cursor, cursor.U8(), cursor.U8());
         cursor.Skip(1 + 2 + 2 + 4); // reserved, group leaf/internal node K, consistency flags
         if (SuperblockVersion == 1) cursor.Skip(4); // indexed storage internal node K, reserved
-        cursor.Skip(8 * 4); // base, free-space, end-of-file and driver-info addresses
+        cursor.Skip(8 * 2); // base and free-space addresses
+        CheckEndOfFile(cursor.U64());
+        cursor.Skip(8); // driver-info address
         // root group symbol table entry: link name offset, object header address, cache type, reserved, scratch
         cursor.Skip(8);
         return cursor.Address();
@@ -111,10 +113,19 @@ internal sealed class Hdf5File : IDisposable
     {
         CheckSizes(ref cursor, cursor.U8(), cursor.U8());
         cursor.Skip(1); // consistency flags
-        cursor.Skip(8 * 3); // base, superblock extension and end-of-file addresses
+        cursor.Skip(8 * 2); // base and superblock extension addresses
+        CheckEndOfFile(cursor.U64());
         long root = cursor.Address();
         cursor.Checksum();
         return root;
+    }
+
+    /// <summary>A file shorter than its superblock's end-of-file address was cut short (libhdf5 refuses it too), even when
+    /// the bytes lost held nothing this reader would have read. As in libhdf5, the address counts the user block.</summary>
+    void CheckEndOfFile(ulong endOfFile)
+    {
+        if (endOfFile != ulong.MaxValue && endOfFile > (ulong)Length)
+            throw Error($"truncated: the superblock says the file ends at byte {endOfFile:N0}, but it has {Length:N0}");
     }
 
     static void CheckSizes(ref Hdf5Cursor cursor, byte offsets, byte lengths)

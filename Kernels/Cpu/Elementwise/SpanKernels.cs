@@ -28,6 +28,7 @@ internal static class SpanKernels
             case UnaryOp.Sqrt: TensorPrimitives.Sqrt(x, y); break;
             case UnaryOp.Abs: TensorPrimitives.Abs(x, y); break;
             case UnaryOp.Square: TensorPrimitives.Multiply(x, x, y); break;
+            case UnaryOp.Hardswish: Hardswish(x, y); break;
             default: throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op");
         }
     }
@@ -48,6 +49,7 @@ internal static class SpanKernels
         UnaryOp.Sqrt => MathF.Sqrt(x),
         UnaryOp.Abs => MathF.Abs(x),
         UnaryOp.Square => x * x,
+        UnaryOp.Hardswish => x * MathF.Min(MathF.Max(x + 3f, 0f), 6f) / 6f,
         _ => throw new ArgumentOutOfRangeException(nameof(op), op, "unknown unary op"),
     };
 
@@ -167,14 +169,20 @@ internal static class SpanKernels
         }
     }
 
+    static readonly SimdLevel Level = SimdSupport.Detect();
+
+    static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float slope) => LeakyRelu(x, y, slope, Level);
+
+    /// <summary>y = x ≥ 0 ? x : slope·x over vectors of <paramref name="level"/> (Vector512, Vector256, else scalar); tests
+    /// pass each level, in software where the machine lacks it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float slope)
+    internal static void LeakyRelu(ReadOnlySpan<float> x, Span<float> y, float slope, SimdLevel level)
     {
         if (y.Length < x.Length) throw new ArgumentException("leaky relu: destination too short");
         int i = 0;
         ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         ref float ys = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        if (Vector512.IsHardwareAccelerated)
+        if (level == SimdLevel.Vector512)
         {
             var s = Vector512.Create(slope);
             for (; i <= x.Length - 16; i += 16)
@@ -183,7 +191,7 @@ internal static class SpanKernels
                 Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(v, Vector512<float>.Zero), v, v * s).StoreUnsafe(ref ys, (nuint)i);
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (level == SimdLevel.Vector256)
         {
             var s = Vector256.Create(slope);
             for (; i <= x.Length - 8; i += 8)
@@ -193,5 +201,33 @@ internal static class SpanKernels
             }
         }
         for (; i < x.Length; i++) y[i] = x[i] >= 0f ? x[i] : slope * x[i];
+    }
+
+    /// <summary>x·min(max(x + 3, 0), 6)/6 in torch's order of operations (multiply, then divide by 6).</summary>
+    static void Hardswish(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("hardswish: destination too short");
+        int i = 0;
+        ref float xs = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref float ys = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Vector512<float> three = Vector512.Create(3f), six = Vector512.Create(6f);
+            for (; i <= x.Length - 16; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref xs, (nuint)i);
+                (v * Vector512.Min(Vector512.Max(v + three, Vector512<float>.Zero), six) / six).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> three = Vector256.Create(3f), six = Vector256.Create(6f);
+            for (; i <= x.Length - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref xs, (nuint)i);
+                (v * Vector256.Min(Vector256.Max(v + three, Vector256<float>.Zero), six) / six).StoreUnsafe(ref ys, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) y[i] = Unary(UnaryOp.Hardswish, x[i], 0f, 0f);
     }
 }

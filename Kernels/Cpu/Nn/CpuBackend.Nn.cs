@@ -197,6 +197,17 @@ internal sealed unsafe class UnaryGradJob : ParallelJob
                     Vector256.Store(Vector256.Load(dy + i) * (one - y * y), dx + i);
                 }
                 break;
+            case UnaryOp.Hardswish:
+                var three = Vector256.Create(3f);
+                var half = Vector256.Create(0.5f);
+                for (; i <= length - 8; i += 8)
+                {
+                    var x = Vector256.Load(s + i);
+                    var g = Vector256.Load(dy + i);
+                    var inside = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(x, three), g * (x / three + half), g);
+                    Vector256.Store(Vector256.ConditionalSelect(Vector256.LessThan(x, -three), zero, inside), dx + i);
+                }
+                break;
         }
         return i;
     }

@@ -1,0 +1,96 @@
+using System.Text.Json;
+using NativeASD.Engine.Audio;
+using NativeASD.Detection.Synth;
+using NativeASD.Detection.Backbones;
+
+namespace NativeASD.Tests.Cli.Commands;
+
+/// <summary>nasd pretrain end to end, its errors, and the shipped backbone as fit's default.</summary>
+public sealed class PretrainCommandTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasd-pretrain").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    string Clips(string type, int id, int count)
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(_dir, "data", type, "train")).FullName;
+        var generator = new MachineSoundGenerator(new SynthOptions(Seed: 5, Seconds: 1));
+        for (int i = 0; i < count; i++)
+        {
+            var clip = new SynthClip(type, id, "train", i, AnomalyKind.None);
+            WavWriter.Write(Path.Combine(folder, clip.FileName), generator.Generate(clip), 16000);
+        }
+        return folder;
+    }
+
+    static readonly string[] Tiny = ["--epochs", "1", "--width", "0.0625", "--batch", "8", "--crop", "0.4"];
+
+    [Fact]
+    public void SynthRunWritesAModelThatFitUsesAsABackbone()
+    {
+        string model = Path.Combine(_dir, "tiny.safetensors");
+        var r = NasdProcess.Run(["pretrain", "--synth", "16", "--ids", "1", "--conditions", "1", "--out", model, "--json", .. Tiny]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var json = JsonDocument.Parse(r.Stdout);
+        Assert.Equal(4, json.RootElement.GetProperty("classes").GetInt32());
+        Assert.Equal(1, json.RootElement.GetProperty("epochs").GetArrayLength());
+        Assert.True(File.Exists(model + ".checkpoint"));
+
+        string train = Clips("fan", 0, 4);
+        var fit = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "d.safetensors"), "--backbone", model, "--tap", "layer3", "--epochs", "1", "--no-cache", "--json");
+        Assert.True(fit.ExitCode == 0, fit.Stderr);
+        Assert.Contains("backbone:", fit.Stdout);
+    }
+
+    [Fact]
+    public void DataRunLabelsByMachineIdAndFineTunesFromAnInitFile()
+    {
+        Clips("fan", 0, 3);
+        Clips("fan", 1, 3);
+        string data = Path.Combine(_dir, "data"), first = Path.Combine(_dir, "first.safetensors"), tuned = Path.Combine(_dir, "tuned.safetensors");
+        var r = NasdProcess.Run(["pretrain", "--data", data, "--out", first, "--clips-per-epoch", "16", .. Tiny]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("2 machine-ID classes", r.Stdout);
+        Assert.Contains("epoch 1/1", r.Stdout);
+        r = NasdProcess.Run(["pretrain", "--data", data, "--labels", "folder", "--out", tuned, "--init", first, "--clips-per-epoch", "16", .. Tiny]);
+        Assert.Equal(2, r.ExitCode);   // one folder = one class: nothing to learn
+        Assert.Contains("at least two classes", r.Stderr);
+        r = NasdProcess.Run(["pretrain", "--data", data, "--out", tuned, "--init", first, "--clips-per-epoch", "16", .. Tiny]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var loaded = ModelFiles.Load(tuned);
+        Assert.Contains("first.safetensors", loaded.Metadata["pretrain_init"]);
+    }
+
+    [Fact]
+    public void BadArgumentsAreClearErrors()
+    {
+        var r = NasdProcess.Run("pretrain", "--out", Path.Combine(_dir, "x.safetensors"));
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("exactly one of --data DIR and --synth N", r.Stderr);
+        r = NasdProcess.Run("pretrain", "--synth", "8", "--arch", "vgg");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("unknown architecture 'vgg'", r.Stderr);
+        r = NasdProcess.Run("pretrain", "--data", Path.Combine(_dir, "nowhere"));
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("nowhere: no such folder", r.Stderr);
+        r = NasdProcess.Run("pretrain", "--synth", "8", "--out", Path.Combine(_dir, "y.safetensors"), "--resume");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("no checkpoint to resume from", r.Stderr);
+    }
+
+    [Fact]
+    public void FitUsesTheShippedBackboneForTheMetricDetectorByDefault()
+    {
+        Assert.True(File.Exists(ShippedBackbone.Path), $"the shipped backbone is not next to the program: {ShippedBackbone.Path}");
+        string train = Clips("valve", 0, 3);
+        var fit = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "m.safetensors"), "--epochs", "1", "--no-cache", "--json");
+        Assert.True(fit.ExitCode == 0, fit.Stderr);
+        Assert.Contains($"backbone:{BackboneSha()}:{string.Join(",", ShippedBackbone.DefaultTaps)}", fit.Stdout);
+        var logMel = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "n.safetensors"), "--epochs", "1", "--no-cache", "--json", "--backbone", "none");
+        Assert.True(logMel.ExitCode == 0, logMel.Stderr);
+        Assert.DoesNotContain("backbone:", logMel.Stdout);
+    }
+
+    static string BackboneSha() => NativeASD.Detection.Features.BackboneExtractor.FileSha256(ShippedBackbone.Path);
+}

@@ -1,0 +1,141 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using NativeASD.Detection.Evaluation;
+using NativeASD.Detection.Synth;
+using NativeASD.Kernels;
+using NativeASD.Detection.Detectors;
+
+namespace NativeASD.Tests.Detection.Evaluation;
+
+/// <summary>DcaseEvaluation on a small generated dataset: submission CSV format, results.csv against RocMetrics, resume, cancellation.</summary>
+public sealed class DcaseEvaluationTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasd-eval").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    string Data()
+    {
+        string root = Path.Combine(_dir, "data");
+        SynthDataset.Write(root, new SynthDatasetSpec(["fan", "valve"], Ids: 2, Train: 6, Test: 4), new SynthOptions(Seed: 5, Seconds: 1.5));
+        return root;
+    }
+
+    static EvalResult Run(string data, string output, EvalSettings? settings = null, IProgress<NativeASD.Detection.Detectors.DetectorProgress>? progress = null,
+        CancellationToken cancel = default) =>
+        DcaseEvaluation.Run(data, output, settings ?? new EvalSettings(new FitSettings("mahalanobis")), _ => null, 2, progress, cancel);
+
+    /// <summary>Checks every submission CSV of a result against the DCASE format and results.csv against RocMetrics on the CSV's scores.</summary>
+    internal static void CheckSubmission(string output, int expectedIds)
+    {
+        var rows = File.ReadAllLines(Path.Combine(output, "results.csv"));
+        Assert.Equal("machine_type,id,auc,pauc,train_clips,test_clips,threshold", rows[0]);
+        // Rows per ID/section; DCASE 2021–2024 runs add per-domain rows (section_XX_source/_target) and all,official_score.
+        var perId = rows.Skip(1).Select(r => r.Split(',')).Where(f => f[1] != "average" && f[1] != "official_score" && !f[1].EndsWith("_source") && !f[1].EndsWith("_target")).ToList();
+        Assert.Equal(expectedIds, perId.Count);
+        foreach (var f in perId)
+        {
+            var (scoreName, decisionName) = DcaseEvaluation.CsvNames(f[0], f[1]);
+            string[] scoreLines = File.ReadAllLines(Path.Combine(output, scoreName)), decisionLines = File.ReadAllLines(Path.Combine(output, decisionName));
+            Assert.Equal(int.Parse(f[5], CultureInfo.InvariantCulture), scoreLines.Length);
+            Assert.All(scoreLines, l => Assert.Matches(@"^[^,/\\]+\.wav,-?[0-9.]+(E[-+]?\d+)?$", l));    // no header, file name only
+            Assert.All(decisionLines, l => Assert.Matches(@"^[^,/\\]+\.wav,[01]$", l));
+            Assert.Equal(scoreLines.Select(l => l.Split(',')[0]), decisionLines.Select(l => l.Split(',')[0]));
+            Assert.All(scoreLines, l => Assert.Equal(f[1], ClipName.Parse(l.Split(',')[0]).Group));
+
+            var scores = DcaseEvaluation.ReadSubmissionCsv(Path.Combine(output, scoreName));
+            double[] s = [.. scores.Select(r => r.Value)];
+            bool[] y = [.. scores.Select(r => ClipName.Parse(r.File).Anomalous == true)];
+            if (f[2].Length == 0)
+            {
+                Assert.True(y.All(a => a) || y.All(a => !a), $"{f[0]} {f[1]}: AUC left empty although both classes are present");
+                continue;
+            }
+            Assert.Equal(RocMetrics.Auc(s, y), double.Parse(f[2], CultureInfo.InvariantCulture), 6);
+            Assert.Equal(RocMetrics.PartialAuc(s, y, 0.1), double.Parse(f[3], CultureInfo.InvariantCulture), 6);
+        }
+        Assert.Empty(Directory.GetFiles(output, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void WritesDcaseSubmissionFilesAndResultsMatchingRocMetrics()
+    {
+        string output = Path.Combine(_dir, "out");
+        var result = Run(Data(), output);
+        Assert.Equal(4, result.Groups.Count);
+        Assert.All(result.Groups, g => Assert.Equal(8, g.TestClips));
+        CheckSubmission(output, 4);
+        Assert.Equal(2, result.Types.Count);
+        Assert.Equal((result.Types[0].Auc + result.Types[1].Auc) / 2, result.MeanAuc, 12);
+        Assert.True(File.Exists(Path.Combine(output, "models", "model_fan_id_00.safetensors")));
+    }
+
+    [Fact]
+    public void ReRunWithTheSameSettingsSkipsFinishedIdsAndOtherSettingsRedoThem()
+    {
+        string data = Data(), output = Path.Combine(_dir, "out");
+        var first = Run(data, output);
+        var csv = Path.Combine(output, "anomaly_score_valve_id_01.csv");
+        var bytes = File.ReadAllBytes(csv);
+        var again = Run(data, output);
+        Assert.All(again.Groups, g => Assert.True(g.Resumed));
+        Assert.Equal(first.Groups.Select(g => g.Auc), again.Groups.Select(g => g.Auc));
+        Assert.Equal(bytes, File.ReadAllBytes(csv));
+        var changed = Run(data, output, new EvalSettings(new FitSettings("mahalanobis", Percentile: 0.8)));
+        Assert.All(changed.Groups, g => Assert.False(g.Resumed));
+    }
+
+    [Fact]
+    public void CancellingLeavesOnlyCompleteFilesAndTheNextRunResumes()
+    {
+        string data = Data(), output = Path.Combine(_dir, "out");
+        using var cancel = new CancellationTokenSource();
+        // Cancel while the third ID is being fitted: two IDs are finished, the third must leave nothing behind.
+        var progress = new Callback(p => { if (p.Stage.StartsWith("valve_id_00 fit", StringComparison.Ordinal)) cancel.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => Run(data, output, progress: progress, cancel: cancel.Token));
+        Assert.Empty(Directory.GetFiles(output, "*.tmp", SearchOption.AllDirectories));
+        Assert.False(File.Exists(Path.Combine(output, "results.csv")));
+        var written = Directory.GetFiles(output, "*.csv").Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(["anomaly_score_fan_id_00.csv", "anomaly_score_fan_id_01.csv", "decision_result_fan_id_00.csv", "decision_result_fan_id_01.csv"], written);
+        Assert.Equal(["fan_id_00.done.json", "fan_id_01.done.json"], Directory.GetFiles(Path.Combine(output, "models"), "*.done.json").Select(Path.GetFileName).Order());
+
+        var resumed = Run(data, output);
+        Assert.Equal([true, true, false, false], resumed.Groups.Select(g => g.Resumed));
+        CheckSubmission(output, 4);
+    }
+
+    [Fact]
+    public void StaleTemporariesOfAKilledRunAreRemoved()
+    {
+        string output = Directory.CreateDirectory(Path.Combine(_dir, "out", "models")).Parent!.FullName;
+        string stale = Path.Combine(output, $".results.csv.4242.{Guid.NewGuid():N}.tmp"), mine = Path.Combine(output, ".notes.tmp");
+        File.WriteAllText(stale, "half");
+        File.WriteAllText(mine, "user file");
+        Run(Data(), output);
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(mine));
+    }
+
+    [Fact]
+    public void SubmissionNamesFollowDcase2020And2021()
+    {
+        Assert.Equal(("anomaly_score_fan_id_02.csv", "decision_result_fan_id_02.csv"), DcaseEvaluation.CsvNames("fan", "id_02"));
+        Assert.Equal(("anomaly_score_gearbox_section_01_test.csv", "decision_result_gearbox_section_01_test.csv"), DcaseEvaluation.CsvNames("gearbox", "section_01"));
+    }
+
+    [Fact]
+    public void PerTypeModeFitsOneModelPerTypeAndStillReportsPerId()
+    {
+        string output = Path.Combine(_dir, "out");
+        var result = Run(Data(), output, new EvalSettings(new FitSettings("mahalanobis"), PerType: true, Jobs: 2));
+        Assert.Equal(4, result.Groups.Count);
+        Assert.Equal(["model_fan.safetensors", "model_valve.safetensors"], Directory.GetFiles(Path.Combine(output, "models"), "*.safetensors").Select(Path.GetFileName).Order());
+        Assert.All(result.Groups, g => Assert.Equal(6, g.TrainClips));
+        CheckSubmission(output, 4);
+    }
+
+    sealed class Callback(Action<NativeASD.Detection.Detectors.DetectorProgress> action) : IProgress<NativeASD.Detection.Detectors.DetectorProgress>
+    {
+        public void Report(NativeASD.Detection.Detectors.DetectorProgress value) => action(value);
+    }
+}
