@@ -13,6 +13,7 @@ namespace NativeASD.Cli
             ConvertCommand.Spec,
             FitCommand.Spec,
             ScoreCommand.Spec,
+            CalibrateCommand.Spec,
             EmbedCommand.Spec,
             TagCommand.Spec,
             MonitorCommand.Spec,

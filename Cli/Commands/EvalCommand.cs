@@ -128,6 +128,9 @@ public static class EvalCommand
         else
         {
             Console.Out.Write(Table(result));
+            var d = result.Decisions;
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"decisions: false-alarm rate {Cell(d.FalseAlarmRate)} ({d.FalseAlarms} of {d.NormalClips} normal test clips), detection rate {Cell(d.DetectionRate)} ({d.Detections} of {d.AnomalousClips} anomalous); thresholds: {string.Join(", ", result.Groups.Select(g => g.ThresholdSource.Source).Distinct())}"));
             int resumed = result.Groups.Count(g => g.Resumed);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{result.Groups.Count} IDs ({resumed} resumed from an earlier run) in {clock.Elapsed.TotalSeconds:F1} s; wrote {result.ResultsCsv}{(reportPath is null ? "" : $" and {reportPath}")}"));
@@ -141,15 +144,17 @@ public static class EvalCommand
         var sb = new StringBuilder();
         int typeWidth = Math.Max(14, result.Groups.Select(g => g.MachineType.Length).DefaultIfEmpty(0).Max() + 2);
         int idWidth = Math.Max(10, result.Groups.Select(g => g.Group.Length).DefaultIfEmpty(0).Max() + 2);
-        void Row(string type, string id, double auc, double pauc) =>
-            sb.Append(type.PadRight(typeWidth)).Append(id.PadRight(idWidth)).Append(Cell(auc).PadLeft(8)).Append(Cell(pauc).PadLeft(8)).Append('\n');
-        sb.Append("machine type".PadRight(typeWidth)).Append("id".PadRight(idWidth)).Append("AUC".PadLeft(8)).Append("pAUC".PadLeft(8)).Append('\n');
+        void Row(string type, string id, double auc, double pauc, DecisionMetrics d) =>
+            sb.Append(type.PadRight(typeWidth)).Append(id.PadRight(idWidth)).Append(Cell(auc).PadLeft(8)).Append(Cell(pauc).PadLeft(8))
+              .Append(Cell(d.FalseAlarmRate).PadLeft(13)).Append(Cell(d.DetectionRate).PadLeft(11)).Append(Cell(d.F1).PadLeft(8)).Append('\n');
+        sb.Append("machine type".PadRight(typeWidth)).Append("id".PadRight(idWidth)).Append("AUC".PadLeft(8)).Append("pAUC".PadLeft(8))
+          .Append("false alarms".PadLeft(13)).Append("detected".PadLeft(11)).Append("F1".PadLeft(8)).Append('\n');
         foreach (var type in result.Types)
         {
-            foreach (var g in result.Groups.Where(g => g.MachineType == type.MachineType)) Row(g.MachineType, g.Group, g.Auc, g.PartialAuc);
-            Row(type.MachineType, "average", type.Auc, type.PartialAuc);
+            foreach (var g in result.Groups.Where(g => g.MachineType == type.MachineType)) Row(g.MachineType, g.Group, g.Auc, g.PartialAuc, g.Decisions);
+            Row(type.MachineType, "average", type.Auc, type.PartialAuc, type.Decisions);
         }
-        Row("all", "average", result.MeanAuc, result.MeanPartialAuc);
+        Row("all", "average", result.MeanAuc, result.MeanPartialAuc, result.Decisions);
         if (result.Official is OfficialScores official)
         {
             sb.Append('\n').Append(OfficialTable(official));
@@ -194,11 +199,22 @@ public static class EvalCommand
                 pauc = Nullable(s.Pauc), pauc_source = Nullable(s.PaucSource), pauc_target = Nullable(s.PaucTarget),
             }),
         },
-        types = r.Types.Select(t => new { machine_type = t.MachineType, auc = Nullable(t.Auc), pauc = Nullable(t.PartialAuc) }),
+        mean_false_alarm_rate = Nullable(r.Decisions.FalseAlarmRate), mean_detection_rate = Nullable(r.Decisions.DetectionRate),
+        mean_precision = Nullable(r.Decisions.Precision), mean_f1 = Nullable(r.Decisions.F1),
+        types = r.Types.Select(t => new
+        {
+            machine_type = t.MachineType, auc = Nullable(t.Auc), pauc = Nullable(t.PartialAuc),
+            false_alarm_rate = Nullable(t.Decisions.FalseAlarmRate), detection_rate = Nullable(t.Decisions.DetectionRate),
+            precision = Nullable(t.Decisions.Precision), f1 = Nullable(t.Decisions.F1),
+        }),
         groups = r.Groups.Select(g => new
         {
-            machine_type = g.MachineType, id = g.Group, auc = Nullable(g.Auc), pauc = Nullable(g.PartialAuc), train_clips = g.TrainClips,
-            test_clips = g.TestClips, threshold = g.Threshold, resumed = g.Resumed, scores_csv = g.ScoreCsv, decisions_csv = g.DecisionCsv, model = g.Model,
+            machine_type = g.MachineType, id = g.Group, auc = Nullable(g.Auc), pauc = Nullable(g.PartialAuc),
+            false_alarm_rate = Nullable(g.Decisions.FalseAlarmRate), detection_rate = Nullable(g.Decisions.DetectionRate),
+            precision = Nullable(g.Decisions.Precision), recall = Nullable(g.Decisions.Recall), f1 = Nullable(g.Decisions.F1),
+            normal_clips = g.Decisions.NormalClips, false_alarms = g.Decisions.FalseAlarms,
+            anomalous_clips = g.Decisions.AnomalousClips, detections = g.Decisions.Detections, train_clips = g.TrainClips,
+            test_clips = g.TestClips, threshold = g.Threshold, threshold_source = FitCommand.ThresholdJson(g.ThresholdSource), resumed = g.Resumed, scores_csv = g.ScoreCsv, decisions_csv = g.DecisionCsv, model = g.Model,
         }),
         warnings = r.Warnings,
     });

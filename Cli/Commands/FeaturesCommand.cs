@@ -85,6 +85,7 @@ public static class FeaturesCommand
             shape = [rows.GetLength(0), rows.GetLength(1)];
             data = Flatten(rows);
         }
+        RefuseNonFinite(data, shape[^1], input, mix);
         NpyFile.Write(output, data, shape);
 
         var ic = CultureInfo.InvariantCulture;
@@ -112,6 +113,26 @@ public static class FeaturesCommand
                 $"{output}: [{string.Join(", ", shape)}] float32 ({preset.Name}, {clip.Seconds:F2} s at {preset.SampleRate} Hz{resampled}, channel {mix} of {info.Channels}, {frames} frames x {bins} bins, {ms:F1} ms)"));
         }
         return ExitCode.Ok;
+    }
+
+    /// <summary>NaN or ±Inf features (e.g. from float samples far outside [-1, 1] whose power overflows) are an input error: no file is written.</summary>
+    static void RefuseNonFinite(float[] data, int width, string input, ChannelMix mix)
+    {
+        int bad = Array.FindIndex(data, v => !float.IsFinite(v));
+        if (bad < 0) return;
+        float peak = 0;
+        try
+        {
+            using var reader = AudioFile.OpenStream(input, mix);
+            var block = new float[8192];
+            int n;
+            while ((n = reader.Read(block)) > 0)
+                foreach (float v in block.AsSpan(0, n)) peak = Math.Max(peak, MathF.Abs(v));
+        }
+        catch (Exception e) when (e is IOException or ArgumentException) { }
+        throw new InputException(string.Create(CultureInfo.InvariantCulture,
+            $"{input}: features are not finite (row {bad / width}, column {bad % width} is {data[bad]}); the samples reach {peak:G4}, far outside [-1, 1]"),
+            "scale the recording to [-1, 1] (e.g. sox IN -b 16 OUT.wav gain -n)");
     }
 
     static float[] Flatten(Array a)

@@ -3,6 +3,7 @@ using System.Text.Json;
 using NativeASD.Engine.Audio;
 using NativeASD.Detection.Detectors;
 using NativeASD.Detection.Backbones;
+using NativeASD.Detection.Thresholds;
 
 namespace NativeASD.Cli.Commands;
 
@@ -22,7 +23,8 @@ public static class FitCommand
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
         .. DetectorCatalog.TrainingOptions.Select(Option),
         .. DetectorCatalog.DetectorOptions.Select(Option),
-        new("--percentile", "P", "decision threshold: this quantile of a gamma fit to training scores", "0.9"),
+        new("--percentile", "P", "decision threshold: this quantile of a gamma fit to scores of normal clips the model was not trained on", "0.9"),
+        new("--folds", "K", "threshold from K-fold cross-fitting: out-of-fold scores of the training clips (1 = their in-sample scores)", "5"),
         new("--channel", "N|mean", "channel of multi-channel clips, or their mean", "0"),
         new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
         new("--no-cache", null, "do not read or write cached features"),
@@ -37,6 +39,7 @@ public static class FitCommand
         [
             new("--train", "DIR|FILE", "normal training clips: a folder of .wav files or one file (more may follow as arguments)"),
             new("--out", "MODEL", "model file to write (safetensors; written atomically)"),
+            new("--calibrate", "DIR|FILE", "normal clips not used for training whose scores set the threshold (instead of cross-fitting)"),
             .. TrainingOptions,
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
@@ -54,11 +57,15 @@ public static class FitCommand
     {
         string train = args.String("--train") ?? throw new UsageException("fit: --train DIR|FILE is required");
         string output = args.String("--out") ?? throw new UsageException("fit: --out MODEL is required");
-        var settings = Settings(args);
+        var settings = Settings(args) with { Calibration = args.String("--calibrate") is string c ? [c] : null };
         var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
-        var (info, skipped) = DetectorRunner.Fit(files, output, settings, backend, progress);
+        DetectorModelInfo info;
+        List<string> skipped;
+        // The training input cannot make this model: a tap the backbone lacks, clips without spread for a covariance.
+        try { (info, skipped) = DetectorRunner.Fit(files, output, settings, backend, progress, w => Console.Error.WriteLine($"nasd: warning: {w}")); }
+        catch (ArgumentException e) { throw new InputException(e.Message); }
         foreach (var s in skipped) Console.Error.WriteLine($"nasd: warning: skipped {s}");
         if (args.Flag("--json"))
         {
@@ -66,17 +73,26 @@ public static class FitCommand
             {
                 model = output, detector = info.Detector, features = info.Features, clips = info.TrainingClips, skipped,
                 threshold = info.Threshold.Threshold, threshold_method = info.Threshold.Method, percentile = info.Threshold.Percentile,
+                threshold_source = ThresholdJson(info.ThresholdOrigin),
                 summary = info.TrainingSummary,
             }));
         }
         else
         {
             Console.Out.WriteLine($"trained {info.Detector} on {info.TrainingClips} clips ({info.Features}): {info.TrainingSummary}");
-            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"threshold {info.Threshold.Threshold:G6} ({info.Threshold.Method}, {info.Threshold.Percentile:P0} of training scores)"));
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"threshold {info.Threshold.Threshold:G6} ({info.Threshold.Method}, {info.Threshold.Percentile:P0} point of scores from {info.ThresholdOrigin.Describe()})"));
             Console.Out.WriteLine($"wrote {output}");
         }
         return ExitCode.Ok;
     }
+
+    /// <summary>A threshold's provenance as score --json, fit --json and calibrate --json print it.</summary>
+    internal static object ThresholdJson(ThresholdProvenance p) => new
+    {
+        source = p.Source, clips = p.Clips, folds = p.Folds == 0 ? (int?)null : p.Folds, folder = p.Folder, calibrated_utc = p.CalibratedUtc,
+        description = p.Describe(),
+    };
 
     /// <summary>--detector's value, checked against the catalogue.</summary>
     internal static string Detector(ParsedArgs args, string defaultName = DetectorCatalog.DefaultName)
@@ -97,8 +113,9 @@ public static class FitCommand
         double percentile = args.Double("--percentile", 0.9);
         if (!(percentile > 0 && percentile < 1)) throw new UsageException($"fit: --percentile must be between 0 and 1, got {percentile}");
         var (backbone, taps) = BackboneChoice(args, detector);
+        if (!(args.Double("--lr", 1e-3) > 0)) throw new UsageException($"{args.Command}: --lr must be above 0, got {args.String("--lr")}");
         var settings = new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix,
-            Backbone: backbone, Taps: taps, Int8Activations: !args.Flag("--float-activations"));
+            Backbone: backbone, Taps: taps, Int8Activations: !args.Flag("--float-activations"), Folds: args.Int("--folds", CrossFitting.DefaultFolds, 1, 100));
         try { return DetectorCatalog.Configure(args, settings); }
         catch (ArgumentException e) { throw new UsageException($"{args.Command}: {e.Message}"); }
     }

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using NativeASD.Engine.Audio;
 using NativeASD.Detection.Detectors;
-using NativeASD.Detection.Features;
 using NativeASD.Detection.Monitoring;
 
 namespace NativeASD.Cli.Commands;
@@ -13,20 +12,24 @@ public static class MonitorCommand
     public static readonly CommandSpec Spec = new(
         "monitor",
         "score a live stream with a sliding window: one JSON line per hop (anomalous ones name the band that contributed most), alarm after N anomalous windows",
-        "monitor --model MODEL [--input FILE.wav|-] [--rate HZ] [--window 10s] [--hop 1s] [--consecutive N] [--channel N|mean] [--threads N] [--device D]",
+        "monitor --model MODEL [--input FILE.wav|-] [--rate HZ] [--channels N] [--window 10s] [--hop 1s] [--consecutive N] [--channel N|mean] [--json] [--threads N] [--device D]",
         [
-            new("--model", "MODEL", "model file written by 'nasd fit'"),
-            new("--input", "FILE|-", "a WAV file (read as a stream), or - for raw 16-bit little-endian mono PCM on standard input", "-"),
-            new("--rate", "HZ", "sample rate of raw PCM on standard input (WAV files carry their own)", "16000"),
+            new("--model", "MODEL", "model file written by 'nasd fit' (any detector, any features: log-mel or a backbone)"),
+            new("--backbone", "W", "the model's backbone file, when it moved since fitting (must have the same SHA-256)"),
+            new("--input", "FILE|-", "a WAV file (read as a stream), or - for standard input: a WAV stream (its header is read), else raw 16-bit little-endian PCM", "-"),
+            new("--rate", "HZ", "sample rate of raw PCM on standard input (a WAV header carries its own); resampled to the model's rate", "16000"),
+            new("--channels", "N", "interleaved channels of raw PCM on standard input (a WAV header carries its own)", "1"),
             new("--window", "DURATION", "window scored each hop: 10s, 2.5s, 500ms", "10s"),
             new("--hop", "DURATION", "time between scores (at most the window)", "1s"),
             new("--consecutive", "N", "anomalous windows in a row that raise the alarm", "3"),
-            new("--threshold", "X", "decision threshold: a window is anomalous when its score exceeds it (e.g. calibrated on normal running)", "the model's"),
-            new("--channel", "N|mean", "channel of a multi-channel WAV file, or their mean", "0"),
+            new("--threshold", "X", "decision threshold: a window is anomalous when its score exceeds it", "the model's (see 'nasd calibrate')"),
+            new("--channel", "N|mean", "channel of a multi-channel input, or their mean", "0"),
             .. CommandSpec.ComputeOptions,
+            new("--json", null, "readings with their per-hop latency (latency_ms: features and score of the window)"),
         ],
         [
             "arecord -q -f S16_LE -c 1 -r 16000 | nasd monitor --model fan.safetensors --input -",
+            "arecord -q -t wav -f S16_LE -c 2 -r 48000 | nasd monitor --model fan.safetensors --channel mean --json",
             "nasd monitor --model fan.safetensors --input line_recording.wav --window 10s --hop 1s",
             "nasd monitor --model pump.safetensors --input - --rate 48000 --consecutive 5 < capture.raw",
             "nasd monitor --model fan.safetensors --input long.wav --threshold 24.5 | grep '\"alarm\":true'",
@@ -37,14 +40,12 @@ public static class MonitorCommand
     {
         string model = args.String("--model") ?? throw new UsageException("monitor: --model MODEL is required", "train one with 'nasd fit'");
         string input = args.String("--input") ?? "-";
-        int rate = args.Int("--rate", 16000, 1, 10_000_000);
-        if (input != "-" && args.String("--rate") is not null)
-            throw new UsageException("monitor: --rate applies to raw PCM on standard input; a WAV file carries its own rate", "drop --rate, or use --input -");
+        int rate = args.Int("--rate", 16000, 1, 10_000_000), channels = args.Int("--channels", 1, 1, 1024);
+        if (input != "-" && (args.String("--rate") ?? args.String("--channels")) is not null)
+            throw new UsageException("monitor: --rate and --channels apply to raw PCM on standard input; a WAV file carries its own", "drop them, or use --input -");
         ChannelMix mix;
         try { mix = ChannelMix.Parse(args.String("--channel") ?? "0"); }
         catch (ArgumentException e) { throw new UsageException($"monitor: --channel: {e.Message}"); }
-        if (input == "-" && args.String("--channel") is not null)
-            throw new UsageException("monitor: --channel applies to WAV files; raw PCM on standard input is mono", "drop --channel");
         double windowSeconds = Duration(args, "--window", 10), hopSeconds = Duration(args, "--hop", 1);
         int consecutive = args.Int("--consecutive", 3, 1, 1_000_000);
         double? threshold = null;
@@ -52,26 +53,29 @@ public static class MonitorCommand
             threshold = double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && double.IsFinite(x)
                 ? x : throw new UsageException($"monitor: --threshold takes a number, got '{t}'");
         if (!File.Exists(model)) throw new InputException($"{model}: no such model file", "train one with 'nasd fit'");
+        bool json = args.Flag("--json");
 
         using var backend = Compute.OpenBackend(args);
         var (detector, info) = DetectorFile.Load(model, backend);
         try
         {
-            using var extractor = FeatureExtractors.FromConfiguration(info.Features, backend.Threads);
+            using var extractor = DetectorRunner.ExtractorFor(model, info, backend, args.String("--backbone"));
             int fs = extractor.SampleRate;
             int window = (int)Math.Round(windowSeconds * fs), hop = (int)Math.Round(hopSeconds * fs);
             if (window < 1 || hop < 1 || hop > window)
                 throw new UsageException($"monitor: --hop ({hopSeconds} s) must be positive and at most --window ({windowSeconds} s)");
             var settings = new MonitorSettings(window, hop, threshold ?? info.Threshold.Threshold, consecutive);
-            var monitor = new SlidingWindowMonitor(detector, extractor, settings, input == "-" ? "stdin" : input);
+            var monitor = new SlidingWindowMonitor(detector, extractor, settings, input == "-" ? "standard input" : input);
             var output = Console.Out;
-            void Print(MonitorReading r) => output.WriteLine(Line(r));
+            void Print(MonitorReading r) => output.WriteLine(Line(r, json ? monitor.LastLatencyMs : null));
 
             var block = new float[8192];
             if (input == "-")
             {
                 using var stdin = Console.OpenStandardInput();
-                var reader = new RawPcmReader(stdin, rate, fs);
+                var reader = RawPcmReader.Open(stdin, PcmFormat.Pcm16(rate, channels), mix, fs, "standard input");
+                if (reader.HasHeader && (args.String("--rate") ?? args.String("--channels")) is not null)
+                    Console.Error.WriteLine($"nasd: note: standard input has a WAV header ({reader.Format.SampleRate} Hz, {reader.Format.Channels} channel(s)); --rate and --channels are ignored");
                 int n;
                 while ((n = reader.Read(block)) > 0) monitor.Push(block.AsSpan(0, n), Print);
             }
@@ -86,7 +90,7 @@ public static class MonitorCommand
                     $"{(input == "-" ? "standard input" : input)}: the stream ended after {(double)monitor.SamplesReceived / fs:0.###} s, shorter than one window ({windowSeconds:0.###} s)"),
                     "give a longer input or a shorter --window");
         }
-        catch (ArgumentException e) when (e.Message.StartsWith(input, StringComparison.Ordinal))
+        catch (ArgumentException e) when (e.Message.StartsWith(input == "-" ? "standard input" : input, StringComparison.Ordinal))
         {
             throw new InputException(e.Message, "see 'nasd monitor --help'");
         }
@@ -94,9 +98,10 @@ public static class MonitorCommand
         return ExitCode.Ok;
     }
 
-    /// <summary>{"time":…,"score":…,"decision":0|1,"alarm":…,"consecutive":…}: the contract's fields first.</summary>
-    internal static string Line(MonitorReading r) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"time\":{JsonSerializer.Serialize(Math.Round(r.Time, 6))},\"score\":{JsonSerializer.Serialize(r.Score)},\"decision\":{(r.Anomalous ? 1 : 0)},\"alarm\":{(r.Alarm ? "true" : "false")},\"consecutive\":{r.Consecutive}{Band(r)}}}");
+    /// <summary>{"time":…,"score":…,"decision":0|1,"alarm":…,"consecutive":…}: the contract's fields first; with --json also
+    /// "latency_ms"; an anomalous window also "band" (<see cref="Band"/>).</summary>
+    internal static string Line(MonitorReading r, double? latencyMs = null) => string.Create(CultureInfo.InvariantCulture,
+        $"{{\"time\":{JsonSerializer.Serialize(Math.Round(r.Time, 6))},\"score\":{JsonSerializer.Serialize(r.Score)},\"decision\":{(r.Anomalous ? 1 : 0)},\"alarm\":{(r.Alarm ? "true" : "false")},\"consecutive\":{r.Consecutive}{(latencyMs is double ms ? $",\"latency_ms\":{JsonSerializer.Serialize(Math.Round(ms, 3))}" : "")}{Band(r)}}}");
 
     /// <summary>An anomalous window's ,"band":{"index":…,"low_hz":…,"high_hz":…,"contribution":…} (Hz null for cepstral bands).</summary>
     static string Band(MonitorReading r) => r.TopBand is not { } b ? "" : string.Create(CultureInfo.InvariantCulture,

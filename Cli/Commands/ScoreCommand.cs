@@ -37,7 +37,8 @@ public static class ScoreCommand
         var files = DetectorRunner.CollectWavs(args.Positionals);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
-        var (scores, info, skipped) = DetectorRunner.Score(model, files, FitCommand.CacheDirectory(args), backend, progress, args.String("--backbone"));
+        var (scores, info, skipped) = DetectorRunner.Score(model, files, FitCommand.CacheDirectory(args), backend, progress, args.String("--backbone"),
+            w => Console.Error.WriteLine($"nasd: warning: {w}"));
         foreach (var note in DetectorRunner.RateNotes(info, files)) Console.Error.WriteLine($"nasd: note: {note}");
         if (skipped.Count > 0)
             throw new InputException($"{skipped.Count} of {files.Count} clips could not be scored; first: {skipped[0]}", "no scores were written; fix or remove the clip");
@@ -53,7 +54,8 @@ public static class ScoreCommand
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
-                model, detector = info.Detector, threshold = info.Threshold.Threshold, csv = args.String("--csv"),
+                model, detector = info.Detector, threshold = info.Threshold.Threshold, percentile = info.Threshold.Percentile,
+                threshold_method = info.Threshold.Method, threshold_source = FitCommand.ThresholdJson(info.ThresholdOrigin), csv = args.String("--csv"),
                 clips = scores.Select(s => new
                 {
                     file = s.File, score = s.Score, decision = s.Anomalous ? 1 : 0,

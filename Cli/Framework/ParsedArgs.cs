@@ -47,6 +47,10 @@ public sealed class ParsedArgs : NativeASD.Detection.Detectors.IOptionValues
             else if (value is null)
             {
                 if (i + 1 >= args.Count) throw new UsageException($"{spec.Name}: option {name} needs a value ({o.ValueName})");
+                // "--model --csv x.csv" forgot the model: refuse an option as a value (a value that starts with "--" goes as --name=VALUE).
+                if (args[i + 1].StartsWith("--", StringComparison.Ordinal) && args[i + 1].Length > 2)
+                    throw new UsageException($"{spec.Name}: option {name} needs a value ({o.ValueName}), got option '{args[i + 1]}'",
+                        $"give {name} its value, or write {name}=VALUE for a value that starts with --");
                 value = args[++i];
             }
             if (!options.TryAdd(name, value)) throw new UsageException($"{spec.Name}: option {name} given twice");

@@ -35,14 +35,15 @@ public static class EvalReport
           .Append("tr.avg td{font-weight:bold;background:#f6f6f6}.plots{display:flex;flex-wrap:wrap;gap:1em}img{border:1px solid #ddd}")
           .Append("</style></head><body>\n<h1>").Append(Encode(title)).Append("</h1>\n");
         sb.Append(Invariant($"<p>Mean AUC {Cell(result.MeanAuc)}, mean pAUC {Cell(result.MeanPartialAuc)} (mean of the machine-type averages).</p>\n"));
-        sb.Append("<table><tr><th>machine type</th><th>id</th><th>AUC</th><th>pAUC</th><th>train clips</th><th>test clips</th><th>threshold</th></tr>\n");
+        sb.Append(Invariant($"<p>Decisions at each model's threshold: false-alarm rate {Cell(result.Decisions.FalseAlarmRate)} on {result.Decisions.NormalClips} normal test clips, detection rate {Cell(result.Decisions.DetectionRate)} on {result.Decisions.AnomalousClips} anomalous ones (means of the machine-type averages).</p>\n"));
+        sb.Append("<table><tr><th>machine type</th><th>id</th><th>AUC</th><th>pAUC</th><th>false-alarm rate</th><th>detection rate</th><th>precision</th><th>F1</th><th>train clips</th><th>test clips</th><th>threshold</th></tr>\n");
         foreach (var type in result.Types)
         {
             foreach (var g in result.Groups.Where(g => g.MachineType == type.MachineType))
-                sb.Append(Invariant($"<tr><td>{Encode(g.MachineType)}</td><td>{Encode(g.Group)}</td><td>{Cell(g.Auc)}</td><td>{Cell(g.PartialAuc)}</td><td>{g.TrainClips}</td><td>{g.TestClips}</td><td>{g.Threshold:G5}</td></tr>\n"));
-            sb.Append(Invariant($"<tr class=\"avg\"><td>{Encode(type.MachineType)}</td><td>average</td><td>{Cell(type.Auc)}</td><td>{Cell(type.PartialAuc)}</td><td></td><td></td><td></td></tr>\n"));
+                sb.Append(Invariant($"<tr><td>{Encode(g.MachineType)}</td><td>{Encode(g.Group)}</td><td>{Cell(g.Auc)}</td><td>{Cell(g.PartialAuc)}</td>{DecisionCells(g.Decisions)}<td>{g.TrainClips}</td><td>{g.TestClips}</td><td>{g.Threshold:G5} <small>({Encode(g.ThresholdSource.Describe())})</small></td></tr>\n"));
+            sb.Append(Invariant($"<tr class=\"avg\"><td>{Encode(type.MachineType)}</td><td>average</td><td>{Cell(type.Auc)}</td><td>{Cell(type.PartialAuc)}</td>{DecisionCells(type.Decisions)}<td></td><td></td><td></td></tr>\n"));
         }
-        sb.Append(Invariant($"<tr class=\"avg\"><td>all</td><td>average</td><td>{Cell(result.MeanAuc)}</td><td>{Cell(result.MeanPartialAuc)}</td><td></td><td></td><td></td></tr>\n</table>\n"));
+        sb.Append(Invariant($"<tr class=\"avg\"><td>all</td><td>average</td><td>{Cell(result.MeanAuc)}</td><td>{Cell(result.MeanPartialAuc)}</td>{DecisionCells(result.Decisions)}<td></td><td></td><td></td></tr>\n</table>\n"));
         sb.Append(OfficialScoreHtml.Section(result.Official));
 
         foreach (var g in result.Groups)
@@ -113,6 +114,9 @@ public static class EvalReport
 
     static string Image(byte[] png, string alt) =>
         $"<img width=\"{Width}\" height=\"{Height}\" alt=\"{Encode(alt)}\" src=\"data:image/png;base64,{Convert.ToBase64String(png)}\">";
+
+    static string DecisionCells(DecisionMetrics d) =>
+        $"<td>{Cell(d.FalseAlarmRate)}</td><td>{Cell(d.DetectionRate)}</td><td>{Cell(d.Precision)}</td><td>{Cell(d.F1)}</td>";
 
     static string Cell(double v) => double.IsFinite(v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "–";
 

@@ -14,10 +14,15 @@ namespace NativeASD.Detection.Detectors;
 /// <param name="BackboneFile">File name of the backbone weights, or null without a backbone.</param>
 /// <param name="BackboneSha256">SHA-256 of that file; scoring refuses a backbone whose hash differs.</param>
 /// <param name="TrainingSampleRate">The training clips' sample rate when they all share one (scoring notes clips at another rate).</param>
+/// <param name="ThresholdSource">How the threshold was obtained; null in models written before thresholds were calibrated
+/// (they used in-sample training scores: see <see cref="ThresholdOrigin"/>).</param>
 public sealed record DetectorModelInfo(
     string Detector, string Features, string? BackboneFile, string? BackboneSha256, string? Taps,
     GammaThreshold Threshold, int TrainingClips, string TrainingSummary, string EngineVersion, string CreatedUtc,
-    int? TrainingSampleRate = null);
+    int? TrainingSampleRate = null, ThresholdProvenance? ThresholdSource = null)
+{
+    public ThresholdProvenance ThresholdOrigin => ThresholdSource ?? ThresholdProvenance.Legacy(TrainingClips);
+}
 
 /// <summary>
 /// A trained detector as one safetensors file: the detector's tensors (F32, and F64 for statistics that must round-trip
@@ -33,9 +38,15 @@ public static class DetectorFile
     // An empirical threshold (one training clip, or all scores equal) has no gamma shape and scale: NaN, written as "NaN".
     static readonly JsonSerializerOptions InfoJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
 
-    public static void Save(string path, IAnomalyDetector detector, DetectorModelInfo info)
+    public static void Save(string path, IAnomalyDetector detector, DetectorModelInfo info) => Write(path, detector.Save(), info);
+
+    /// <summary>
+    /// Writes a detector's state and info (e.g. read by <see cref="Read"/> and given a new threshold) atomically; temp
+    /// files that killed runs left in the folder go first.
+    /// </summary>
+    public static void Write(string path, DetectorState state, DetectorModelInfo info)
     {
-        var state = detector.Save();
+        AtomicFile.RemoveStaleTemporaries(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".");
         var tensors = new List<SafetensorsTensor>();
         foreach (var (name, (shape, data)) in state.Tensors) tensors.Add(SafetensorsTensor.Float32(name, shape, data));
         foreach (var (name, (shape, data)) in state.Float64)
@@ -44,7 +55,7 @@ public static class DetectorFile
         {
             ["format"] = FormatName,
             ["format_version"] = FormatVersion.ToString(CultureInfo.InvariantCulture),
-            ["detector"] = detector.Kind,
+            ["detector"] = info.Detector,
             ["info"] = JsonSerializer.Serialize(info, InfoJson),
         };
         foreach (var (k, v) in state.Metadata) meta["detector." + k] = v;
@@ -65,7 +76,7 @@ public static class DetectorFile
         try { info = JsonSerializer.Deserialize<DetectorModelInfo>(meta["info"], InfoJson) ?? throw new JsonException("empty"); }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or NotSupportedException)
         {
-            throw new WeightFormatException(path, $"damaged model metadata: {e.Message}");
+            throw ModelValidation.Damaged(path, $"metadata: {e.Message}");
         }
         var state = new DetectorState();
         foreach (var (k, value) in meta)
@@ -78,6 +89,7 @@ public static class DetectorFile
                 state.Tensors[e.Name] = (e.Shape, MemoryMarshal.Cast<byte, float>(file.GetBytes(e)).ToArray());
             else throw new WeightFormatException(path, $"tensor {e.Name} has type {e.DType}; detector models hold F32 and F64 only");
         }
+        ModelValidation.Check(path, state, info);
         return (state, info);
     }
 
@@ -91,9 +103,9 @@ public static class DetectorFile
             var detector = kind.Load(state, backend);
             return (detector, info);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or JsonException or KeyNotFoundException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or JsonException or KeyNotFoundException or ArgumentException or OverflowException)
         {
-            throw new WeightFormatException(path, $"damaged detector model: {e.Message}", e);
+            throw ModelValidation.Damaged(path, e.Message, e);
         }
     }
 }

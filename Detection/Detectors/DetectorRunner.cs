@@ -13,12 +13,14 @@ namespace NativeASD.Detection.Detectors;
 /// <summary>What to train: detector kind and settings, features, threshold percentile, cache.</summary>
 /// <param name="Init">ae only: a pretrained dcase-ae weight file (e.g. a converted ad01) the network starts from.</param>
 /// <param name="Int8Activations">A backbone from an int8 file emulates int8 activations (false: float).</param>
+/// <param name="Folds">k of the cross-fitting that sets the threshold (<see cref="CrossFitting"/>); 1 = the training clips' in-sample scores.</param>
+/// <param name="Calibration">Normal clips (files or folders) whose scores set the threshold instead of cross-fitting.</param>
 /// <param name="Domains">knn and smahalanobis: neighbours and whether the training domains are pooled.</param>
 public sealed record FitSettings(
     string Detector = DetectorCatalog.DefaultName, ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
     string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true,
-    DomainOptions? Domains = null);
+    int Folds = CrossFitting.DefaultFolds, IReadOnlyList<string>? Calibration = null, DomainOptions? Domains = null);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);
@@ -49,9 +51,12 @@ public static class DetectorRunner
         return files.Distinct().ToList();
     }
 
-    /// <summary>Features of each file; unreadable clips are skipped and reported in <paramref name="skipped"/> (file: reason).</summary>
+    /// <summary>
+    /// Features of each file; unreadable clips are skipped and reported in <paramref name="skipped"/> (file: reason). The
+    /// cache never costs a clip: when it cannot be written, <paramref name="warn"/> hears it once and the run goes on uncached.
+    /// </summary>
     public static List<ClipFeatures> Extract(IReadOnlyList<string> files, FeatureExtractor extractor, string? cacheDirectory,
-        List<string> skipped, IProgress<DetectorProgress>? progress = null)
+        List<string> skipped, IProgress<DetectorProgress>? progress = null, Action<string>? warn = null)
     {
         var cache = cacheDirectory is null ? null : new FeatureCache(cacheDirectory);
         var result = new List<ClipFeatures>();
@@ -64,6 +69,7 @@ public static class DetectorRunner
             }
             progress?.Report(new DetectorProgress("features", i + 1, files.Count));
         }
+        if (cache?.WriteFailure is string failure) warn?.Invoke($"feature cache not written ({failure}); went on without it");
         return result;
     }
 
@@ -71,8 +77,10 @@ public static class DetectorRunner
     public static IAnomalyDetector Create(FitSettings s, IBackend? backend) => DetectorCatalog.Create(s, backend);
 
     /// <summary>Trains on normal clips and writes the model file atomically. Files labelled anomalous by name are refused.</summary>
+    /// <remarks>The threshold comes from scores the final model was not trained on: out-of-fold scores of the training
+    /// clips (<see cref="CrossFitting"/>), or the scores of <see cref="FitSettings.Calibration"/> clips; see <see cref="ThresholdProvenance"/>.</remarks>
     public static (DetectorModelInfo Info, List<string> Skipped) Fit(IReadOnlyList<string> trainFiles, string modelPath, FitSettings settings,
-        IBackend? backend = null, IProgress<DetectorProgress>? progress = null)
+        IBackend? backend = null, IProgress<DetectorProgress>? progress = null, Action<string>? warn = null)
     {
         var anomalous = trainFiles.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
         if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; training uses normal clips only");
@@ -83,19 +91,65 @@ public static class DetectorRunner
         try
         {
             var skipped = new List<string>();
-            var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress);
+            var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress, warn);
             if (features.Count == 0)
                 throw new IOException($"none of the {trainFiles.Count} training clips could be read; first problem: {skipped.FirstOrDefault()}");
             string summary = detector.Fit(features, progress);
-            var trainingScores = features.Select(detector.Score).ToArray();
-            var threshold = GammaThreshold.Fit(trainingScores, settings.Percentile);
+            var (threshold, source) = SetThreshold(features, detector, extractor, settings, backend, progress, warn);
             var info = new DetectorModelInfo(detector.Kind, extractor.Configuration, backbone is null ? null : Path.GetFullPath(backbone.WeightsPath),
                 backbone?.Sha256, backbone is null ? null : string.Join(",", backbone.Taps), threshold, features.Count, summary,
-                EngineVersion, DateTime.UtcNow.ToString("O"), CommonRate(features.Select(f => f.Source)));
+                EngineVersion, DateTime.UtcNow.ToString("O"), CommonRate(features.Select(f => f.Source)), source);
             DetectorFile.Save(modelPath, detector, info);
             return (info, skipped);
         }
         finally { (detector as IDisposable)?.Dispose(); }
+    }
+
+    /// <summary>The fitted detector's threshold: from calibration clips when given, else from out-of-fold scores, else (too few clips) in-sample.</summary>
+    static (GammaThreshold, ThresholdProvenance) SetThreshold(List<ClipFeatures> features, IAnomalyDetector detector, FeatureExtractor extractor,
+        FitSettings settings, IBackend? backend, IProgress<DetectorProgress>? progress, Action<string>? warn)
+    {
+        if (settings.Calibration is { } inputs)
+        {
+            var clips = CalibrationFeatures(CollectWavs(inputs), extractor, settings.CacheDirectory, progress, warn);
+            return (ThresholdOf(clips, clips.Select(detector.Score).ToArray(), settings.Percentile),
+                new ThresholdProvenance(ThresholdProvenance.Calibration, clips.Count, Folder: inputs[0]));
+        }
+        int folds = CrossFitting.FoldsFor(features.Count, settings.Folds);
+        if (folds == 0)
+            return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
+                new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
+        double[] outOfFold;
+        try { outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => Create(settings, backend), progress); }
+        catch (ArgumentException e)
+        {
+            // A fold model cannot be fitted on its share (e.g. a covariance from 1 clip): the training scores are all there is.
+            warn?.Invoke($"threshold from the training clips' own scores (optimistic): {folds}-fold cross-fitting failed: {e.Message}");
+            return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
+                new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
+        }
+        return (ThresholdOf(features, outOfFold, settings.Percentile), new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds));
+    }
+
+    /// <summary>Features of normal clips that set a threshold: every clip must be read (a threshold is not set from a silently smaller set).</summary>
+    public static List<ClipFeatures> CalibrationFeatures(IReadOnlyList<string> files, FeatureExtractor extractor, string? cacheDirectory,
+        IProgress<DetectorProgress>? progress, Action<string>? warn)
+    {
+        var anomalous = files.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
+        if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; a threshold is calibrated on normal clips only");
+        var skipped = new List<string>();
+        var clips = Extract(files, extractor, cacheDirectory, skipped, progress, warn);
+        if (skipped.Count > 0) throw new IOException($"{skipped.Count} of {files.Count} calibration clips could not be read; first: {skipped[0]}");
+        return clips;
+    }
+
+    /// <summary>The gamma threshold of <paramref name="scores"/>; a non-finite score (a diverged or damaged model) is named.</summary>
+    public static GammaThreshold ThresholdOf(IReadOnlyList<ClipFeatures> clips, double[] scores, double percentile)
+    {
+        int bad = Array.FindIndex(scores, s => !double.IsFinite(s));
+        if (bad >= 0)
+            throw new InvalidDataException($"{clips[bad].Source}: scored {scores[bad]} by the model; training diverged or the model is damaged (lower --lr)");
+        return GammaThreshold.Fit(scores, percentile);
     }
 
     /// <summary>
@@ -110,15 +164,18 @@ public static class DetectorRunner
     /// <summary>Scores files with a model file; unreadable clips are reported in skipped and not scored.</summary>
     /// <param name="backbone">Backbone weights to use instead of the path stored in the model (it must have the stored SHA-256).</param>
     public static (List<ClipScore> Scores, DetectorModelInfo Info, List<string> Skipped) Score(string modelPath, IReadOnlyList<string> files,
-        string? cacheDirectory = null, IBackend? backend = null, IProgress<DetectorProgress>? progress = null, string? backbone = null)
+        string? cacheDirectory = null, IBackend? backend = null, IProgress<DetectorProgress>? progress = null, string? backbone = null,
+        Action<string>? warn = null)
     {
         var (detector, info) = DetectorFile.Load(modelPath, backend);
         try
         {
             using var extractor = ExtractorFor(modelPath, info, backend, backbone);
             var skipped = new List<string>();
-            var features = Extract(files, extractor, cacheDirectory, skipped, progress);
+            var features = Extract(files, extractor, cacheDirectory, skipped, progress, warn);
             var scores = features.Select(f => { double s = detector.Score(f); return new ClipScore(f.Source, s, s > info.Threshold.Threshold); }).ToList();
+            if (scores.FirstOrDefault(s => !double.IsFinite(s.Score)) is ClipScore bad)
+                throw new InvalidDataException($"{modelPath}: scored {bad.File} as {bad.Score}; the model is damaged (re-fit it)");
             return (scores, info, skipped);
         }
         finally { (detector as IDisposable)?.Dispose(); }

@@ -33,11 +33,29 @@ public sealed class MahalanobisDetector : IAnomalyDetector
             int d = _levelSizes[l];
             var x = new float[pooled.Count * d];
             for (int i = 0; i < pooled.Count; i++) pooled[i].AsSpan(start, d).CopyTo(x.AsSpan(i * d, d));
-            _levels[l] = LedoitWolfGaussian.Fit(x, pooled.Count, d);
+            try { _levels[l] = LedoitWolfGaussian.Fit(x, pooled.Count, d); }
+            catch (ArgumentException e) when (e.Message.Contains("not positive definite", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"mahalanobis: {Degenerate(normal, pooled, start, d)}", e);
+            }
             progress?.Report(new DetectorProgress("covariance", l + 1, _levelSizes.Length));
             start += d;
         }
         return $"{normal.Count} clips, {_levelSizes.Length} level(s), shrinkage {string.Join(", ", _levels.Select(g => g.Shrinkage.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}";
+    }
+
+    /// <summary>Names the clips behind a covariance without spread: groups of clips whose features (of one level) are identical.</summary>
+    static string Degenerate(IReadOnlyList<ClipFeatures> normal, List<float[]> pooled, int start, int d)
+    {
+        var groups = Enumerable.Range(0, normal.Count)
+            .GroupBy(i => Convert.ToHexString(System.Runtime.InteropServices.MemoryMarshal.AsBytes(pooled[i].AsSpan(start, d))))
+            .Select(g => g.Select(i => Path.GetFileName(normal[i].Source)).ToList()).OrderByDescending(g => g.Count).ToList();
+        string Names(List<string> g) => string.Join(", ", g.Take(5)) + (g.Count > 5 ? $" and {g.Count - 5} more" : "");
+        return groups.Count == 1
+            ? $"the {normal.Count} training clips are silent or identical (their features are all the same: {Names(groups[0])}); train on recordings of the running machine"
+            : groups.Any(g => g.Count > 1)
+                ? $"the training features have no spread: {groups.Count} distinct among {normal.Count} clips; identical (silent or copied) clips: {string.Join("; ", groups.Where(g => g.Count > 1).Select(Names))}; train on more varied recordings"
+                : $"{normal.Count} training clips are too few for a covariance of {d} features; train on more clips";
     }
 
     public double Score(ClipFeatures clip)

@@ -111,6 +111,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
                 epochLoss += loss.Value * b;
             }
             EpochLosses.Add((float)(epochLoss / count));
+            TrainingDivergedException.ThrowIfNotFinite(epoch + 1, EpochLosses[^1]);
             progress?.Report(new DetectorProgress("epoch", epoch + 1, Options.Epochs, EpochLosses[^1]));
         }
         head.Eval();
@@ -206,6 +207,12 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
             _std = state.Tensor("standardise.std").Data,
             _centre = state.Tensor("centre").Data,
         };
+        // The options decide the head's size: check them against the weights stored before allocating anything.
+        long inputs = detector._mean.Length, w = options.Width, depth = options.Depth, outputs = options.OutputSize;
+        long implied = depth == 0 ? inputs * outputs : inputs * w + (depth - 1) * w * w + w * outputs;
+        long stored = state.Tensors.Where(t => t.Key.StartsWith("head.", StringComparison.Ordinal)).Sum(t => (long)t.Value.Data.Length);
+        if (implied != stored)
+            throw new InvalidDataException($"metric: options (width {w}, depth {depth}, output size {outputs}, {inputs} inputs) imply {implied} head weights, the file holds {stored}");
         detector._head = detector.Build(detector._mean.Length, null);
         TrainingRows.LoadModule(state, "head.", detector._head);
         detector._head.Eval();

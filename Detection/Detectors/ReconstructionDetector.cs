@@ -83,6 +83,7 @@ public abstract class ReconstructionDetector<TNet> : IAnomalyDetector, IDisposab
                 count += b;
             }
             EpochLosses.Add((float)(sum / count));
+            TrainingDivergedException.ThrowIfNotFinite(epoch + 1, EpochLosses[^1]);
             progress?.Report(new DetectorProgress("epoch", epoch + 1, epochs, EpochLosses[^1]));
         }
         net.Eval();
@@ -114,9 +115,30 @@ public abstract class ReconstructionDetector<TNet> : IAnomalyDetector, IDisposab
     /// <summary>Rebuilds the network saved by <see cref="Save"/> into this (freshly constructed) detector.</summary>
     protected void Restore(DetectorState state)
     {
-        CreateNetwork(int.Parse(state.Meta("inputs"), CultureInfo.InvariantCulture));
+        int inputs = int.Parse(state.Meta("inputs"), CultureInfo.InvariantCulture);
+        CheckSizes(state, inputs);
+        CreateNetwork(inputs);
         TrainingRows.LoadModule(state, "model.", Network);
         Network.Eval();
+    }
+
+    /// <summary>
+    /// Sizes from a file decide what is allocated: the input width and every layer width in the options must fit in the
+    /// weights the file holds (a layer of width h after one of width w stores w·h weights), before the network is built.
+    /// </summary>
+    void CheckSizes(DetectorState state, int inputs)
+    {
+        long stored = state.Tensors.Where(t => t.Key.StartsWith("model.", StringComparison.Ordinal)).Sum(t => (long)t.Value.Data.Length);
+        using var options = System.Text.Json.JsonDocument.Parse(OptionsJson);
+        var sizes = options.RootElement.EnumerateObject()
+            .Where(p => p.Name is "Hidden" or "Bottleneck" or "Latent" && p.Value.ValueKind == System.Text.Json.JsonValueKind.Number)
+            .Select(p => (p.Name, Value: p.Value.GetInt64()));
+        if (inputs < 1 || inputs > stored) throw new InvalidDataException($"{Kind}: {inputs} inputs do not fit the {stored} weights stored");
+        foreach (var (name, value) in sizes)
+            if (value < 1 || value * inputs > stored && value * value > stored)
+                throw new InvalidDataException($"{Kind}: {name} {value} does not fit the {stored} weights stored");
+        if (options.RootElement.TryGetProperty("HiddenLayers", out var layers) && (layers.GetInt32() < 0 || layers.GetInt32() > 64))
+            throw new InvalidDataException($"{Kind}: {layers.GetInt32()} hidden layers (0 to 64 expected)");
     }
 
     public void Dispose()

@@ -3,9 +3,9 @@ using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using NativeASD.Engine.IO;
 using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Thresholds;
 using NativeASD.Kernels;
 using NativeASD.Weights;
 
@@ -20,18 +20,22 @@ public sealed record EvalSettings(FitSettings Fit, bool PerType = false, int Job
 public sealed record ScoredClip(string File, double Score, bool Decision, bool? Anomalous);
 
 /// <summary>Results of one machine ID (or section): AUC and pAUC (NaN when the test clips are not labelled with both
-/// classes), the model's threshold, the CSVs written, and whether it was taken from a previous run.</summary>
+/// classes), the decision metrics at the model's threshold, the CSVs written, and whether it was taken from a previous run.</summary>
 public sealed record GroupResult(
     string MachineType, string Group, int TrainClips, int TestClips, double Auc, double PartialAuc, double Threshold,
-    string ScoreCsv, string DecisionCsv, string Model, bool Resumed, IReadOnlyList<ScoredClip> Clips);
+    ThresholdProvenance ThresholdSource, string ScoreCsv, string DecisionCsv, string Model, bool Resumed, IReadOnlyList<ScoredClip> Clips)
+{
+    public DecisionMetrics Decisions { get; } = DecisionMetrics.Of(Clips);
+}
 
-/// <summary>Mean AUC and pAUC over the IDs of one machine type.</summary>
-public sealed record TypeAverage(string MachineType, double Auc, double PartialAuc);
+/// <summary>Mean AUC, pAUC and decision metrics over the IDs of one machine type.</summary>
+public sealed record TypeAverage(string MachineType, double Auc, double PartialAuc, DecisionMetrics Decisions);
 
-/// <summary>A finished evaluation: per-ID results, per-type averages, the mean of the type averages, and results.csv.</summary>
+/// <summary>A finished evaluation: per-ID results, per-type averages, the mean of the type averages (AUC, pAUC and
+/// decision metrics alike), and results.csv.</summary>
 public sealed record EvalResult(
     string OutputDirectory, IReadOnlyList<GroupResult> Groups, IReadOnlyList<TypeAverage> Types, double MeanAuc, double MeanPartialAuc,
-    string ResultsCsv, IReadOnlyList<string> Warnings)
+    DecisionMetrics Decisions, string ResultsCsv, IReadOnlyList<string> Warnings)
 {
     /// <summary>The DCASE year whose rules were applied.</summary>
     public int Year { get; init; } = 2020;
@@ -65,8 +69,8 @@ public static class DcaseEvaluation
         var units = machines.Select(m => (Machine: m, Units: UnitsOf(m, settings.PerType))).ToList();
         string models = Path.Combine(outDir, "models");
         Directory.CreateDirectory(models);
-        RemoveStaleTemporaries(outDir);
-        RemoveStaleTemporaries(models);
+        AtomicFile.RemoveStaleTemporaries(outDir);
+        AtomicFile.RemoveStaleTemporaries(models);
 
         string settingsJson = SettingsJson(settings);
         int jobs = Math.Clamp(settings.Jobs, 1, units.Count);
@@ -101,30 +105,37 @@ public static class DcaseEvaluation
 
         var groups = results.SelectMany(r => r).ToList();
         var types = groups.GroupBy(g => g.MachineType)
-            .Select(g => new TypeAverage(g.Key, MeanOf(g.Select(x => x.Auc)), MeanOf(g.Select(x => x.PartialAuc)))).ToList();
+            .Select(g => new TypeAverage(g.Key, MeanOf(g.Select(x => x.Auc)), MeanOf(g.Select(x => x.PartialAuc)),
+                DecisionMetrics.Mean([.. g.Select(x => x.Decisions)]))).ToList();
         double meanAuc = MeanOf(types.Select(t => t.Auc)), meanPauc = MeanOf(types.Select(t => t.PartialAuc));
+        var decisions = DecisionMetrics.Mean([.. types.Select(t => t.Decisions)]);
         string resultsCsv = Path.Combine(outDir, "results.csv");
         var official = OfficialScore.Compute(groups, year, settings.MaxFpr);
         DcaseLayouts.WriteDomainFiles(outDir, groups, year);
-        string table = ResultsTable(groups, types, meanAuc, meanPauc);
+        string table = ResultsTable(groups, types, meanAuc, meanPauc, decisions);
         WriteText(resultsCsv, official is null ? table : table + OfficialScore.ResultRows(official, table[..table.IndexOf('\n')].Count(c => c == ',') + 1));
-        lock (warnings) return new EvalResult(outDir, groups, types, meanAuc, meanPauc, resultsCsv, [.. warnings]) { Year = year, Official = official };
+        lock (warnings) return new EvalResult(outDir, groups, types, meanAuc, meanPauc, decisions, resultsCsv, [.. warnings]) { Year = year, Official = official };
     }
 
-    /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold</c>, a row per ID, a row
-    /// <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of the type averages, as DCASE ranks).</summary>
-    public static string ResultsTable(IReadOnlyList<GroupResult> groups, IReadOnlyList<TypeAverage> types, double meanAuc, double meanPauc)
+    /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,
+    /// precision,recall,f1,threshold_source</c> (cross-fit, calibration or in-sample), a row per ID, a row <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of
+    /// the type averages, as DCASE ranks). Empty cells where a value is undefined.</summary>
+    public static string ResultsTable(IReadOnlyList<GroupResult> groups, IReadOnlyList<TypeAverage> types, double meanAuc, double meanPauc,
+        DecisionMetrics decisions)
     {
-        var sb = new StringBuilder("machine_type,id,auc,pauc,train_clips,test_clips,threshold\n");
+        var sb = new StringBuilder("machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,precision,recall,f1,threshold_source\n");
         foreach (var type in types)
         {
             foreach (var g in groups.Where(g => g.MachineType == type.MachineType))
-                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R}\n");
-            sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R},{Rates(g.Decisions)},{g.ThresholdSource.Source}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,,{Rates(type.Decisions)},\n");
         }
-        sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,\n");
+        sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,,{Rates(decisions)},\n");
         return sb.ToString();
     }
+
+    static string Rates(DecisionMetrics d) =>
+        $"{Number(d.FalseAlarmRate)},{Number(d.DetectionRate)},{Number(d.Precision)},{Number(d.Recall)},{Number(d.F1)}";
 
     /// <summary>Submission file names: <c>anomaly_score_fan_id_00.csv</c>, or <c>anomaly_score_fan_section_00_test.csv</c>.</summary>
     public static (string Scores, string Decisions) CsvNames(string machineType, string group)
@@ -152,7 +163,7 @@ public static class DcaseEvaluation
 
     sealed record Unit(string MachineType, string Name, IReadOnlyList<string> Groups, IReadOnlyList<ClipName> Train, IReadOnlyList<ClipName> Test);
 
-    sealed record Marker(string Key, string Model, double Threshold, int TrainClips, MarkerGroup[] Groups);
+    sealed record Marker(string Key, string Model, double Threshold, int TrainClips, MarkerGroup[] Groups, ThresholdProvenance? ThresholdSource);
 
     sealed record MarkerGroup(string Group, string ScoreCsv, string DecisionCsv);
 
@@ -174,16 +185,18 @@ public static class DcaseEvaluation
         var testByGroup = unit.Groups.ToDictionary(g => g, g => unit.Test.Where(c => c.Group == g).ToList());
 
         if (TryResume(markerPath, key, outDir) is Marker done)
-            return done.Groups.Select(g => Result(unit, g.Group, done.TrainClips, done.Threshold, outDir, g.ScoreCsv, g.DecisionCsv, done.Model, true,
+            return done.Groups.Select(g => Result(unit, g.Group, done.TrainClips, done.Threshold,
+                done.ThresholdSource ?? ThresholdProvenance.Legacy(done.TrainClips), outDir, g.ScoreCsv, g.DecisionCsv, done.Model, true,
                 Load(outDir, g.ScoreCsv, g.DecisionCsv), settings.MaxFpr)).ToList();
 
         var fitSettings = settings.Fit;
+        void Warn(string w) { lock (warnings) if (!warnings.Contains(w)) warnings.Add(w); }
         DetectorModelInfo info;
         List<string> skipped;
         try
         {
             (info, skipped) = DetectorRunner.Fit(unit.Train.Select(c => c.File).ToList(), model, fitSettings, backend,
-                new Labelled(progress, $"{unit.Name} fit"));
+                new Labelled(progress, $"{unit.Name} fit"), Warn);
         }
         catch (ArgumentException e)
         {
@@ -192,7 +205,7 @@ public static class DcaseEvaluation
         }
         lock (warnings) warnings.AddRange(skipped.Select(s => $"skipped training clip {s}"));
         var (scores, _, unscored) = DetectorRunner.Score(model, unit.Test.Select(c => c.File).ToList(), fitSettings.CacheDirectory, backend,
-            new Labelled(progress, $"{unit.Name} score"));
+            new Labelled(progress, $"{unit.Name} score"), warn: Warn);
         if (unscored.Count > 0)
             throw new IOException($"{unscored.Count} of {unit.Test.Count} test clips of {unit.MachineType} could not be scored; first: {unscored[0]}");
         cancel.ThrowIfCancellationRequested();
@@ -208,14 +221,15 @@ public static class DcaseEvaluation
             WriteText(Path.Combine(outDir, scoreName), string.Concat(clips.Select(c => string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(c.File)},{c.Score:R}\n"))));
             WriteText(Path.Combine(outDir, decisionName), string.Concat(clips.Select(c => $"{Path.GetFileName(c.File)},{(c.Decision ? 1 : 0)}\n")));
             markerGroups.Add(new MarkerGroup(group, scoreName, decisionName));
-            results.Add(Result(unit, group, info.TrainingClips, info.Threshold.Threshold, outDir, scoreName, decisionName, Path.GetFileName(model), false, clips, settings.MaxFpr));
+            results.Add(Result(unit, group, info.TrainingClips, info.Threshold.Threshold, info.ThresholdOrigin, outDir, scoreName, decisionName,
+                Path.GetFileName(model), false, clips, settings.MaxFpr));
         }
-        var marker = new Marker(key, Path.GetFileName(model), info.Threshold.Threshold, info.TrainingClips, [.. markerGroups]);
+        var marker = new Marker(key, Path.GetFileName(model), info.Threshold.Threshold, info.TrainingClips, [.. markerGroups], info.ThresholdOrigin);
         WriteText(markerPath, JsonSerializer.Serialize(marker));
         return results;
     }
 
-    static GroupResult Result(Unit unit, string group, int trainClips, double threshold, string outDir, string scoreCsv, string decisionCsv,
+    static GroupResult Result(Unit unit, string group, int trainClips, double threshold, ThresholdProvenance thresholdSource, string outDir, string scoreCsv, string decisionCsv,
         string model, bool resumed, List<ScoredClip> clips, double maxFpr)
     {
         double auc = double.NaN, pauc = double.NaN;
@@ -227,7 +241,7 @@ public static class DcaseEvaluation
             pauc = RocMetrics.PartialAuc(s, y, maxFpr);
         }
         int trainOfGroup = unit.Groups.Count == 1 ? trainClips : unit.Train.Count(c => c.Group == group);
-        return new GroupResult(unit.MachineType, group, trainOfGroup, clips.Count, auc, pauc, threshold,
+        return new GroupResult(unit.MachineType, group, trainOfGroup, clips.Count, auc, pauc, threshold, thresholdSource,
             Path.Combine(outDir, scoreCsv), Path.Combine(outDir, decisionCsv), Path.Combine(outDir, "models", model), resumed, clips);
     }
 
@@ -259,7 +273,7 @@ public static class DcaseEvaluation
     static string SettingsJson(EvalSettings s) => JsonSerializer.Serialize(new
     {
         s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
-        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
+        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion, Threshold = $"{s.Fit.Folds}-fold cross-fit",
     });
 
     static string UnitKey(Unit unit, string settingsJson)
@@ -274,15 +288,6 @@ public static class DcaseEvaluation
     }
 
     static void WriteText(string path, string text) => AtomicFile.Write(path, s => s.Write(Encoding.UTF8.GetBytes(text)));
-
-    static readonly Regex AtomicTemporary = new(@"^\..+\.\d+\.[0-9a-f]{32}\.tmp$", RegexOptions.CultureInvariant);
-
-    /// <summary>Temporaries that a killed process (not a cancelled one: that cleans up) left beside their targets.</summary>
-    static void RemoveStaleTemporaries(string dir)
-    {
-        foreach (string file in Directory.GetFiles(dir, ".*.tmp"))
-            if (AtomicTemporary.IsMatch(Path.GetFileName(file))) File.Delete(file);
-    }
 
     static string Number(double v) => double.IsNaN(v) ? "" : v.ToString("F6", CultureInfo.InvariantCulture);
 

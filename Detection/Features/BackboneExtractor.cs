@@ -73,7 +73,8 @@ public sealed class BackboneExtractor : FeatureExtractor
 
     public override int SampleRate => _model.Frontend.SampleRate;
 
-    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, _mix, _model.Frontend.SampleRate));
+    /// <summary>Long files are streamed in blocks (<see cref="LongClip"/>), so memory does not grow with their length.</summary>
+    public override ClipFeatures Extract(string path) => LongClip.Extract(path, _mix, _model.Frontend.SampleRate, Extract);
 
     public override FrontendPreset Preset => _model.Frontend;
 

@@ -24,8 +24,24 @@ public sealed record FeatureConfiguration(string Kind, ChannelMix Mix, string? P
         };
     }
 
-    /// <exception cref="InvalidDataException">The text is none of the three forms.</exception>
+    /// <summary>Longest frame stack accepted (the features command's --stack bound): a file decides what gets allocated.</summary>
+    public const int MaxFrames = 1000;
+
+    /// <exception cref="InvalidDataException">The text is none of the three forms, or names an unknown preset, a stack
+    /// outside 1..<see cref="MaxFrames"/>, a malformed SHA-256 or no taps.</exception>
     public static FeatureConfiguration Parse(string text)
+    {
+        var c = ParseForm(text);
+        if (c.Preset is string preset && !Engine.Frontend.FrontendPreset.All.Any(p => p.Name == preset))
+            throw new InvalidDataException($"feature configuration '{text}' names an unknown frontend preset '{preset}'");
+        if (c.Kind == StackedFrames && c.Frames is < 1 or > MaxFrames)
+            throw new InvalidDataException($"feature configuration '{text}' stacks {c.Frames} frames (1 to {MaxFrames})");
+        if (c.Kind == Backbone && (c.BackboneSha256 is not { Length: 64 } sha || !sha.All(char.IsAsciiHexDigitLower) || c.Taps is not { Count: > 0 }))
+            throw new InvalidDataException($"feature configuration '{text}' needs a SHA-256 and at least one tap");
+        return c;
+    }
+
+    static FeatureConfiguration ParseForm(string text)
     {
         try
         {

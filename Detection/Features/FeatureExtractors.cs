@@ -93,7 +93,9 @@ public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix
 /// <summary>
 /// Features on disk, keyed by SHA-256 of (file content, extractor configuration): re-fitting with other detector settings
 /// re-uses them, and a changed file or configuration misses. Entries are float32 .npy [rows, dim] written atomically;
-/// tap levels are in the file name. A damaged entry is recomputed, never trusted.
+/// tap levels are in the file name. The cache is an optimisation only: an entry that cannot be read (damaged, unreadable,
+/// a folder in its place) is a miss and is recomputed; the first write that fails (read-only or full disk, no HOME) is
+/// kept in <see cref="WriteFailure"/> and the run goes on without writing; a clip is never lost because of the cache.
 /// </summary>
 public sealed class FeatureCache(string directory)
 {
@@ -101,31 +103,62 @@ public sealed class FeatureCache(string directory)
     public int Hits { get; private set; }
     public int Misses { get; private set; }
 
+    bool _swept;
+
+    /// <summary>Why writing stopped ("DIR: reason"), or null while writes succeed.</summary>
+    public string? WriteFailure { get; private set; }
+
     public ClipFeatures GetOrExtract(string path, FeatureExtractor extractor)
     {
         string key = Key(path, extractor.Configuration);
-        var existing = System.IO.Directory.Exists(Directory) ? System.IO.Directory.GetFiles(Directory, key + ".*.npy") : [];
+        if (TryRead(path, key) is ClipFeatures cached)
+        {
+            lock (this) Hits++;
+            return cached;
+        }
+        var computed = extractor.Extract(path);
+        lock (this) Misses++;
+        if (WriteFailure is null) TryWrite(key, computed);
+        return computed;
+    }
+
+    ClipFeatures? TryRead(string path, string key)
+    {
+        string[] existing;
+        try { existing = System.IO.Directory.Exists(Directory) ? System.IO.Directory.GetFiles(Directory, key + ".*.npy") : []; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
         foreach (var file in existing)
         {
             try
             {
                 var levels = Path.GetFileNameWithoutExtension(file)[(key.Length + 1)..].Split('-').Select(int.Parse).ToArray();
                 var (data, shape) = NpyFile.Read(file);
+                if (shape.Length != 2) continue;
                 var features = new ClipFeatures(path, data, shape[0], shape[1], levels);
                 features.Validate();
-                lock (this) Hits++;
                 return features;
             }
-            catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or InvalidDataException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException or IndexOutOfRangeException or InvalidDataException or ArgumentException)
             {
-                File.Delete(file);
+                try { File.Delete(file); } catch (Exception d) when (d is IOException or UnauthorizedAccessException) { }
             }
         }
-        var computed = extractor.Extract(path);
-        System.IO.Directory.CreateDirectory(Directory);
-        NpyFile.Write(Path.Combine(Directory, $"{key}.{string.Join("-", computed.Levels)}.npy"), computed.Values, computed.Rows, computed.Dimension);
-        lock (this) Misses++;
-        return computed;
+        return null;
+    }
+
+    void TryWrite(string key, ClipFeatures features)
+    {
+        try
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+            if (!_swept) AtomicFile.RemoveStaleTemporaries(Directory);   // leftovers of killed runs, once per cache
+            _swept = true;
+            NpyFile.Write(Path.Combine(Directory, $"{key}.{string.Join("-", features.Levels)}.npy"), features.Values, features.Rows, features.Dimension);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            lock (this) WriteFailure ??= e.Message.Contains(Directory, StringComparison.Ordinal) ? e.Message : $"{Directory}: {e.Message}";
+        }
     }
 
     static string Key(string path, string configuration)

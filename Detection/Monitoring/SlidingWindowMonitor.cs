@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using NativeASD.Engine.Audio;
 using NativeASD.Detection.Detectors;
 using NativeASD.Detection.Explanations;
@@ -61,6 +63,10 @@ public sealed class SlidingWindowMonitor
     /// <summary>Sample rate the pushed samples must have (the extractor's).</summary>
     public int SampleRate => extractor.SampleRate;
 
+    /// <summary>Wall time the last window took from its last sample to its score (features and detector), in milliseconds.
+    /// Kept out of <see cref="MonitorReading"/>, whose values depend on the samples only.</summary>
+    public double LastLatencyMs { get; private set; }
+
     /// <summary>Samples pushed so far.</summary>
     public long SamplesReceived => received;
 
@@ -98,10 +104,16 @@ public sealed class SlidingWindowMonitor
         // Oldest sample is at 'at': [at, w) then [0, at).
         ring.AsSpan(at).CopyTo(window);
         ring.AsSpan(0, at).CopyTo(window.AsSpan(w - at));
+        long start = Stopwatch.GetTimestamp();
         double score = detector.Score(extractor.Extract(clip));
+        double latency = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        if (!double.IsFinite(score))
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,
+                $"{clip.Source}: the window ending at {(double)received / extractor.SampleRate:0.###} s scored {score}; the model or the input is damaged"));
         bool anomalous = score > Settings.Threshold;
         consecutive = anomalous ? consecutive + 1 : 0;
-        // Only anomalous windows are explained: one extra scoring per band, paid when someone will look.
+        LastLatencyMs = latency;
+        // Only anomalous windows are explained: one extra scoring per segment and band, paid when someone will look.
         var band = anomalous ? ClipExplainer.TopBand(detector, extractor, clip) : null;
         return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive, band);
     }

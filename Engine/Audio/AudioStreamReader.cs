@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace NativeASD.Engine.Audio;
 
 /// <summary>
@@ -18,14 +16,10 @@ public sealed class AudioStreamReader : IDisposable
     readonly FileStream stream;
     readonly WavContainer container;
     readonly ChannelMix mix;
-    readonly Resampler? resampler;
+    readonly MonoBlocks blocks;
     readonly int blockFrames;
     readonly byte[] raw;
-    readonly float[] mono;
-    readonly float[] resampled;
-    int resampledStart, resampledEnd;
     long framesDecoded;
-    bool flushed;
 
     internal AudioStreamReader(string path, ChannelMix mix, int? targetRate)
     {
@@ -45,27 +39,13 @@ public sealed class AudioStreamReader : IDisposable
         {
             container = WavContainer.Read(stream, path);
             var info = container.Info;
-            if (!mix.IsMean && mix.Channel >= info.Channels)
-                throw new ArgumentException($"{path}: channel {mix.Channel} requested, the file has {info.Channels} channel(s) (use 0..{info.Channels - 1} or 'mean')");
-            if (targetRate is int rate && (rate <= 0 || rate > WavContainer.MaxSampleRate))
-                throw new ArgumentException($"target sample rate {rate} Hz is outside 1..{WavContainer.MaxSampleRate}");
             this.mix = mix;
             stream.Position = container.DataOffset;
             blockFrames = Math.Clamp(MaxBlockBytes / container.BlockAlign, 1, BlockFrames);
+            blocks = new MonoBlocks(path, info.Channels, info.SampleRate, mix, targetRate, blockFrames);
             raw = new byte[blockFrames * container.BlockAlign];
-            mono = new float[blockFrames];
-            SampleRate = targetRate ?? info.SampleRate;
-            if (SampleRate != info.SampleRate)
-            {
-                resampler = new Resampler(info.SampleRate, SampleRate);
-                resampled = new float[Math.Max(resampler.OutputCapacity(blockFrames), resampler.FlushCapacity)];
-                Length = resampler.OutputLength(info.Frames);
-            }
-            else
-            {
-                resampled = [];
-                Length = info.Frames;
-            }
+            SampleRate = blocks.SampleRate;
+            Length = blocks.Length(info.Frames);
         }
         catch
         {
@@ -89,31 +69,9 @@ public sealed class AudioStreamReader : IDisposable
         int written = 0;
         while (written < destination.Length)
         {
-            if (resampler is null)
-            {
-                int frames = DecodeBlock(destination[written..]);
-                if (frames == 0) break;
-                written += frames;
-                continue;
-            }
-            if (resampledStart < resampledEnd)
-            {
-                int n = Math.Min(resampledEnd - resampledStart, destination.Length - written);
-                resampled.AsSpan(resampledStart, n).CopyTo(destination[written..]);
-                resampledStart += n;
-                written += n;
-                continue;
-            }
-            if (flushed) break;
-            int decoded = DecodeBlock(mono);
-            resampledStart = 0;
-            if (decoded > 0)
-                resampledEnd = resampler.Process(mono.AsSpan(0, decoded), resampled);
-            else
-            {
-                resampledEnd = resampler.Flush(resampled);
-                flushed = true;
-            }
+            int n = blocks.Read(destination[written..], DecodeBlock);
+            if (n == 0) break;
+            written += n;
         }
         return written;
     }
@@ -128,41 +86,10 @@ public sealed class AudioStreamReader : IDisposable
         int got = stream.ReadAtLeast(raw.AsSpan(0, bytes), bytes, throwOnEndOfStream: false);
         if (got < bytes)
             throw new AudioFormatException(Info.Path, $"truncated: the data ended {bytes - got} bytes early in frame {framesDecoded + got / container.BlockAlign}");
-        Decode(raw.AsSpan(0, bytes), destination[..frames], framesDecoded);
+        SampleCodecs.Decode(container.Encoding, container.BytesPerSample, raw.AsSpan(0, bytes), destination[..frames], Info.Channels,
+            mix.IsMean ? -1 : mix.Channel, Info.Path, framesDecoded);
         framesDecoded += frames;
         return frames;
-    }
-
-    void Decode(ReadOnlySpan<byte> bytes, Span<float> destination, long firstFrame)
-    {
-        if (container.Encoding == SampleEncoding.Float) CheckFinite(bytes, firstFrame);
-        int channels = Info.Channels, first = mix.IsMean ? -1 : mix.Channel;
-        switch (container.Encoding, container.BytesPerSample)
-        {
-            case (SampleEncoding.Pcm, 1): SampleCodecs.Decode<SampleCodecs.Pcm8>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Pcm, 2): SampleCodecs.Decode<SampleCodecs.Pcm16>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Pcm, 3): SampleCodecs.Decode<SampleCodecs.Pcm24>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Pcm, _): SampleCodecs.Decode<SampleCodecs.Pcm32>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Float, 4): SampleCodecs.Decode<SampleCodecs.Float32>(bytes, destination, channels, first); break;
-            case (SampleEncoding.Float, _): SampleCodecs.Decode<SampleCodecs.Float64>(bytes, destination, channels, first); break;
-            case (SampleEncoding.MuLaw, _): SampleCodecs.Decode<SampleCodecs.MuLaw>(bytes, destination, channels, first); break;
-            default: SampleCodecs.Decode<SampleCodecs.ALaw>(bytes, destination, channels, first); break;
-        }
-    }
-
-    /// <summary>Rejects NaN and ±Inf in a block of float samples, naming the first one (index counted over all channels from the start of the data).</summary>
-    void CheckFinite(ReadOnlySpan<byte> bytes, long firstFrame)
-    {
-        int size = container.BytesPerSample, channels = Info.Channels;
-        for (int i = 0; i < bytes.Length / size; i++)
-        {
-            var b = bytes.Slice(i * size, size);
-            double v = size == 4 ? BinaryPrimitives.ReadSingleLittleEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b);
-            if (double.IsFinite(v)) continue;
-            long index = firstFrame * channels + i;
-            throw new AudioFormatException(Info.Path,
-                $"sample {index} (frame {index / channels}, channel {index % channels}) is {(double.IsNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf")}; float WAV samples must be finite");
-        }
     }
 
     public void Dispose() => stream.Dispose();

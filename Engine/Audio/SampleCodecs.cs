@@ -90,4 +90,37 @@ internal static class SampleCodecs
             destination[f] = (float)(sum / channels);
         }
     }
+
+    /// <summary>Decodes interleaved frames of any supported encoding (see <see cref="Decode{T}"/>); float data must be finite.</summary>
+    /// <param name="firstFrame">index of the block's first frame in the whole data, for the message naming a non-finite sample.</param>
+    public static void Decode(SampleEncoding encoding, int bytesPerSample, ReadOnlySpan<byte> bytes, Span<float> destination, int channels,
+        int channel, string source, long firstFrame)
+    {
+        if (encoding == SampleEncoding.Float) CheckFinite(bytes, bytesPerSample, channels, source, firstFrame);
+        switch (encoding, bytesPerSample)
+        {
+            case (SampleEncoding.Pcm, 1): Decode<Pcm8>(bytes, destination, channels, channel); break;
+            case (SampleEncoding.Pcm, 2): Decode<Pcm16>(bytes, destination, channels, channel); break;
+            case (SampleEncoding.Pcm, 3): Decode<Pcm24>(bytes, destination, channels, channel); break;
+            case (SampleEncoding.Pcm, _): Decode<Pcm32>(bytes, destination, channels, channel); break;
+            case (SampleEncoding.Float, 4): Decode<Float32>(bytes, destination, channels, channel); break;
+            case (SampleEncoding.Float, _): Decode<Float64>(bytes, destination, channels, channel); break;
+            case (SampleEncoding.MuLaw, _): Decode<MuLaw>(bytes, destination, channels, channel); break;
+            default: Decode<ALaw>(bytes, destination, channels, channel); break;
+        }
+    }
+
+    /// <summary>Rejects NaN and ±Inf in a block of float samples, naming the first one (index counted over all channels from the start of the data).</summary>
+    static void CheckFinite(ReadOnlySpan<byte> bytes, int size, int channels, string source, long firstFrame)
+    {
+        for (int i = 0; i < bytes.Length / size; i++)
+        {
+            var b = bytes.Slice(i * size, size);
+            double v = size == 4 ? BinaryPrimitives.ReadSingleLittleEndian(b) : BinaryPrimitives.ReadDoubleLittleEndian(b);
+            if (double.IsFinite(v)) continue;
+            long index = firstFrame * channels + i;
+            throw new AudioFormatException(source,
+                $"sample {index} (frame {index / channels}, channel {index % channels}) is {(double.IsNaN(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf")}; float WAV samples must be finite");
+        }
+    }
 }

@@ -54,21 +54,10 @@ internal sealed record WavContainer(AudioInfo Info, SampleEncoding Encoding, int
         }
 
         int channels = format.Channels, bits = format.BitsPerSample, rate = format.SampleRate;
-        if (channels <= 0) throw new AudioFormatException(path, "the format chunk declares 0 channels");
-        if (rate <= 0 || rate > MaxSampleRate)
-            throw new AudioFormatException(path, $"sample rate {rate} Hz is outside 1..{MaxSampleRate}");
-        var (encoding, name) = Classify(format, chunks.SubFormat, path);
-        int[] allowedBits = encoding switch
-        {
-            SampleEncoding.Pcm => [8, 16, 24, 32],
-            SampleEncoding.Float => [32, 64],
-            _ => [8],
-        };
-        if (Array.IndexOf(allowedBits, bits) < 0)
-            throw new AudioFormatException(path, $"{bits}-bit {name} is not supported (supported: {string.Join("/", allowedBits)}-bit)");
+        var subFormat = format.Encoding == WaveFormatEncoding.Extensible
+            ? chunks.SubFormat ?? (format is WaveFormatExtensible ext ? ext.SubFormat : Guid.Empty) : (Guid?)null;
+        var (encoding, name) = CheckFormat((int)format.Encoding, subFormat, channels, rate, bits, format.BlockAlign, path);
         int blockAlign = format.BlockAlign;
-        if (blockAlign != channels * (bits / 8))
-            throw new AudioFormatException(path, $"block size {blockAlign} bytes does not match {channels} channel(s) × {bits} bits");
 
         long available = fileLength - dataOffset;
         if (dataLength > available)
@@ -78,12 +67,34 @@ internal sealed record WavContainer(AudioInfo Info, SampleEncoding Encoding, int
         return new WavContainer(new AudioInfo(path, rate, channels, bits, name, frames), encoding, blockAlign, dataOffset, dataLength);
     }
 
-    static (SampleEncoding, string) Classify(WaveFormat format, Guid? subFormat, string path)
+    /// <summary>
+    /// Validates a format chunk's fields (from a file or a stream header) and says how its samples decode: the encoding
+    /// and its name ("pcm", "float", "mulaw", "alaw"). <paramref name="subFormat"/> is the EXTENSIBLE sub-format, if any.
+    /// </summary>
+    internal static (SampleEncoding Encoding, string Name) CheckFormat(int tag, Guid? subFormat, int channels, int rate, int bits, int blockAlign, string path)
     {
-        var tag = format.Encoding;
+        if (channels <= 0) throw new AudioFormatException(path, "the format chunk declares 0 channels");
+        if (rate <= 0 || rate > MaxSampleRate)
+            throw new AudioFormatException(path, $"sample rate {rate} Hz is outside 1..{MaxSampleRate}");
+        var (encoding, name) = Classify((WaveFormatEncoding)tag, subFormat, path);
+        int[] allowedBits = encoding switch
+        {
+            SampleEncoding.Pcm => [8, 16, 24, 32],
+            SampleEncoding.Float => [32, 64],
+            _ => [8],
+        };
+        if (Array.IndexOf(allowedBits, bits) < 0)
+            throw new AudioFormatException(path, $"{bits}-bit {name} is not supported (supported: {string.Join("/", allowedBits)}-bit)");
+        if (blockAlign != channels * (bits / 8))
+            throw new AudioFormatException(path, $"block size {blockAlign} bytes does not match {channels} channel(s) × {bits} bits");
+        return (encoding, name);
+    }
+
+    static (SampleEncoding, string) Classify(WaveFormatEncoding tag, Guid? subFormat, string path)
+    {
         if (tag == WaveFormatEncoding.Extensible)
         {
-            var sub = subFormat ?? (format is WaveFormatExtensible ext ? ext.SubFormat : Guid.Empty);
+            var sub = subFormat ?? Guid.Empty;
             if (sub == AudioMediaSubtypes.MEDIASUBTYPE_PCM) return (SampleEncoding.Pcm, "pcm");
             if (sub == AudioMediaSubtypes.MEDIASUBTYPE_IEEE_FLOAT) return (SampleEncoding.Float, "float");
             throw new AudioFormatException(path, $"unsupported WAVE_FORMAT_EXTENSIBLE sub-format {sub} (supported: PCM, IEEE float)");

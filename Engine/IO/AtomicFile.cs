@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
 namespace NativeASD.Engine.IO;
 
 /// <summary>
@@ -9,7 +12,7 @@ namespace NativeASD.Engine.IO;
 /// <example><code>
 /// using (var file = AtomicFile.Create(path)) { file.Stream.Write(bytes); file.Commit(); }   // no Commit: the old file stays
 /// </code></example>
-public sealed class AtomicFile : IDisposable
+public sealed partial class AtomicFile : IDisposable
 {
     readonly string _path, _temp;
     bool _committed;
@@ -49,5 +52,39 @@ public sealed class AtomicFile : IDisposable
         using var file = Create(path);
         write(file.Stream);
         file.Commit();
+    }
+
+    [GeneratedRegex(@"^\..+\.(\d+)\.[0-9a-f]{32}\.tmp$", RegexOptions.CultureInvariant)]
+    private static partial Regex Temporary();
+
+    /// <summary>
+    /// Deletes the temporary files of atomic writes into <paramref name="directory"/> whose writing process has ended
+    /// (killed: a write that fails removes its own). Temporaries of running processes, and other files, are left alone; a
+    /// folder that cannot be listed or a file that cannot be deleted is skipped. Called by the next model, evaluation or
+    /// cache write into a folder, so killed runs do not leave model-sized hidden files behind for good.
+    /// </summary>
+    public static void RemoveStaleTemporaries(string directory)
+    {
+        string[] candidates;
+        try { candidates = Directory.Exists(directory) ? Directory.GetFiles(directory, ".*.tmp") : []; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return; }
+        foreach (string file in candidates)
+        {
+            var match = Temporary().Match(Path.GetFileName(file));
+            if (!match.Success || !int.TryParse(match.Groups[1].ValueSpan, out int pid) || IsRunning(pid)) continue;
+            try { File.Delete(file); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException) { return false; }
+        catch (InvalidOperationException) { return false; }
     }
 }

@@ -31,7 +31,7 @@ public sealed class EvalDcaseLayoutsTests : IDisposable
         {
             var clips = DcaseEvaluation.ReadSubmissionCsv(path).Select(r => new ScoredClip(r.File, r.Value, false, ClipName.Parse(r.File).Anomalous)).ToList();
             string type = Path.GetFileName(path)["anomaly_score_".Length..^"_section_00_test.csv".Length];
-            return new GroupResult(type, "section_00", 2, clips.Count, double.NaN, double.NaN, 0, path, "", "", false, clips);
+            return new GroupResult(type, "section_00", 2, clips.Count, double.NaN, double.NaN, 0, NativeASD.Detection.Thresholds.ThresholdProvenance.Legacy(2), path, "", "", false, clips);
         }).ToList();
         Assert.Equal(OfficialScore.Compute(groups, 2022)!.Score, official, 12);
         string results = File.ReadAllText(Path.Combine(output, "results.csv"));

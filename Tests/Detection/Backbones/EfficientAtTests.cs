@@ -8,7 +8,7 @@ using NativeASD.Engine.IO;
 using NativeASD.Engine.Optim;
 using NativeASD.Weights;
 using NativeASD.Weights.Safetensors;
-using NativeASD.Tests.Layers;
+using NativeASD.Tests.Engine.Layers;
 
 namespace NativeASD.Tests.Detection.Backbones;
 

@@ -29,7 +29,7 @@ public sealed class DcaseEvaluationTests : IDisposable
     internal static void CheckSubmission(string output, int expectedIds)
     {
         var rows = File.ReadAllLines(Path.Combine(output, "results.csv"));
-        Assert.Equal("machine_type,id,auc,pauc,train_clips,test_clips,threshold", rows[0]);
+        Assert.Equal("machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,precision,recall,f1,threshold_source", rows[0]);
         // Rows per ID/section; DCASE 2021–2024 runs add per-domain rows (section_XX_source/_target) and all,official_score.
         var perId = rows.Skip(1).Select(r => r.Split(',')).Where(f => f[1] != "average" && f[1] != "official_score" && !f[1].EndsWith("_source") && !f[1].EndsWith("_target")).ToList();
         Assert.Equal(expectedIds, perId.Count);
@@ -42,6 +42,8 @@ public sealed class DcaseEvaluationTests : IDisposable
             Assert.All(decisionLines, l => Assert.Matches(@"^[^,/\\]+\.wav,[01]$", l));
             Assert.Equal(scoreLines.Select(l => l.Split(',')[0]), decisionLines.Select(l => l.Split(',')[0]));
             Assert.All(scoreLines, l => Assert.Equal(f[1], ClipName.Parse(l.Split(',')[0]).Group));
+            var normalDecisions = decisionLines.Where(l => ClipName.Parse(l.Split(',')[0]).Anomalous == false).Select(l => l.EndsWith(",1") ? 1.0 : 0).ToList();
+            Assert.Equal(normalDecisions.Average(), double.Parse(f[7], CultureInfo.InvariantCulture), 6);   // false-alarm rate from the decision file
 
             var scores = DcaseEvaluation.ReadSubmissionCsv(Path.Combine(output, scoreName));
             double[] s = [.. scores.Select(r => r.Value)];

@@ -131,5 +131,5 @@ public class DcaseLayoutsTests
     }
 
     static GroupResult Group(IReadOnlyList<ScoredClip> clips) =>
-        new("fan", "section_00", 10, clips.Count, double.NaN, double.NaN, 0.5, "", "", "", false, clips);
+        new("fan", "section_00", 10, clips.Count, double.NaN, double.NaN, 0.5, NativeASD.Detection.Thresholds.ThresholdProvenance.Legacy(10), "", "", "", false, clips);
 }

@@ -3,7 +3,6 @@ using NativeASD.Engine;
 using NativeASD.Engine.Layers;
 using NativeASD.Engine.Optim;
 using NativeASD.Kernels;
-using NativeASD.Tests.Layers;
 
 namespace NativeASD.Tests.Engine.Layers;
 
