@@ -2,7 +2,7 @@ using System.Text.Json;
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.IO;
 
-namespace NativeASD.Tests.Cli;
+namespace NativeASD.Tests.Cli.Commands;
 
 /// <summary>
 /// The EfficientAT MobileNetV3 file (../shared/weights/mn04_as_mAP_432.pt) through the commands, as a user runs them:
