@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using NativeASD.Cli.Reporting;
 using NativeASD.Kernels;
+using NativeASD.Detection.Detectors;
 using NativeASD.Detection.Evaluation;
 
 namespace NativeASD.Cli.Commands;
@@ -22,7 +23,9 @@ public static class EvalCommand
             new("--data", "ROOT", "dataset: ROOT/<type>/train|test/*.wav (DCASE 2020 ids or 2021–23 sections), or ROOT/<type>/*.wav split half/half"),
             new("--out", "DIR", "output folder: CSVs, results.csv, models/, report.html", "nasd-eval"),
             new("--per-type", null, "one model per machine type instead of one per machine ID"),
+            new("--year", "Y", "DCASE rules for file names, submission files and the official score: 2020, 2021, 2022, 2023, 2024 or auto (from the names)", "auto"),
             new("--report", null, "also write report.html (ROC curves, score histograms, table; self-contained)"),
+            new("--explain", "N", "with --report: explain the N highest-scoring flagged clips of each ID/section (score over time and frequency; see docs/dcase-layouts.md)", "0"),
             new("--jobs", "N", "machine types evaluated at once; the threads are shared out among them", "1"),
             .. FitCommand.TrainingOptions,
             .. CommandSpec.ComputeOptions,
@@ -39,8 +42,49 @@ public static class EvalCommand
     {
         string data = args.String("--data") ?? throw new UsageException("eval: --data ROOT is required");
         string output = args.String("--out") ?? "nasd-eval";
-        var settings = new EvalSettings(FitCommand.Settings(args), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64));
+        int? year = Year(args);
+        var settings = new EvalSettings(FitCommand.Settings(args, DefaultDetector(args, data, year)), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: year);
         return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}");
+    }
+
+    /// <summary>Explanations of the <paramref name="top"/> highest-scoring flagged test clips of each unit, under that unit's model.</summary>
+    static List<NativeASD.Detection.Explanations.Explanation> ExplainFlagged(EvalResult result, string data, int top, IBackend backend)
+    {
+        using var _ = backend;
+        // A resumed unit's clips carry file names only (read back from its CSVs): find them in the dataset again.
+        var paths = DatasetLayout.Discover(data).SelectMany(m => m.Test).GroupBy(c => Path.GetFileName(c.File)).ToDictionary(g => g.Key, g => g.First().File);
+        var explanations = new List<NativeASD.Detection.Explanations.Explanation>();
+        foreach (var unit in result.Groups.GroupBy(g => g.Model))
+        {
+            var flagged = unit.SelectMany(g => g.Clips).Where(c => c.Decision).OrderByDescending(c => c.Score).Take(top).ToList();
+            if (flagged.Count == 0) continue;
+            using var explainer = new NativeASD.Detection.Explanations.ModelExplainer(unit.Key, backend);
+            foreach (var clip in flagged)
+                explanations.Add(explainer.Explain(File.Exists(clip.File) ? clip.File : paths[Path.GetFileName(clip.File)]));
+        }
+        return explanations;
+    }
+
+    /// <summary>The detector when --detector is not given: <see cref="DetectorCatalog.LayoutDefaultName"/> for DCASE 2021–2024
+    /// layouts (sections with domains), the catalogue's default otherwise.</summary>
+    static string DefaultDetector(ParsedArgs args, string data, int? year)
+    {
+        if (args.String("--detector") is not null) return DetectorCatalog.DefaultName;   // not used: --detector wins
+        try
+        {
+            return DcaseLayouts.HasDomains(DcaseLayouts.Resolve(year, DatasetLayout.Discover(data))) ? DetectorCatalog.LayoutDefaultName : DetectorCatalog.DefaultName;
+        }
+        // A missing or unusable dataset is reported by the evaluation itself, after the command line has been checked.
+        catch (Exception e) when (e is IOException or InvalidDataException) { return DetectorCatalog.DefaultName; }
+    }
+
+    /// <summary>--year: null for auto, else one of <see cref="DcaseLayouts.Years"/>.</summary>
+    internal static int? Year(ParsedArgs args)
+    {
+        string text = args.String("--year") ?? "auto";
+        if (text == "auto") return null;
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int year) && DcaseLayouts.Years.Contains(year)
+            ? year : throw new UsageException($"eval: --year takes {string.Join(", ", DcaseLayouts.Years)} or auto, got '{text}'");
     }
 
     /// <summary>Runs the evaluation with Ctrl+C handling, prints the table (or JSON), writes the report if asked.</summary>
@@ -74,7 +118,10 @@ public static class EvalCommand
         }
         finally { Console.CancelKeyPress -= onCancel; }
 
-        string? reportPath = report ? EvalReport.Write(result, title) : null;
+        int explain = args.Int("--explain", 0, 0, 1000);
+        if (explain > 0 && !report) throw new UsageException("eval: --explain N adds sections to the report; give --report too");
+        var explanations = explain > 0 ? ExplainFlagged(result, data, explain, Compute.Open(kind, threads)) : [];
+        string? reportPath = report ? EvalReport.Write(result, title, explanations) : null;
         foreach (var w in result.Warnings) Console.Error.WriteLine($"nasd: warning: {w}");
         if (args.Flag("--json"))
             Console.Out.WriteLine(Json(result, reportPath, clock.Elapsed.TotalSeconds));
@@ -108,6 +155,29 @@ public static class EvalCommand
             Row(type.MachineType, "average", type.Auc, type.PartialAuc, type.Decisions);
         }
         Row("all", "average", result.MeanAuc, result.MeanPartialAuc, result.Decisions);
+        if (result.Official is OfficialScores official)
+        {
+            sb.Append('\n').Append(OfficialTable(official));
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Per section and domain: AUC (and 2021's per-domain pAUC), the section's pAUC, then the official score.</summary>
+    static string OfficialTable(OfficialScores official)
+    {
+        var sb = new StringBuilder();
+        int typeWidth = Math.Max(14, official.Sections.Select(s => s.MachineType.Length).DefaultIfEmpty(0).Max() + 2);
+        bool perDomainPauc = official.Year == 2021;
+        sb.Append("machine type".PadRight(typeWidth)).Append("section".PadRight(12)).Append("AUC src".PadLeft(9)).Append("AUC tgt".PadLeft(9));
+        sb.Append(perDomainPauc ? "pAUC src".PadLeft(9) + "pAUC tgt".PadLeft(9) : "pAUC".PadLeft(9)).Append('\n');
+        foreach (var s in official.Sections)
+        {
+            sb.Append(s.MachineType.PadRight(typeWidth)).Append(s.Section.PadRight(12)).Append(Cell(s.AucSource).PadLeft(9)).Append(Cell(s.AucTarget).PadLeft(9));
+            sb.Append(perDomainPauc ? Cell(s.PaucSource).PadLeft(9) + Cell(s.PaucTarget).PadLeft(9) : Cell(s.Pauc).PadLeft(9)).Append('\n');
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"official score (DCASE {official.Year} rules, harmonic mean of {official.Entries} values): {Cell(official.Score)}\n");
+        if (official.Missing.Count > 0)
+            sb.Append(CultureInfo.InvariantCulture, $"left out ({official.Missing.Count}, undefined on these test clips): {string.Join("; ", official.Missing)}\n");
         return sb.ToString();
     }
 
@@ -119,6 +189,16 @@ public static class EvalCommand
     {
         @out = r.OutputDirectory, results_csv = r.ResultsCsv, report, seconds,
         mean_auc = Nullable(r.MeanAuc), mean_pauc = Nullable(r.MeanPartialAuc),
+        year = r.Year, official_score = r.Official is null ? null : Nullable(r.Official.Score),
+        official = r.Official is null ? null : new
+        {
+            entries = r.Official.Entries, missing = r.Official.Missing,
+            sections = r.Official.Sections.Select(s => new
+            {
+                machine_type = s.MachineType, section = s.Section, auc_source = Nullable(s.AucSource), auc_target = Nullable(s.AucTarget),
+                pauc = Nullable(s.Pauc), pauc_source = Nullable(s.PaucSource), pauc_target = Nullable(s.PaucTarget),
+            }),
+        },
         mean_false_alarm_rate = Nullable(r.Decisions.FalseAlarmRate), mean_detection_rate = Nullable(r.Decisions.DetectionRate),
         mean_precision = Nullable(r.Decisions.Precision), mean_f1 = Nullable(r.Decisions.F1),
         types = r.Types.Select(t => new

@@ -95,18 +95,18 @@ public static class FitCommand
     };
 
     /// <summary>--detector's value, checked against the catalogue.</summary>
-    internal static string Detector(ParsedArgs args)
+    internal static string Detector(ParsedArgs args, string defaultName = DetectorCatalog.DefaultName)
     {
-        string name = args.String("--detector") ?? DetectorCatalog.DefaultName;
+        string name = args.String("--detector") ?? defaultName;
         return DetectorCatalog.Find(name) is null
             ? throw new UsageException($"{args.Command}: unknown detector '{name}'", $"--detector takes {DetectorCatalog.Names}")
             : name;
     }
 
     /// <summary>Everything to train from the command line; the detector's own options are read by its catalogue entry.</summary>
-    internal static FitSettings Settings(ParsedArgs args)
+    internal static FitSettings Settings(ParsedArgs args, string defaultDetector = DetectorCatalog.DefaultName)
     {
-        string detector = Detector(args);
+        string detector = Detector(args, defaultDetector);
         ChannelMix mix;
         try { mix = ChannelMix.Parse(args.String("--channel") ?? "0"); }
         catch (ArgumentException e) { throw new UsageException($"fit: --channel: {e.Message}"); }

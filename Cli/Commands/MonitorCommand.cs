@@ -11,7 +11,7 @@ public static class MonitorCommand
 {
     public static readonly CommandSpec Spec = new(
         "monitor",
-        "score a live stream with a sliding window: one JSON line per hop, alarm after N anomalous windows",
+        "score a live stream with a sliding window: one JSON line per hop (anomalous ones name the band that contributed most), alarm after N anomalous windows",
         "monitor --model MODEL [--input FILE.wav|-] [--rate HZ] [--channels N] [--window 10s] [--hop 1s] [--consecutive N] [--channel N|mean] [--json] [--threads N] [--device D]",
         [
             new("--model", "MODEL", "model file written by 'nasd fit' (any detector, any features: log-mel or a backbone)"),
@@ -98,9 +98,16 @@ public static class MonitorCommand
         return ExitCode.Ok;
     }
 
-    /// <summary>{"time":…,"score":…,"decision":0|1,"alarm":…,"consecutive":…}: the contract's fields first; with --json also "latency_ms".</summary>
+    /// <summary>{"time":…,"score":…,"decision":0|1,"alarm":…,"consecutive":…}: the contract's fields first; with --json also
+    /// "latency_ms"; an anomalous window also "band" (<see cref="Band"/>).</summary>
     internal static string Line(MonitorReading r, double? latencyMs = null) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"time\":{JsonSerializer.Serialize(Math.Round(r.Time, 6))},\"score\":{JsonSerializer.Serialize(r.Score)},\"decision\":{(r.Anomalous ? 1 : 0)},\"alarm\":{(r.Alarm ? "true" : "false")},\"consecutive\":{r.Consecutive}{(latencyMs is double ms ? $",\"latency_ms\":{JsonSerializer.Serialize(Math.Round(ms, 3))}" : "")}}}");
+        $"{{\"time\":{JsonSerializer.Serialize(Math.Round(r.Time, 6))},\"score\":{JsonSerializer.Serialize(r.Score)},\"decision\":{(r.Anomalous ? 1 : 0)},\"alarm\":{(r.Alarm ? "true" : "false")},\"consecutive\":{r.Consecutive}{(latencyMs is double ms ? $",\"latency_ms\":{JsonSerializer.Serialize(Math.Round(ms, 3))}" : "")}{Band(r)}}}");
+
+    /// <summary>An anomalous window's ,"band":{"index":…,"low_hz":…,"high_hz":…,"contribution":…} (Hz null for cepstral bands).</summary>
+    static string Band(MonitorReading r) => r.TopBand is not { } b ? "" : string.Create(CultureInfo.InvariantCulture,
+        $",\"band\":{{\"index\":{b.Band},\"low_hz\":{Hz(b.LowHz)},\"high_hz\":{Hz(b.HighHz)},\"contribution\":{JsonSerializer.Serialize(b.Contribution)}}}");
+
+    static string Hz(double v) => double.IsFinite(v) ? JsonSerializer.Serialize(Math.Round(v, 1)) : "null";
 
     /// <summary>Parses 10s, 2.5s, 500ms, 1min or a bare number of seconds.</summary>
     internal static double Duration(ParsedArgs args, string name, double fallback)

@@ -17,15 +17,16 @@ public static class EvalReport
 {
     const int Width = 480, Height = 360;
 
-    public static string Write(EvalResult result, string title)
+    /// <param name="explanations">Explained flagged clips: a section each after the plots (none by default).</param>
+    public static string Write(EvalResult result, string title, IReadOnlyList<NativeASD.Detection.Explanations.Explanation>? explanations = null)
     {
         string path = Path.Combine(result.OutputDirectory, "report.html");
-        string html = Html(result, title);
+        string html = Html(result, title, explanations);
         AtomicFile.Write(path, s => s.Write(Encoding.UTF8.GetBytes(html)));
         return path;
     }
 
-    public static string Html(EvalResult result, string title)
+    public static string Html(EvalResult result, string title, IReadOnlyList<NativeASD.Detection.Explanations.Explanation>? explanations = null)
     {
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(Encode(title)).Append("</title>\n<style>")
@@ -43,6 +44,7 @@ public static class EvalReport
             sb.Append(Invariant($"<tr class=\"avg\"><td>{Encode(type.MachineType)}</td><td>average</td><td>{Cell(type.Auc)}</td><td>{Cell(type.PartialAuc)}</td>{DecisionCells(type.Decisions)}<td></td><td></td><td></td></tr>\n"));
         }
         sb.Append(Invariant($"<tr class=\"avg\"><td>all</td><td>average</td><td>{Cell(result.MeanAuc)}</td><td>{Cell(result.MeanPartialAuc)}</td>{DecisionCells(result.Decisions)}<td></td><td></td><td></td></tr>\n</table>\n"));
+        sb.Append(OfficialScoreHtml.Section(result.Official));
 
         foreach (var g in result.Groups)
         {
@@ -51,6 +53,7 @@ public static class EvalReport
             sb.Append(Image(HistogramPng(g), $"score histogram of {g.MachineType} {g.Group}"));
             sb.Append("</div>\n");
         }
+        sb.Append(ExplanationPlot.Html(explanations ?? []));
         sb.Append("</body></html>\n");
         return sb.ToString();
     }

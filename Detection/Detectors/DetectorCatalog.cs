@@ -16,6 +16,8 @@ public sealed record DetectorOption(string Flag, string? Value, string Help, str
 public interface IOptionValues
 {
     string? String(string flag);
+    /// <summary>True when the switch (an option without a value) was given.</summary>
+    bool Flag(string flag);
     int Int(string flag, int fallback, int min, int max);
     double Double(string flag, double fallback);
 }
@@ -40,6 +42,12 @@ public sealed record DetectorKind(
 public static class DetectorCatalog
 {
     public const string DefaultName = "metric";
+
+    /// <summary>
+    /// The default of <c>nasd eval</c> for DCASE 2021–2024 layouts (sections with a source and a target domain):
+    /// Mahalanobis with per-domain means on the shipped backbone, chosen on development data (docs/dcase-layouts.md).
+    /// </summary>
+    public const string LayoutDefaultName = "smahalanobis";
 
     public static readonly DetectorKind Metric = new(
         DefaultName, "the paper's head", ShippedBackboneByDefault: true,
@@ -110,8 +118,33 @@ public static class DetectorCatalog
         ],
         (new AutoencoderOptions().Epochs, new AutoencoderOptions().BatchSize));
 
+    public static readonly DetectorKind Knn = new(
+        "knn", "domain-aware nearest neighbours", ShippedBackboneByDefault: false,
+        (mix, threads) => new LogMelStatisticsExtractor("dcase2020", mix, threads),
+        (s, _) => new KnnDetector(s.Domains ?? new DomainOptions()),
+        (state, _) => KnnDetector.Load(state),
+        (v, s) => s with { Domains = DomainValues(v, s) },
+        [
+            new("--k", "N", "knn: neighbours averaged per training domain", Invariant(new DomainOptions().K)),
+            new("--pool-domains", null, "knn, smahalanobis: one set of statistics over all training clips instead of one per domain (source, target)"),
+        ]);
+
+    public static readonly DetectorKind SelectiveMahalanobis = new(
+        LayoutDefaultName, "Mahalanobis per domain", ShippedBackboneByDefault: true,
+        (mix, threads) => new LogMelStatisticsExtractor("dcase2020", mix, threads),
+        (s, _) => new SelectiveMahalanobisDetector(s.Domains ?? new DomainOptions()),
+        (state, _) => SelectiveMahalanobisDetector.Load(state),
+        (v, s) => s with { Domains = DomainValues(v, s) },
+        []);
+
     /// <summary>In the order the command line lists them.</summary>
-    public static readonly IReadOnlyList<DetectorKind> All = [Metric, Mahalanobis, Vae, Autoencoder];
+    public static readonly IReadOnlyList<DetectorKind> All = [Metric, Mahalanobis, Vae, Autoencoder, Knn, SelectiveMahalanobis];
+
+    static DomainOptions DomainValues(IOptionValues v, FitSettings s)
+    {
+        var o = s.Domains ?? new DomainOptions();
+        return o with { K = v.Int("--k", o.K, 1, 1 << 20), PoolDomains = o.PoolDomains || v.Flag("--pool-domains") };
+    }
 
     /// <summary>"metric, mahalanobis, vae or ae".</summary>
     public static string Names => string.Join(", ", All.SkipLast(1).Select(k => k.Name)) + " or " + All[^1].Name;

@@ -15,11 +15,12 @@ namespace NativeASD.Detection.Detectors;
 /// <param name="Int8Activations">A backbone from an int8 file emulates int8 activations (false: float).</param>
 /// <param name="Folds">k of the cross-fitting that sets the threshold (<see cref="CrossFitting"/>); 1 = the training clips' in-sample scores.</param>
 /// <param name="Calibration">Normal clips (files or folders) whose scores set the threshold instead of cross-fitting.</param>
+/// <param name="Domains">knn and smahalanobis: neighbours and whether the training domains are pooled.</param>
 public sealed record FitSettings(
     string Detector = DetectorCatalog.DefaultName, ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
     string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true,
-    int Folds = CrossFitting.DefaultFolds, IReadOnlyList<string>? Calibration = null);
+    int Folds = CrossFitting.DefaultFolds, IReadOnlyList<string>? Calibration = null, DomainOptions? Domains = null);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);

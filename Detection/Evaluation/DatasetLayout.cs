@@ -13,7 +13,8 @@ public sealed record MachineData(string MachineType, IReadOnlyList<ClipName> Tra
 /// <item>DCASE: <c>ROOT/&lt;type&gt;/train/*.wav</c> and <c>ROOT/&lt;type&gt;/test/*.wav</c> (also one type given directly as ROOT).</item>
 /// <item>Flat (e.g. the "lite" sets): <c>ROOT/&lt;type&gt;/*.wav</c> mixing normal and anomalous clips. Then, per machine ID,
 /// the normal clips sorted by name alternate between train and test (first to train), and every anomalous clip goes
-/// to test — a deterministic half/half protocol that never trains on an anomaly.</item>
+/// to test — a deterministic half/half protocol that never trains on an anomaly. Clips whose names say their split
+/// (DCASE 2021–2024 copies such as <c>fan_train_section_00_source_train_normal_0040_m-n_X.wav</c>) go where the name says.</item>
 /// </list>
 /// </summary>
 public static class DatasetLayout
@@ -58,7 +59,8 @@ public static class DatasetLayout
             int k = 0;
             foreach (var clip in group)
             {
-                if (clip.Anomalous == true) testSet.Add(clip);
+                if (clip.Split == "train" && clip.Anomalous != true) trainSet.Add(clip);
+                else if (clip.Anomalous == true || clip.Split == "test") testSet.Add(clip);
                 else (k++ % 2 == 0 ? trainSet : testSet).Add(clip);
             }
         }

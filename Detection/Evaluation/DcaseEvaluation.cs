@@ -12,8 +12,9 @@ using NativeASD.Weights;
 namespace NativeASD.Detection.Evaluation;
 
 /// <summary>How <see cref="DcaseEvaluation"/> runs: detector settings, one model per ID or per machine type, how many
-/// machine types run at once, and the pAUC range.</summary>
-public sealed record EvalSettings(FitSettings Fit, bool PerType = false, int Jobs = 1, double MaxFpr = 0.1);
+/// machine types run at once, the pAUC range, and the DCASE year whose rules apply (null: detected from the names, see
+/// <see cref="DcaseLayouts.Resolve"/>).</summary>
+public sealed record EvalSettings(FitSettings Fit, bool PerType = false, int Jobs = 1, double MaxFpr = 0.1, int? Year = null);
 
 /// <summary>One test clip with its score, decision, and its label from the file name (null when the name has none).</summary>
 public sealed record ScoredClip(string File, double Score, bool Decision, bool? Anomalous);
@@ -34,7 +35,14 @@ public sealed record TypeAverage(string MachineType, double Auc, double PartialA
 /// decision metrics alike), and results.csv.</summary>
 public sealed record EvalResult(
     string OutputDirectory, IReadOnlyList<GroupResult> Groups, IReadOnlyList<TypeAverage> Types, double MeanAuc, double MeanPartialAuc,
-    DecisionMetrics Decisions, string ResultsCsv, IReadOnlyList<string> Warnings);
+    DecisionMetrics Decisions, string ResultsCsv, IReadOnlyList<string> Warnings)
+{
+    /// <summary>The DCASE year whose rules were applied.</summary>
+    public int Year { get; init; } = 2020;
+
+    /// <summary>Per-section domain metrics and the official score (2021–2024 layouts), or null.</summary>
+    public OfficialScores? Official { get; init; }
+}
 
 /// <summary>
 /// DCASE Task 2 evaluation: for each machine type of a dataset (<see cref="DatasetLayout"/>), fit one model per machine ID
@@ -57,6 +65,7 @@ public static class DcaseEvaluation
         IProgress<DetectorProgress>? progress = null, CancellationToken cancel = default)
     {
         var machines = DatasetLayout.Discover(dataRoot);
+        int year = DcaseLayouts.Resolve(settings.Year, machines);
         var units = machines.Select(m => (Machine: m, Units: UnitsOf(m, settings.PerType))).ToList();
         string models = Path.Combine(outDir, "models");
         Directory.CreateDirectory(models);
@@ -101,8 +110,11 @@ public static class DcaseEvaluation
         double meanAuc = MeanOf(types.Select(t => t.Auc)), meanPauc = MeanOf(types.Select(t => t.PartialAuc));
         var decisions = DecisionMetrics.Mean([.. types.Select(t => t.Decisions)]);
         string resultsCsv = Path.Combine(outDir, "results.csv");
-        WriteText(resultsCsv, ResultsTable(groups, types, meanAuc, meanPauc, decisions));
-        lock (warnings) return new EvalResult(outDir, groups, types, meanAuc, meanPauc, decisions, resultsCsv, [.. warnings]);
+        var official = OfficialScore.Compute(groups, year, settings.MaxFpr);
+        DcaseLayouts.WriteDomainFiles(outDir, groups, year);
+        string table = ResultsTable(groups, types, meanAuc, meanPauc, decisions);
+        WriteText(resultsCsv, official is null ? table : table + OfficialScore.ResultRows(official, table[..table.IndexOf('\n')].Count(c => c == ',') + 1));
+        lock (warnings) return new EvalResult(outDir, groups, types, meanAuc, meanPauc, decisions, resultsCsv, [.. warnings]) { Year = year, Official = official };
     }
 
     /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,
@@ -261,7 +273,7 @@ public static class DcaseEvaluation
     static string SettingsJson(EvalSettings s) => JsonSerializer.Serialize(new
     {
         s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
-        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion, Threshold = $"{s.Fit.Folds}-fold cross-fit",
+        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion, Threshold = $"{s.Fit.Folds}-fold cross-fit",
     });
 
     static string UnitKey(Unit unit, string settingsJson)

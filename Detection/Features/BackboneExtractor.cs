@@ -76,10 +76,13 @@ public sealed class BackboneExtractor : FeatureExtractor
     /// <summary>Long files are streamed in blocks (<see cref="LongClip"/>), so memory does not grow with their length.</summary>
     public override ClipFeatures Extract(string path) => LongClip.Extract(path, _mix, _model.Frontend.SampleRate, Extract);
 
-    public override ClipFeatures Extract(AudioClip clip)
+    public override FrontendPreset Preset => _model.Frontend;
+
+    public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
+
+    public override ClipFeatures FromSpectrogram(float[,] features, AudioClip clip)
     {
         string path = clip.Source;
-        var features = _frontend.Compute(clip);
         using var x = TapFeatures.Input(_model.Frontend, features, path, _backend);
         using var outputs = _model.Model.Forward(x, _taps);
         var perTap = _taps.Select(t => Segment(outputs[t], clip.Seconds, path)).ToList();

@@ -21,7 +21,18 @@ public abstract class FeatureExtractor : IDisposable
     public abstract ClipFeatures Extract(string path);
 
     /// <summary>Features of mono samples at <see cref="SampleRate"/> (e.g. a window of a live stream); <c>clip.Source</c> names it in errors.</summary>
-    public abstract ClipFeatures Extract(AudioClip clip);
+    public ClipFeatures Extract(AudioClip clip) => FromSpectrogram(Spectrogram(clip), clip);
+
+    /// <summary>The frontend whose output (<see cref="Spectrogram"/>) the features are computed from: rate, hop, bands.</summary>
+    public abstract FrontendPreset Preset { get; }
+
+    /// <summary>The frontend's time–frequency input of the features, [frames, bands] (a log-mel for every extractor here).</summary>
+    public abstract float[,] Spectrogram(AudioClip clip);
+
+    /// <summary>The features of a (possibly edited) <see cref="Spectrogram"/> of <paramref name="clip"/>: what
+    /// <see cref="Extract(AudioClip)"/> gives when the spectrogram is unchanged. Explanations edit bands and frames here.</summary>
+    public abstract ClipFeatures FromSpectrogram(float[,] spectrogram, AudioClip clip);
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
 
@@ -36,9 +47,12 @@ public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", Chann
 
     public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
 
-    public override ClipFeatures Extract(AudioClip clip)
+    public override FrontendPreset Preset => _frontend.Preset;
+
+    public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
+
+    public override ClipFeatures FromSpectrogram(float[,] logMel, AudioClip clip)
     {
-        var logMel = _frontend.Compute(clip);
         int frames = logMel.GetLength(0), bins = logMel.GetLength(1);
         var flat = new float[frames * bins];
         Buffer.BlockCopy(logMel, 0, flat, 0, flat.Length * sizeof(float));
@@ -59,9 +73,13 @@ public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix
 
     public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
 
-    public override ClipFeatures Extract(AudioClip clip)
+    public override FrontendPreset Preset => _frontend.Preset;
+
+    public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
+
+    public override ClipFeatures FromSpectrogram(float[,] logMel, AudioClip clip)
     {
-        var stacked = FrameStacking.Stack(_frontend.Compute(clip), frames);
+        var stacked = FrameStacking.Stack(logMel, frames);
         int rows = stacked.GetLength(0), dim = stacked.GetLength(1);
         if (rows < 1) throw new InvalidDataException($"{clip.Source}: too short for {frames} stacked frames");
         var flat = new float[rows * dim];

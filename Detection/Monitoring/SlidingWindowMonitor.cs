@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using NativeASD.Engine.Audio;
 using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Explanations;
 using NativeASD.Detection.Features;
 
 namespace NativeASD.Detection.Monitoring;
@@ -22,9 +23,11 @@ public sealed record MonitorSettings(int WindowSamples, int HopSamples, double T
 /// <summary>
 /// One scored window: <see cref="Time"/> is the stream time (seconds) at the window's end, <see cref="Anomalous"/> is
 /// score &gt; threshold, <see cref="Consecutive"/> counts anomalous windows in a row up to this one, and
-/// <see cref="Alarm"/> is true while that count has reached the configured number.
+/// <see cref="Alarm"/> is true while that count has reached the configured number. <see cref="TopBand"/> is, for an
+/// anomalous window, the frequency band that contributed most to its score (<see cref="ClipExplainer.TopBand"/>); null otherwise.
 /// </summary>
-public readonly record struct MonitorReading(long Index, double Time, double Score, bool Anomalous, int Consecutive, bool Alarm);
+public readonly record struct MonitorReading(long Index, double Time, double Score, bool Anomalous, int Consecutive, bool Alarm,
+    BandContribution? TopBand = null);
 
 /// <summary>
 /// Scores a live stream with a sliding window: samples are pushed in blocks of any size; once a window is full, and then
@@ -110,6 +113,8 @@ public sealed class SlidingWindowMonitor
         bool anomalous = score > Settings.Threshold;
         consecutive = anomalous ? consecutive + 1 : 0;
         LastLatencyMs = latency;
-        return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive);
+        // Only anomalous windows are explained: one extra scoring per segment and band, paid when someone will look.
+        var band = anomalous ? ClipExplainer.TopBand(detector, extractor, clip) : null;
+        return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive, band);
     }
 }

@@ -18,12 +18,21 @@ public sealed record SynthOptions(long Seed = 0, int SampleRate = 16000, double 
 /// <paramref name="Condition"/> is the operating condition (0 = nominal; 1…4 run the machine at another speed, see
 /// <see cref="MachineSoundGenerator.ConditionSpeeds"/>); condition 0 gives the same bytes as before conditions existed.
 /// </summary>
-public sealed record SynthClip(string MachineType, int Id, string Split, int Index, AnomalyKind Anomaly, int Condition = 0)
+/// <paramref name="Domain"/> (source or target) names the clip as DCASE 2023 does, with <see cref="Id"/> as its section;
+/// null keeps the DCASE 2020 name.
+/// <paramref name="Factory"/> 1 records the clip in another factory hall (<see cref="MachineSoundGenerator"/> adds that hall's
+/// machinery to the background, 3 dB louder); 0, the default, gives the same bytes as before halls existed.
+public sealed record SynthClip(string MachineType, int Id, string Split, int Index, AnomalyKind Anomaly, int Condition = 0, string? Domain = null,
+    int Factory = 0)
 {
     public bool IsAnomalous => Anomaly != AnomalyKind.None;
 
-    /// <summary>DCASE 2020 file name, e.g. normal_id_02_00000007.wav.</summary>
-    public string FileName => $"{(IsAnomalous ? "anomaly" : "normal")}_id_{Id:00}_{Index:00000000}.wav";
+    /// <summary>DCASE 2020 file name, e.g. normal_id_02_00000007.wav; with a domain the DCASE 2023 name, e.g.
+    /// section_00_target_train_normal_0003_speed_1.25_hall_1.wav (attributes: the operating condition's speed factor and the factory hall).</summary>
+    public string FileName => Domain is null
+        ? $"{(IsAnomalous ? "anomaly" : "normal")}_id_{Id:00}_{Index:00000000}.wav"
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"section_{Id:00}_{Domain}_{Split}_{(IsAnomalous ? "anomaly" : "normal")}_{Index:0000}_speed_{MachineSoundGenerator.ConditionSpeeds[Condition]:0.00}_hall_{Factory}.wav");
 }
 
 /// <summary>
@@ -81,6 +90,12 @@ public sealed class MachineSoundGenerator(SynthOptions options)
         double snrDb = new[] { 6.0, 0.0, -6.0 }[profile.Int(0, 3)] + rng.Uniform(-2, 2);
         ScaleToRms(source, 1);
         var background = Background(rng, n, rate);
+        if (clip.Factory != 0)
+        {
+            // Another hall: its own machinery (a motor's hum and harmonics, a low rumble) joins the background, 3 dB louder.
+            AddHall(background, SynthRandom.For(Options.Seed, clip.MachineType, clip.Id, clip.Split, clip.Index, clip.Anomaly, "hall", clip.Factory), rate);
+            snrDb -= 3;
+        }
         ScaleToRms(background, Math.Pow(10, -snrDb / 20));
         for (int i = 0; i < n; i++) source[i] += background[i];
 
@@ -345,6 +360,28 @@ public sealed class MachineSoundGenerator(SynthOptions options)
                 if (at >= x.Length) break;
             }
         }
+    }
+
+    /// <summary>Another factory hall's machinery added to a background: a motor hum at 100–140 Hz with five harmonics and
+    /// a slowly wandering level, and band-limited rumble around 150–400 Hz, together as loud as the background itself.</summary>
+    static void AddHall(double[] background, SynthRandom rng, int rate)
+    {
+        int n = background.Length;
+        double hum = rng.Uniform(100, 140), rumbleHz = rng.Uniform(150, 400);
+        var level = SlowWander(n, rate, 0.3, 0.3, rng);
+        var rumble = Pink(n, rng);
+        BandPass(rumble, rumbleHz, 0.7, rate);
+        ScaleToRms(rumble, 1);
+        var hall = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double tones = 0;
+            for (int h = 1; h <= 5; h++) tones += Math.Sin(2 * Math.PI * h * hum * i / rate) / h;
+            hall[i] = level[i] * (tones + rumble[i]);
+        }
+        double rms = Math.Sqrt(background.Average(v => v * v));
+        ScaleToRms(hall, rms);
+        for (int i = 0; i < n; i++) background[i] += hall[i];
     }
 
     /// <summary>Factory background: pink noise, distant machinery hum with wandering level, occasional far-off impacts.</summary>

@@ -24,7 +24,9 @@ public sealed class FeatureCacheTests : IDisposable
         public override string Configuration => inner.Configuration;
         public override int SampleRate => inner.SampleRate;
         public override ClipFeatures Extract(string path) { Calls++; return inner.Extract(path); }
-        public override ClipFeatures Extract(AudioClip clip) { Calls++; return inner.Extract(clip); }
+        public override NativeASD.Engine.Frontend.FrontendPreset Preset => inner.Preset;
+        public override float[,] Spectrogram(AudioClip clip) => inner.Spectrogram(clip);
+        public override ClipFeatures FromSpectrogram(float[,] spectrogram, AudioClip clip) { Calls++; return inner.FromSpectrogram(spectrogram, clip); }
         public override void Dispose() { inner.Dispose(); base.Dispose(); }
     }
 
