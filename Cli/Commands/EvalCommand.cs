@@ -66,13 +66,17 @@ public static class EvalCommand
     }
 
     /// <summary>The detector when --detector is not given: <see cref="DetectorCatalog.LayoutDefaultName"/> for DCASE 2021–2024
-    /// layouts (sections with domains), the catalogue's default otherwise.</summary>
+    /// layouts (sections with domains) — or <see cref="DetectorCatalog.FewClipsLayoutDefaultName"/> when a section has
+    /// fewer normal training clips than its covariance needs (as in dcase2023-lite) — the catalogue's default otherwise.</summary>
     static string DefaultDetector(ParsedArgs args, string data, int? year)
     {
         if (args.String("--detector") is not null) return DetectorCatalog.DefaultName;   // not used: --detector wins
         try
         {
-            return DcaseLayouts.HasDomains(DcaseLayouts.Resolve(year, DatasetLayout.Discover(data))) ? DetectorCatalog.LayoutDefaultName : DetectorCatalog.DefaultName;
+            var machines = DatasetLayout.Discover(data);
+            if (!DcaseLayouts.HasDomains(DcaseLayouts.Resolve(year, machines))) return DetectorCatalog.DefaultName;
+            bool fewClips = machines.Any(m => m.Train.GroupBy(c => c.Group).Any(g => g.Count() < DetectorCatalog.LayoutDefaultMinClips));
+            return fewClips ? DetectorCatalog.FewClipsLayoutDefaultName : DetectorCatalog.LayoutDefaultName;
         }
         // A missing or unusable dataset is reported by the evaluation itself, after the command line has been checked.
         catch (Exception e) when (e is IOException or InvalidDataException) { return DetectorCatalog.DefaultName; }

@@ -48,6 +48,10 @@ public static class DetectorCatalog
     /// Mahalanobis with per-domain means on the shipped backbone, chosen on development data (docs/dcase-layouts.md).
     /// </summary>
     public const string LayoutDefaultName = "smahalanobis";
+    /// <summary>Normal training clips per section the layout default needs (its shared covariance).</summary>
+    public const int LayoutDefaultMinClips = SelectiveMahalanobisDetector.MinClips;
+    /// <summary>The layout default for sets with fewer clips per section than <see cref="LayoutDefaultMinClips"/>.</summary>
+    public const string FewClipsLayoutDefaultName = "knn";
 
     public static readonly DetectorKind Metric = new(
         DefaultName, "the paper's head", ShippedBackboneByDefault: true,

@@ -136,6 +136,9 @@ public sealed class KnnDetector(DomainOptions options) : IAnomalyDetector
 /// </summary>
 public sealed class SelectiveMahalanobisDetector(DomainOptions options) : IAnomalyDetector
 {
+    /// <summary>Normal training clips the shared covariance needs.</summary>
+    public const int MinClips = 3;
+
     int[] _levelSizes = [];
     LedoitWolfGaussian[] _levels = [];                      // fitted on domain-centred vectors (mean ≈ 0)
     (string Domain, float[] Mean)[] _domains = [];
@@ -146,7 +149,7 @@ public sealed class SelectiveMahalanobisDetector(DomainOptions options) : IAnoma
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {
         // Two clips give a rank-one covariance that Ledoit–Wolf leaves unshrunk (singular); three are the least that work.
-        if (normal.Count < 3) throw new ArgumentException($"smahalanobis: needs at least 3 normal training clips to estimate a covariance, got {normal.Count} (use --detector knn)");
+        if (normal.Count < MinClips) throw new ArgumentException($"smahalanobis: needs at least {MinClips} normal training clips to estimate a covariance, got {normal.Count} (use --detector knn)");
         _levelSizes = normal[0].Levels;
         foreach (var clip in normal)
         {

@@ -10,6 +10,18 @@ public sealed class EvalDcaseLayoutsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
+    /// <summary>dcase2023-lite has 2 normal training clips per section, fewer than smahalanobis' covariance needs: without
+    /// --detector, eval takes the few-clips layout default (knn) instead of failing.</summary>
+    [SkippableFact]
+    public void EvalWithoutDetectorOnDcase2023LiteRunsTheFewClipsDefault()
+    {
+        string data = SharedData.Require("data/dcase2023-lite");
+        var eval = NasdProcess.Run("eval", "--data", data, "--out", Path.Combine(_dir, "default"), "--no-cache", "--json");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        using var json = JsonDocument.Parse(eval.Stdout);
+        Assert.InRange(json.RootElement.GetProperty("official_score").GetDouble(), 0, 1);
+    }
+
     [SkippableFact]
     public void EvalOnDcase2023LiteWritesOfficialScore()
     {
