@@ -43,7 +43,7 @@ public sealed class KnnDetector(DomainOptions options) : IAnomalyDetector
         var bad = normal.FirstOrDefault(c => c.Dimension != d);
         if (bad is not null) throw new InvalidDataException($"{bad.Source}: {bad.Dimension} features, the first clip has {d}");
         var pooled = normal.ToDictionary(c => c, c => c.Pooled());
-        (_mean, _std) = Standardisation(pooled.Values.ToList(), d);
+        (_mean, _std) = FeatureStandardisation.Fit(pooled.Values.SelectMany(v => v).ToArray(), d, s => s > 1e-8 ? (float)s : 1f);   // constant features unscaled
         _domains = TrainingDomains.Split(normal, Options.PoolDomains).Select(g =>
         {
             var vectors = new float[g.Clips.Count * d];
@@ -79,22 +79,10 @@ public sealed class KnnDetector(DomainOptions options) : IAnomalyDetector
         return distances.Take(k).Average();
     }
 
-    /// <summary>Per-feature mean and deviation of the training vectors; a constant feature gets deviation 1.</summary>
-    static (float[] Mean, float[] Std) Standardisation(List<float[]> vectors, int d)
-    {
-        var mean = new double[d];
-        var squares = new double[d];
-        foreach (var v in vectors) for (int j = 0; j < d; j++) mean[j] += v[j];
-        for (int j = 0; j < d; j++) mean[j] /= vectors.Count;
-        foreach (var v in vectors) for (int j = 0; j < d; j++) { double t = v[j] - mean[j]; squares[j] += t * t; }
-        var std = squares.Select(s => Math.Sqrt(s / vectors.Count)).Select(s => s > 1e-8 ? (float)s : 1f).ToArray();
-        return ([.. mean.Select(m => (float)m)], std);
-    }
-
     float[] Standardise(float[] v)
     {
-        var r = new float[v.Length];
-        for (int j = 0; j < v.Length; j++) r[j] = (v[j] - _mean[j]) / _std[j];
+        var r = (float[])v.Clone();
+        FeatureStandardisation.Apply(r, _mean, _std);
         return r;
     }
 

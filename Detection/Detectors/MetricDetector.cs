@@ -75,8 +75,8 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {
         var (rows, dim) = TrainingRows.Gather(normal, Kind);
-        FitStandardisation(rows, dim);
-        Standardise(rows, dim);
+        (_mean, _std) = FeatureStandardisation.Fit(rows, dim, s => (float)Math.Max(1e-6, s));   // floored so constant features stay finite
+        FeatureStandardisation.Apply(rows, _mean, _std);
         var rng = new SeededRandom(Options.Seed);
         CreateHead(dim, rng);
         FitFromStandardised(rows, dim, rng, progress);
@@ -154,7 +154,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         if (clip.Dimension != _mean.Length)
             throw new InvalidDataException($"{clip.Source}: {clip.Dimension} features per segment, the model was trained on {_mean.Length}");
         var rows = (float[])clip.Values.Clone();
-        Standardise(rows, clip.Dimension);
+        FeatureStandardisation.Apply(rows, _mean, _std);
         Head.Eval();
         double total = 0;
         foreach (var z in Embed(rows, clip.Rows, clip.Dimension))
@@ -164,27 +164,6 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
             total += Math.Sqrt(s);
         }
         return total / clip.Rows;
-    }
-
-    /// <summary>Per-feature mean and population standard deviation of the training rows (floored at 1e-6 so constant features stay finite).</summary>
-    void FitStandardisation(float[] rows, int dim)
-    {
-        int count = rows.Length / dim;
-        var mean = new double[dim];
-        var sq = new double[dim];
-        for (int r = 0; r < count; r++)
-            for (int j = 0; j < dim; j++) mean[j] += rows[r * dim + j];
-        for (int j = 0; j < dim; j++) mean[j] /= count;
-        for (int r = 0; r < count; r++)
-            for (int j = 0; j < dim; j++) { double v = rows[r * dim + j] - mean[j]; sq[j] += v * v; }
-        _mean = mean.Select(v => (float)v).ToArray();
-        _std = sq.Select(v => (float)Math.Max(1e-6, Math.Sqrt(v / count))).ToArray();
-    }
-
-    void Standardise(float[] rows, int dim)
-    {
-        for (int r = 0; r < rows.Length / dim; r++)
-            for (int j = 0; j < dim; j++) rows[r * dim + j] = (rows[r * dim + j] - _mean[j]) / _std[j];
     }
 
     public DetectorState Save()
