@@ -1,0 +1,60 @@
+using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Thresholds;
+using NativeASD.Engine.Audio;
+
+namespace NativeASD.Tests.Detection.Detectors;
+
+/// <summary>A threshold that cannot be cross-fitted comes from in-sample scores, and the warning says why and what to do.</summary>
+public sealed class DetectorRunnerThresholdTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("nasd-runner-threshold").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    List<string> Clips(int count)
+    {
+        var rng = new Random(4);
+        return Enumerable.Range(0, count).Select(i =>
+        {
+            string path = Path.Combine(_dir, $"normal_id_00_{i:00000000}.wav");
+            WavWriter.Write(path, Enumerable.Range(0, 16000).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.1f).ToArray(), 16000);
+            return path;
+        }).ToList();
+    }
+
+    (ThresholdProvenance Source, List<string> Warnings) Fit(IReadOnlyList<string> clips, FitSettings settings)
+    {
+        var warnings = new List<string>();
+        var (info, _) = DetectorRunner.Fit(clips, Path.Combine(_dir, "model.safetensors"), settings, warn: warnings.Add);
+        return (info.ThresholdOrigin, warnings);
+    }
+
+    [Fact]
+    public void OneClipWarnsAndAdvisesCalibration()
+    {
+        var (source, warnings) = Fit(Clips(1), new FitSettings("knn"));
+        Assert.Equal(ThresholdProvenance.InSample, source.Source);
+        var warning = Assert.Single(warnings);
+        Assert.Contains("1 training clip is too few to cross-fit", warning);
+        Assert.Contains("nasd calibrate --model", warning);
+    }
+
+    [Fact]
+    public void FoldModelsThatCannotBeFittedWarnAndAdviseCalibration()
+    {
+        var (source, warnings) = Fit(Clips(3), new FitSettings("mahalanobis"));   // 3 folds: each fold model gets 2 clips, too few for a covariance
+        Assert.Equal(ThresholdProvenance.InSample, source.Source);
+        var warning = Assert.Single(warnings);
+        Assert.Contains("3-fold cross-fitting failed", warning);
+        Assert.Contains("at least 3", warning);
+        Assert.Contains("nasd calibrate --model", warning);
+    }
+
+    [Fact]
+    public void InSampleScoresAskedForWithOneFoldDoNotWarn()
+    {
+        var (source, warnings) = Fit(Clips(4), new FitSettings("mahalanobis", Folds: 1));
+        Assert.Equal(ThresholdProvenance.InSample, source.Source);
+        Assert.Empty(warnings);
+    }
+}
