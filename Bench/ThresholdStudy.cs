@@ -91,14 +91,17 @@ internal static class ThresholdStudy
         if (outOfFold is null) return "none";
         return string.Join(", ", Enumerable.Range(0, folds).Select(f =>
         {
-            int start = (int)((long)f * outOfFold.Length / folds), end = (int)((long)(f + 1) * outOfFold.Length / folds);
+            var (start, end) = CrossFitting.Fold(outOfFold.Length, folds, f);
             return $"{Count(outOfFold[start..end], threshold)}/{end - start}";
         }));
     }
 
     /// <summary>The highest of the held-out folds' own <paramref name="q"/> points (NaN without folds): a threshold that holds on every held-out block.</summary>
     static double WorstFold(double[]? outOfFold, int folds, double q) => outOfFold is null ? double.NaN : Enumerable.Range(0, folds).Max(f =>
-        Quantile(outOfFold[(int)((long)f * outOfFold.Length / folds)..(int)((long)(f + 1) * outOfFold.Length / folds)], q));
+    {
+        var (start, end) = CrossFitting.Fold(outOfFold.Length, folds, f);
+        return Quantile(outOfFold[start..end], q);
+    });
 
     /// <summary>The fraction of <paramref name="scores"/> at or below <paramref name="value"/>.</summary>
     static double Rank(double[] scores, double value) => scores.Length == 0 || double.IsNaN(value) ? double.NaN : (double)scores.Count(s => s <= value) / scores.Length;

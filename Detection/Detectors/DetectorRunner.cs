@@ -132,7 +132,9 @@ public static class DetectorRunner
             return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
                 new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
         }
-        return (ThresholdOf(features, outOfFold, settings.Percentile), new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds));
+        var threshold = ThresholdOf(features, outOfFold, settings.Percentile);
+        if (CrossFitting.DisagreeingFolds(outOfFold, folds, threshold.Threshold, settings.Percentile) is string disagreement) warn?.Invoke(disagreement);
+        return (threshold, new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds));
     }
 
     /// <summary>Features of normal clips that set a threshold: every clip must be read (a threshold is not set from a silently smaller set).</summary>

@@ -29,7 +29,8 @@ public sealed class MahalanobisDetector : IAnomalyDetector
         }
         if (normal.Count < MinimumClips)
             throw new ArgumentException($"mahalanobis: needs at least {MinimumClips} normal training clips to estimate a covariance " +
-                $"(from 2 the Ledoit–Wolf shrinkage is 0 and the covariance singular), got {normal.Count} ({string.Join(", ", normal.Select(c => Path.GetFileName(c.Source)))})");
+                $"(from 2 the Ledoit–Wolf shrinkage is 0 and the covariance singular), got {normal.Count} ({string.Join(", ", normal.Select(c => Path.GetFileName(c.Source)))}); " +
+                "record more normal clips, or use --detector knn");
         var pooled = normal.Select(c => c.Pooled()).ToList();
         _levels = new LedoitWolfGaussian[_levelSizes.Length];
         int start = 0;

@@ -206,7 +206,7 @@ public static class DcaseEvaluation
         }
         catch (ArgumentException e) { failure = e; }   // the detector cannot be fitted on these clips (e.g. too few for a covariance)
         if (TypeModel.Needed(unit, fitSettings, info) &&
-            typeModel.Fit(unit, models, fitSettings, backend, new Labelled(progress, $"{unit.MachineType} fit"), Warn) is (string typePath, DetectorModelInfo typeInfo, List<string> typeSkipped))
+            typeModel.Fit(unit, models, fitSettings, backend, new Labelled(progress, $"{unit.MachineType} fit"), w => Warn($"{unit.MachineType} (the machine type's model): {w}")) is (string typePath, DetectorModelInfo typeInfo, List<string> typeSkipped))
         {
             if (File.Exists(model)) File.Delete(model);   // the ID's own model is not used
             Warn($"{unit.MachineType} {unit.Groups[0]}: scored with the machine type's model ({typeInfo.TrainingClips} training clips of all its IDs): " +
@@ -214,7 +214,7 @@ public static class DcaseEvaluation
             (model, info, skipped) = (typePath, typeInfo, typeSkipped);
         }
         else if (failure is not null) throw UnitError(unit, failure);
-        else unitWarnings.ForEach(Warn);
+        else unitWarnings.ForEach(w => Warn($"{unit.MachineType} {string.Join(",", unit.Groups)}: {w}"));
         if (info is null) throw new InvalidOperationException("eval: a unit without a model");
         lock (warnings) warnings.AddRange(skipped.Select(s => $"skipped training clip {s}"));
         var (scores, _, unscored) = DetectorRunner.Score(model, unit.Test.Select(c => c.File).ToList(), fitSettings.CacheDirectory, backend,
