@@ -11,13 +11,15 @@ public sealed class DetectorRunnerThresholdTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    List<string> Clips(int count)
+    /// <summary>1 s noise clips in name order; those from <paramref name="changeAt"/> on carry a 1 kHz hum (the recording changed).</summary>
+    List<string> Clips(int count, int changeAt = int.MaxValue)
     {
         var rng = new Random(4);
         return Enumerable.Range(0, count).Select(i =>
         {
             string path = Path.Combine(_dir, $"normal_id_00_{i:00000000}.wav");
-            WavWriter.Write(path, Enumerable.Range(0, 16000).Select(_ => (float)(rng.NextDouble() - 0.5) * 0.1f).ToArray(), 16000);
+            WavWriter.Write(path, Enumerable.Range(0, 16000)
+                .Select(t => (float)((rng.NextDouble() - 0.5) * 0.1 + (i >= changeAt ? 0.2 * Math.Sin(2 * Math.PI * 1000 * t / 16000) : 0))).ToArray(), 16000);
             return path;
         }).ToList();
     }
@@ -48,6 +50,19 @@ public sealed class DetectorRunnerThresholdTests : IDisposable
         Assert.Contains("3-fold cross-fitting failed", warning);
         Assert.Contains("at least 3", warning);
         Assert.Contains("nasd calibrate --model", warning);
+    }
+
+    /// <summary>The last fold of clips (a changed recording) scores above the threshold: fit warns with the fold and advice;
+    /// the same clips without the change do not warn.</summary>
+    [Fact]
+    public void AHeldOutFoldThatTheThresholdDoesNotHoldForIsReported()
+    {
+        var (source, warnings) = Fit(Clips(20, changeAt: 16), new FitSettings("mahalanobis"));
+        Assert.Equal(ThresholdProvenance.CrossFit, source.Source);
+        var warning = Assert.Single(warnings);
+        Assert.Contains("4 of 4 clips of fold 5 (clips 17–20 in name order)", warning);
+        Assert.Contains("nasd calibrate", warning);
+        Assert.Empty(Fit(Clips(20), new FitSettings("mahalanobis")).Warnings);
     }
 
     [Fact]
