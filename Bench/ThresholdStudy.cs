@@ -13,7 +13,9 @@ namespace NativeASD.Bench;
 /// Per machine ID of an <c>eval</c> dataset, as <c>eval</c> fits it: training clips, folds used, the out-of-fold scores
 /// and the gamma fitted to them (shape, scale, threshold at 0.9), the final model's in-sample scores, and its scores of the
 /// normal and anomalous test clips — quantiles of each, and how many test clips the gamma threshold and the empirical 0.9
-/// point of the out-of-fold scores flag. The test clips are only reported, never used to set anything.
+/// point of the out-of-fold scores flag; the held-out folds' counts above the threshold; and, for comparison, the
+/// "worst fold" rule (the highest of the folds' own 0.9 points). Each ID's own model only: <c>eval</c>'s machine-type model
+/// for IDs with too few clips is not studied here. The test clips are only reported, never used to set anything.
 /// </summary>
 internal static class ThresholdStudy
 {

@@ -116,7 +116,7 @@ public static class DetectorRunner
                 new ThresholdProvenance(ThresholdProvenance.Calibration, clips.Count, Folder: inputs[0]));
         }
         int folds = CrossFitting.FoldsFor(features.Count, settings.Folds);
-        string? crossFitFailure = folds == 0 ? (settings.Folds >= 2 ? $"{features.Count} training clip is too few to cross-fit" : null) : null;
+        string? crossFitFailure = folds == 0 && settings.Folds >= 2 ? $"{features.Count} training clip is too few to cross-fit" : null;
         double[]? outOfFold = null;
         if (folds > 0)
         {
