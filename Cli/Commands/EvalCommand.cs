@@ -134,7 +134,7 @@ public static class EvalCommand
             Console.Out.Write(Table(result));
             var d = result.Decisions;
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"decisions: false-alarm rate {Cell(d.FalseAlarmRate)} ({d.FalseAlarms} of {d.NormalClips} normal test clips), detection rate {Cell(d.DetectionRate)} ({d.Detections} of {d.AnomalousClips} anomalous); thresholds: {string.Join(", ", result.Groups.Select(g => g.ThresholdSource.Source).Distinct())}"));
+                $"decisions: false-alarm rate {Cell(d.FalseAlarmRate)} ({d.FalseAlarms} of {d.NormalClips} normal test clips), detection rate {Cell(d.DetectionRate)} ({d.Detections} of {d.AnomalousClips} anomalous); thresholds: {string.Join(", ", result.Groups.Select(g => g.ThresholdSource.Column).Distinct())}"));
             int resumed = result.Groups.Count(g => g.Resumed);
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{result.Groups.Count} IDs ({resumed} resumed from an earlier run) in {clock.Elapsed.TotalSeconds:F1} s; wrote {result.ResultsCsv}{(reportPath is null ? "" : $" and {reportPath}")}"));

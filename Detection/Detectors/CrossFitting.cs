@@ -1,4 +1,6 @@
+using System.Globalization;
 using NativeASD.Detection.Features;
+using NativeASD.Detection.Thresholds;
 
 namespace NativeASD.Detection.Detectors;
 
@@ -36,7 +38,7 @@ public static class CrossFitting
         var scores = new double[clips.Count];
         for (int f = 0; f < folds; f++)
         {
-            int start = (int)((long)f * clips.Count / folds), end = (int)((long)(f + 1) * clips.Count / folds);
+            var (start, end) = Fold(clips.Count, folds, f);
             var train = clips.Where((_, i) => i < start || i >= end).ToList();
             var detector = create();
             try
@@ -47,6 +49,38 @@ public static class CrossFitting
             finally { (detector as IDisposable)?.Dispose(); }
         }
         return scores;
+    }
+
+    /// <summary>Clips [start, end) of fold <paramref name="f"/> of <paramref name="folds"/> contiguous folds over <paramref name="clips"/> clips.</summary>
+    public static (int Start, int End) Fold(int clips, int folds, int f) =>
+        ((int)((long)f * clips / folds), (int)((long)(f + 1) * clips / folds));
+
+    /// <summary>Chance, on clips whose folds score alike, that some fold is reported by <see cref="DisagreeingFolds"/> (split over the folds).</summary>
+    public const double DisagreementLevel = 0.01;
+
+    /// <summary>
+    /// The held-out folds that a threshold does not hold for, or null when they agree: fold f is reported when its number
+    /// of out-of-fold scores above <paramref name="threshold"/> is improbably high for the rate the threshold was set for
+    /// (1 − <paramref name="percentile"/>): binomial upper tail below <see cref="DisagreementLevel"/> / k. Contiguous folds are
+    /// blocks of the clips in name order, so a reported fold means the recordings change along that order (drift, another
+    /// session) and the threshold may not hold on other recordings either (machine-tools vmc: 13 of its last 30 clips).
+    /// </summary>
+    public static string? DisagreeingFolds(IReadOnlyList<double> outOfFold, int folds, double threshold, double percentile)
+    {
+        double rate = 1 - percentile;
+        var counts = Enumerable.Range(0, folds).Select(f =>
+        {
+            var (start, end) = Fold(outOfFold.Count, folds, f);
+            int above = 0;
+            for (int i = start; i < end; i++) if (outOfFold[i] > threshold) above++;
+            return (Fold: f, Start: start, End: end, Above: above);
+        }).ToList();
+        var disagreeing = counts.Where(c => SpecialFunctions.BinomialUpperTail(c.Above, c.End - c.Start, rate) < DisagreementLevel / folds).ToList();
+        if (disagreeing.Count == 0) return null;
+        string Of((int Fold, int Start, int End, int Above) c) => $"{c.Above} of {c.End - c.Start}";
+        return $"the held-out folds disagree: {string.Join("; ", disagreeing.Select(c => $"{Of(c)} clips of fold {c.Fold + 1} (clips {c.Start + 1}–{c.End} in name order)"))} " +
+            $"score above the threshold where {rate.ToString("P0", CultureInfo.InvariantCulture)} are expected (folds: {string.Join(", ", counts.Select(Of))}); " +
+            "the recordings change along their order, so the threshold may not hold on other recordings either: check it on new normal clips with 'nasd calibrate'";
     }
 
     sealed class FoldProgress(IProgress<DetectorProgress> inner, int fold, int folds) : IProgress<DetectorProgress>

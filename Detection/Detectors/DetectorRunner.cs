@@ -116,19 +116,25 @@ public static class DetectorRunner
                 new ThresholdProvenance(ThresholdProvenance.Calibration, clips.Count, Folder: inputs[0]));
         }
         int folds = CrossFitting.FoldsFor(features.Count, settings.Folds);
-        if (folds == 0)
-            return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
-                new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
-        double[] outOfFold;
-        try { outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => Create(settings, backend), progress); }
-        catch (ArgumentException e)
+        string? crossFitFailure = folds == 0 && settings.Folds >= 2 ? $"{features.Count} training clip is too few to cross-fit" : null;
+        double[]? outOfFold = null;
+        if (folds > 0)
         {
-            // A fold model cannot be fitted on its share (e.g. a covariance from 1 clip): the training scores are all there is.
-            warn?.Invoke($"threshold from the training clips' own scores (optimistic): {folds}-fold cross-fitting failed: {e.Message}");
+            // A fold model cannot be fitted on its share (e.g. a covariance from 2 clips): the training scores are all there is.
+            try { outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => Create(settings, backend), progress); }
+            catch (ArgumentException e) { crossFitFailure = $"{folds}-fold cross-fitting failed: {e.Message}"; }
+        }
+        if (outOfFold is null)
+        {
+            if (crossFitFailure is not null)
+                warn?.Invoke($"threshold from the training clips' own scores, which sit below unseen normal clips' (it will flag most of them): {crossFitFailure}; " +
+                    "set it from normal clips the model has not seen with 'nasd calibrate --model MODEL NORMAL…' or 'fit --calibrate DIR'");
             return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
                 new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
         }
-        return (ThresholdOf(features, outOfFold, settings.Percentile), new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds));
+        var threshold = ThresholdOf(features, outOfFold, settings.Percentile);
+        if (CrossFitting.DisagreeingFolds(outOfFold, folds, threshold.Threshold, settings.Percentile) is string disagreement) warn?.Invoke(disagreement);
+        return (threshold, new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds));
     }
 
     /// <summary>Features of normal clips that set a threshold: every clip must be read (a threshold is not set from a silently smaller set).</summary>

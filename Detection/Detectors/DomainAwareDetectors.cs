@@ -124,8 +124,8 @@ public sealed class KnnDetector(DomainOptions options) : IAnomalyDetector
 /// </summary>
 public sealed class SelectiveMahalanobisDetector(DomainOptions options) : IAnomalyDetector
 {
-    /// <summary>Normal training clips the shared covariance needs.</summary>
-    public const int MinClips = 3;
+    /// <summary>Normal training clips the shared covariance needs (as <see cref="MahalanobisDetector"/>'s).</summary>
+    public const int MinClips = MahalanobisDetector.MinimumClips;
 
     int[] _levelSizes = [];
     LedoitWolfGaussian[] _levels = [];                      // fitted on domain-centred vectors (mean ≈ 0)

@@ -4,7 +4,8 @@ namespace NativeASD.Detection.Detectors;
 /// <summary>
 /// Rippel et al. (2020) on pretrained features: per tap level, the clip vector (segments averaged) is modelled by a
 /// Gaussian with Ledoit–Wolf shrunk covariance fitted on normal clips; score = Σ over levels of the Mahalanobis
-/// distance √((x−μ)ᵀΣ⁻¹(x−μ)). Needs at least 2 training clips.
+/// distance √((x−μ)ᵀΣ⁻¹(x−μ)). Needs at least 3 training clips: from 2 clips the centred rows are ±v, the Ledoit–Wolf
+/// estimate of the covariance's own variance is exactly 0, so the shrinkage is 0 and the covariance vvᵀ is singular.
 /// </summary>
 public sealed class MahalanobisDetector : IAnomalyDetector
 {
@@ -12,6 +13,9 @@ public sealed class MahalanobisDetector : IAnomalyDetector
     int[] _levelSizes = [];
 
     public string Kind => DetectorCatalog.Mahalanobis.Name;
+
+    /// <summary>Fewest training clips a positive-definite Ledoit–Wolf covariance comes from (see the class summary).</summary>
+    public const int MinimumClips = 3;
 
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {
@@ -23,8 +27,10 @@ public sealed class MahalanobisDetector : IAnomalyDetector
             if (!clip.Levels.SequenceEqual(_levelSizes))
                 throw new InvalidDataException($"{clip.Source}: tap levels [{string.Join(",", clip.Levels)}] differ from the first clip's [{string.Join(",", _levelSizes)}]");
         }
-        if (normal.Count < 2)
-            throw new ArgumentException($"mahalanobis: needs at least 2 normal training clips to estimate a covariance, got 1 ({normal[0].Source})");
+        if (normal.Count < MinimumClips)
+            throw new ArgumentException($"mahalanobis: needs at least {MinimumClips} normal training clips to estimate a covariance " +
+                $"(from 2 the Ledoit–Wolf shrinkage is 0 and the covariance singular), got {normal.Count} ({string.Join(", ", normal.Select(c => Path.GetFileName(c.Source)))}); " +
+                "record more normal clips, or use --detector knn");
         var pooled = normal.Select(c => c.Pooled()).ToList();
         _levels = new LedoitWolfGaussian[_levelSizes.Length];
         int start = 0;

@@ -85,10 +85,11 @@ public static class DcaseEvaluation
             {
                 using var backend = openBackend(threadsPerJob);
                 var list = new List<GroupResult>();
+                var typeModel = new TypeModel();
                 foreach (var unit in units[t].Units)
                 {
                     cancel.ThrowIfCancellationRequested();
-                    list.AddRange(RunUnit(unit, outDir, models, settings, settingsJson, backend, cancelling, warnings, cancel));
+                    list.AddRange(RunUnit(unit, typeModel, outDir, models, settings, settingsJson, backend, cancelling, warnings, cancel));
                     int done = Interlocked.Increment(ref doneUnits);
                     cancelling.Report(new DetectorProgress("eval", done, totalUnits));
                 }
@@ -118,7 +119,8 @@ public static class DcaseEvaluation
     }
 
     /// <summary>results.csv: <c>machine_type,id,auc,pauc,train_clips,test_clips,threshold,false_alarm_rate,detection_rate,
-    /// precision,recall,f1,threshold_source</c> (cross-fit, calibration or in-sample), a row per ID, a row <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of
+    /// precision,recall,f1,threshold_source</c> (cross-fit, calibration or in-sample; "/type" appended when the machine type's
+    /// model stood in for the ID's), a row per ID, a row <c>&lt;type&gt;,average</c> per type and <c>all,average</c> (mean of
     /// the type averages, as DCASE ranks). Empty cells where a value is undefined.</summary>
     public static string ResultsTable(IReadOnlyList<GroupResult> groups, IReadOnlyList<TypeAverage> types, double meanAuc, double meanPauc,
         DecisionMetrics decisions)
@@ -127,7 +129,7 @@ public static class DcaseEvaluation
         foreach (var type in types)
         {
             foreach (var g in groups.Where(g => g.MachineType == type.MachineType))
-                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R},{Rates(g.Decisions)},{g.ThresholdSource.Source}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{g.MachineType},{g.Group},{Number(g.Auc)},{Number(g.PartialAuc)},{g.TrainClips},{g.TestClips},{g.Threshold:R},{Rates(g.Decisions)},{g.ThresholdSource.Column}\n");
             sb.Append(CultureInfo.InvariantCulture, $"{type.MachineType},average,{Number(type.Auc)},{Number(type.PartialAuc)},,,,{Rates(type.Decisions)},\n");
         }
         sb.Append(CultureInfo.InvariantCulture, $"all,average,{Number(meanAuc)},{Number(meanPauc)},,,,{Rates(decisions)},\n");
@@ -161,7 +163,9 @@ public static class DcaseEvaluation
 
     // ---- one unit: fit, score, write --------------------------------------------------------------------------
 
-    sealed record Unit(string MachineType, string Name, IReadOnlyList<string> Groups, IReadOnlyList<ClipName> Train, IReadOnlyList<ClipName> Test);
+    /// <param name="TypeTrain">The training clips of the whole machine type (all its IDs), for the type's model (see <see cref="TypeModel"/>).</param>
+    sealed record Unit(string MachineType, string Name, IReadOnlyList<string> Groups, IReadOnlyList<ClipName> Train, IReadOnlyList<ClipName> Test,
+        IReadOnlyList<ClipName> TypeTrain);
 
     sealed record Marker(string Key, string Model, double Threshold, int TrainClips, MarkerGroup[] Groups, ThresholdProvenance? ThresholdSource);
 
@@ -169,12 +173,12 @@ public static class DcaseEvaluation
 
     static List<Unit> UnitsOf(MachineData m, bool perType)
     {
-        if (perType) return [new Unit(m.MachineType, m.MachineType, m.Groups, m.Train, m.Test)];
+        if (perType) return [new Unit(m.MachineType, m.MachineType, m.Groups, m.Train, m.Test, m.Train)];
         return m.Groups.Select(g => new Unit(m.MachineType, $"{m.MachineType}_{g}", [g],
-            m.Train.Where(c => c.Group == g).ToList(), m.Test.Where(c => c.Group == g).ToList())).ToList();
+            m.Train.Where(c => c.Group == g).ToList(), m.Test.Where(c => c.Group == g).ToList(), m.Train)).ToList();
     }
 
-    static IEnumerable<GroupResult> RunUnit(Unit unit, string outDir, string models, EvalSettings settings, string settingsJson,
+    static IEnumerable<GroupResult> RunUnit(Unit unit, TypeModel typeModel, string outDir, string models, EvalSettings settings, string settingsJson,
         IBackend? backend, IProgress<DetectorProgress> progress, List<string> warnings, CancellationToken cancel)
     {
         if (unit.Train.Count == 0) throw new IOException($"{unit.MachineType}/{string.Join(",", unit.Groups)}: no training clips");
@@ -191,24 +195,36 @@ public static class DcaseEvaluation
 
         var fitSettings = settings.Fit;
         void Warn(string w) { lock (warnings) if (!warnings.Contains(w)) warnings.Add(w); }
-        DetectorModelInfo info;
-        List<string> skipped;
+        DetectorModelInfo? info = null;
+        List<string> skipped = [];
+        ArgumentException? failure = null;
+        var unitWarnings = new List<string>();   // held back: they do not apply when the type's model takes over
         try
         {
             (info, skipped) = DetectorRunner.Fit(unit.Train.Select(c => c.File).ToList(), model, fitSettings, backend,
-                new Labelled(progress, $"{unit.Name} fit"), Warn);
+                new Labelled(progress, $"{unit.Name} fit"), unitWarnings.Add);
         }
-        catch (ArgumentException e)
+        catch (ArgumentException e) { failure = e; }   // the detector cannot be fitted on these clips (e.g. too few for a covariance)
+        if (TypeModel.Needed(unit, fitSettings, info) &&
+            typeModel.Fit(unit, models, fitSettings, backend, new Labelled(progress, $"{unit.MachineType} fit"), w => Warn($"{unit.MachineType} (the machine type's model): {w}")) is (string typePath, DetectorModelInfo typeInfo, List<string> typeSkipped))
         {
-            // The detector cannot be fitted on this unit's clips (e.g. too few for a covariance): an input problem, named.
-            throw new IOException($"{unit.MachineType} {string.Join(",", unit.Groups)} ({unit.Train.Count} training clips): {e.Message}", e);
+            if (File.Exists(model)) File.Delete(model);   // the ID's own model is not used
+            Warn($"{unit.MachineType} {unit.Groups[0]}: scored with the machine type's model ({typeInfo.TrainingClips} training clips of all its IDs): " +
+                (failure?.Message ?? $"its own {unit.Train.Count} training clip(s) are too few to cross-fit a threshold"));
+            (model, info, skipped) = (typePath, typeInfo, typeSkipped);
         }
+        else if (failure is not null) throw UnitError(unit, failure);
+        else unitWarnings.ForEach(w => Warn($"{unit.MachineType} {string.Join(",", unit.Groups)}: {w}"));
+        if (info is null) throw new InvalidOperationException("eval: a unit without a model");
         lock (warnings) warnings.AddRange(skipped.Select(s => $"skipped training clip {s}"));
         var (scores, _, unscored) = DetectorRunner.Score(model, unit.Test.Select(c => c.File).ToList(), fitSettings.CacheDirectory, backend,
             new Labelled(progress, $"{unit.Name} score"), warn: Warn);
         if (unscored.Count > 0)
             throw new IOException($"{unscored.Count} of {unit.Test.Count} test clips of {unit.MachineType} could not be scored; first: {unscored[0]}");
         cancel.ThrowIfCancellationRequested();
+
+        // An ID scored by its type's model reports its own training clips, as in per-type mode; the provenance gives the model's.
+        int trainClips = info.ThresholdOrigin.MachineType is null ? info.TrainingClips : unit.Train.Count;
 
         // From here on nothing checks for cancellation: the unit's files and then its marker are written as one step.
         var byFile = scores.ToDictionary(s => s.File, StringComparer.Ordinal);
@@ -221,12 +237,55 @@ public static class DcaseEvaluation
             WriteText(Path.Combine(outDir, scoreName), string.Concat(clips.Select(c => string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(c.File)},{c.Score:R}\n"))));
             WriteText(Path.Combine(outDir, decisionName), string.Concat(clips.Select(c => $"{Path.GetFileName(c.File)},{(c.Decision ? 1 : 0)}\n")));
             markerGroups.Add(new MarkerGroup(group, scoreName, decisionName));
-            results.Add(Result(unit, group, info.TrainingClips, info.Threshold.Threshold, info.ThresholdOrigin, outDir, scoreName, decisionName,
+            results.Add(Result(unit, group, trainClips, info.Threshold.Threshold, info.ThresholdOrigin, outDir, scoreName, decisionName,
                 Path.GetFileName(model), false, clips, settings.MaxFpr));
         }
-        var marker = new Marker(key, Path.GetFileName(model), info.Threshold.Threshold, info.TrainingClips, [.. markerGroups], info.ThresholdOrigin);
+        var marker = new Marker(key, Path.GetFileName(model), info.Threshold.Threshold, trainClips, [.. markerGroups], info.ThresholdOrigin);
         WriteText(markerPath, JsonSerializer.Serialize(marker));
         return results;
+    }
+
+    /// <summary>The detector cannot be fitted on a unit's clips (e.g. too few for a covariance): an input problem, named.</summary>
+    static IOException UnitError(Unit unit, ArgumentException e) =>
+        new($"{unit.MachineType} {string.Join(",", unit.Groups)} ({unit.Train.Count} training clips): {e.Message}", e);
+
+    /// <summary>
+    /// The model of one machine type on all its IDs' training clips (as <see cref="EvalSettings.PerType"/> fits it), for the
+    /// IDs whose own clips are too few: a model that could not be fitted, or whose threshold could not be cross-fitted (1
+    /// clip; a covariance that a fold of 1–2 clips cannot give) and so came from in-sample scores that flag nearly every
+    /// unseen normal clip. The DCASE 2020 baseline fits one model per machine type for every ID; here only those IDs use
+    /// it, and their threshold provenance says so. Fitted once per run and type, the first time an ID needs it.
+    /// </summary>
+    sealed class TypeModel
+    {
+        (string Path, DetectorModelInfo Info)? _fitted;
+        bool _failed;
+
+        /// <summary>Whether <paramref name="unit"/> (one ID) needs it: its own model could not be fitted, or its threshold fell back to
+        /// in-sample scores although cross-fitting was asked for; and the type has more training clips than the ID.</summary>
+        public static bool Needed(Unit unit, FitSettings settings, DetectorModelInfo? own) =>
+            unit.Groups.Count == 1 && unit.TypeTrain.Count > unit.Train.Count && settings.Calibration is null &&
+            (own is null || (settings.Folds >= 2 && own.ThresholdOrigin.Source == ThresholdProvenance.InSample));
+
+        /// <summary>The type's model (its file, its info with the provenance naming the type) and, the first time, the clips it
+        /// skipped; null when the detector cannot be fitted on the type's clips either.</summary>
+        public (string Model, DetectorModelInfo Info, List<string> Skipped)? Fit(Unit unit, string models, FitSettings settings, IBackend? backend,
+            IProgress<DetectorProgress> progress, Action<string> warn)
+        {
+            if (_failed) return null;
+            List<string> skipped = [];
+            if (_fitted is null)
+            {
+                string path = Path.Combine(models, $"model_{unit.MachineType}.safetensors");
+                try
+                {
+                    (var info, skipped) = DetectorRunner.Fit(unit.TypeTrain.Select(c => c.File).ToList(), path, settings, backend, progress, warn);
+                    _fitted = (path, info with { ThresholdSource = info.ThresholdOrigin with { MachineType = unit.MachineType } });
+                }
+                catch (ArgumentException) { _failed = true; return null; }
+            }
+            return (_fitted.Value.Path, _fitted.Value.Info, skipped);
+        }
     }
 
     static GroupResult Result(Unit unit, string group, int trainClips, double threshold, ThresholdProvenance thresholdSource, string outDir, string scoreCsv, string decisionCsv,
@@ -273,13 +332,15 @@ public static class DcaseEvaluation
     static string SettingsJson(EvalSettings s) => JsonSerializer.Serialize(new
     {
         s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
-        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion, Threshold = $"{s.Fit.Folds}-fold cross-fit",
+        s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
+        Threshold = $"{s.Fit.Folds}-fold cross-fit; the machine type's model for IDs too few to cross-fit",
     });
 
     static string UnitKey(Unit unit, string settingsJson)
     {
         var sb = new StringBuilder(settingsJson).Append('\n').Append(unit.Name).Append('\n');
-        foreach (var clip in unit.Train.Select(c => ("train", c)).Concat(unit.Test.Select(c => ("test", c))))
+        // The type's training clips too: an ID with too few clips is scored by the type's model (TypeModel).
+        foreach (var clip in unit.Train.Select(c => ("train", c)).Concat(unit.Test.Select(c => ("test", c))).Concat(unit.TypeTrain.Select(c => ("type", c))))
         {
             var f = new FileInfo(clip.c.File);
             sb.Append(CultureInfo.InvariantCulture, $"{clip.Item1}|{f.Name}|{f.Length}|{f.LastWriteTimeUtc.Ticks}\n");

@@ -1,6 +1,6 @@
 namespace NativeASD.Detection.Thresholds;
 
-/// <summary>Gamma-family special functions in double precision (enough for fitting and quantiles, ~1e-13 relative).</summary>
+/// <summary>Gamma-family special functions in double precision (enough for fitting and quantiles, ~1e-13 relative), and the binomial tail built on them.</summary>
 public static class SpecialFunctions
 {
     static readonly double[] Lanczos =
@@ -38,6 +38,20 @@ public static class SpecialFunctions
         double f = 1 / (x * x);
         return result + 1 / x + f / 2
                + f / x * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30))));
+    }
+
+    /// <summary>P(X ≥ <paramref name="k"/>) for X ~ Binomial(<paramref name="n"/>, <paramref name="p"/>): the terms summed from k up, each from ln Γ (no overflow for large n).</summary>
+    public static double BinomialUpperTail(int k, int n, double p)
+    {
+        if (n < 0 || !(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), $"binomial: n = {n}, p = {p}");
+        if (k <= 0) return 1;
+        if (k > n) return 0;
+        if (p == 0) return 0;
+        if (p == 1) return 1;
+        double sum = 0, logChoose = LogGamma(n + 1.0);
+        for (int j = k; j <= n; j++)
+            sum += Math.Exp(logChoose - LogGamma(j + 1.0) - LogGamma(n - j + 1.0) + j * Math.Log(p) + (n - j) * Math.Log(1 - p));
+        return Math.Min(1, sum);
     }
 
     /// <summary>Regularised lower incomplete gamma P(a, x): series for x &lt; a + 1, continued fraction otherwise.</summary>

@@ -13,18 +13,26 @@ namespace NativeASD.Detection.Thresholds;
 /// <param name="Folds">k of the cross-fitting; 0 otherwise.</param>
 /// <param name="Folder">The calibration clips' folder or first file; null otherwise.</param>
 /// <param name="CalibratedUtc">When <c>nasd calibrate</c> re-set the threshold (ISO 8601); null when fit set it.</param>
-public sealed record ThresholdProvenance(string Source, int Clips, int Folds = 0, string? Folder = null, string? CalibratedUtc = null)
+/// <param name="MachineType">Set by <c>eval</c> for a machine ID whose own training clips are too few for its model to be
+/// cross-fitted: the ID was scored by the model of its machine type (all its IDs' training clips), whose threshold this
+/// is; null otherwise.</param>
+public sealed record ThresholdProvenance(string Source, int Clips, int Folds = 0, string? Folder = null, string? CalibratedUtc = null,
+    string? MachineType = null)
 {
     public const string CrossFit = "cross-fit", Calibration = "calibration", InSample = "in-sample";
 
     /// <summary>What models written before thresholds were calibrated used: their training clips' in-sample scores.</summary>
     public static ThresholdProvenance Legacy(int trainingClips) => new(InSample, trainingClips);
 
-    /// <summary>"5-fold cross-fit on 40 training clips", "calibrated on 60 normal clips (line3/normal)", "in-sample scores of 2 training clips".</summary>
-    public string Describe() => Source switch
+    /// <summary>"5-fold cross-fit on 40 training clips", "calibrated on 60 normal clips (line3/normal)", "in-sample scores of 2 training
+    /// clips", "5-fold cross-fit on 7 training clips of the machine type's model (ToyCar, all IDs: this ID's own clips are too few to cross-fit)".</summary>
+    public string Describe() => (Source switch
     {
         CrossFit => string.Create(CultureInfo.InvariantCulture, $"{Folds}-fold cross-fit on {Clips} training clips"),
         Calibration => string.Create(CultureInfo.InvariantCulture, $"calibrated on {Clips} normal clips{(Folder is null ? "" : $" ({Folder})")}"),
         _ => string.Create(CultureInfo.InvariantCulture, $"in-sample scores of {Clips} training clips"),
-    };
+    }) + (MachineType is null ? "" : $" of the machine type's model ({MachineType}, all IDs: this ID's own clips are too few to cross-fit)");
+
+    /// <summary>How results.csv names it: the source, with "/type" when the machine type's model stood in for the ID's.</summary>
+    public string Column => MachineType is null ? Source : $"{Source}/type";
 }

@@ -92,6 +92,29 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal(6, Directory.GetFiles(Path.Combine(output, "models"), "model_*.safetensors").Length);
     }
 
+    /// <summary>Per ID, mahalanobis used to stop at ToyCar id_01 (1 training clip); such IDs are now scored by their machine
+    /// type's model, which the JSON's threshold_source and a warning name.</summary>
+    [SkippableFact]
+    public void EvalOnDcase2020LitePerIdScoresFewClipIdsWithTheirTypesModel()
+    {
+        string data = SharedData.Require("data/dcase2020-lite");
+        string output = Path.Combine(_dir, "out");
+        var eval = NasdProcess.Run("eval", "--data", data, "--out", output, "--detector", "mahalanobis", "--no-cache", "--json");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        Assert.Contains("nasd: warning: ToyCar id_01: scored with the machine type's model", eval.Stderr);
+        using var json = JsonDocument.Parse(eval.Stdout);
+        var groups = json.RootElement.GetProperty("groups").EnumerateArray().ToList();
+        var toyCar01 = groups.Single(g => g.GetProperty("machine_type").GetString() == "ToyCar" && g.GetProperty("id").GetString() == "id_01");
+        Assert.Equal(1, toyCar01.GetProperty("train_clips").GetInt32());
+        var source = toyCar01.GetProperty("threshold_source");
+        Assert.Equal("ToyCar", source.GetProperty("machine_type").GetString());
+        Assert.Equal("cross-fit", source.GetProperty("source").GetString());
+        Assert.EndsWith("model_ToyCar.safetensors", toyCar01.GetProperty("model").GetString());
+        Assert.All(groups, g => Assert.True(g.GetProperty("threshold_source").GetProperty("machine_type").ValueKind == JsonValueKind.Null
+            || g.GetProperty("train_clips").GetInt32() < 4, g.ToString()));   // 4 clips give mahalanobis folds of 3
+        DcaseEvaluationTests.CheckSubmission(output, groups.Count);
+    }
+
     [SkippableFact]
     public void EvalOnDcase2023LiteWritesSectionFiles()
     {

@@ -39,4 +39,27 @@ public sealed class CrossFittingTests
     [InlineData(40, 1, 0)]    // --folds 1: in-sample
     public void FoldsLeaveEachFoldModelAtLeastOneClip(int clips, int folds, int expected) =>
         Assert.Equal(expected, CrossFitting.FoldsFor(clips, folds));
+
+    /// <summary>Out-of-fold scores in which fold f has <c>above[f]</c> of its clips above 1 (the threshold used below).</summary>
+    static double[] Scores(int perFold, params int[] above) =>
+        [.. above.SelectMany(a => Enumerable.Range(0, perFold).Select(i => i < a ? 2.0 : 0.5))];
+
+    [Fact]
+    public void FoldsThatAgreeWithTheThresholdsRateAreNotReported()
+    {
+        Assert.Null(CrossFitting.DisagreeingFolds(Scores(30, 3, 3, 3, 3, 3), 5, 1, 0.9));
+        Assert.Null(CrossFitting.DisagreeingFolds(Scores(30, 2, 0, 8, 0, 4), 5, 1, 0.9));   // machine-tools lathe, mahalanobis: P(≥ 8 of 30) = 0.026
+        Assert.Null(CrossFitting.DisagreeingFolds(Scores(4, 0, 3, 0, 0, 1), 5, 1, 0.9));    // P(≥ 3 of 4) = 0.0037, above 0.01 / 5
+    }
+
+    /// <summary>machine-tools vmc with mahalanobis: the last 30 clips (in name order) score above the threshold 13 times.</summary>
+    [Fact]
+    public void AFoldFarAboveTheRateIsNamedWithItsClipsAndAdvice()
+    {
+        string message = CrossFitting.DisagreeingFolds(Scores(30, 0, 0, 0, 1, 13), 5, 1, 0.9)!;
+        Assert.Contains("13 of 30 clips of fold 5 (clips 121–150 in name order)", message);
+        Assert.Contains("where 10 % are expected (folds: 0 of 30, 0 of 30, 0 of 30, 1 of 30, 13 of 30)", message);
+        Assert.Contains("nasd calibrate", message);
+        Assert.Contains("4 of 4 clips of fold 2", CrossFitting.DisagreeingFolds(Scores(4, 0, 4, 0, 0, 1), 5, 1, 0.9));
+    }
 }

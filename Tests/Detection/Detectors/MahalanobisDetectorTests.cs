@@ -26,7 +26,7 @@ public class MahalanobisDetectorTests
     public void SingleClipAndMismatchedLevelsAreClearErrors()
     {
         var rng = new Random(1);
-        Assert.Contains("at least 2", Assert.Throws<ArgumentException>(() => new MahalanobisDetector().Fit([Clip("only", rng, 2, 0)])).Message);
+        Assert.Contains("at least 3", Assert.Throws<ArgumentException>(() => new MahalanobisDetector().Fit([Clip("only", rng, 2, 0)])).Message);
         var detector = new MahalanobisDetector();
         detector.Fit([Clip("a", rng, 2, 0), Clip("b", rng, 2, 0), Clip("c", rng, 2, 0)]);
         var odd = new ClipFeatures("odd.wav", new float[6], 1, 6, [3, 3]);

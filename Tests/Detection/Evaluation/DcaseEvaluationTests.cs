@@ -4,6 +4,7 @@ using NativeASD.Detection.Evaluation;
 using NativeASD.Detection.Synth;
 using NativeASD.Kernels;
 using NativeASD.Detection.Detectors;
+using NativeASD.Detection.Thresholds;
 
 namespace NativeASD.Tests.Detection.Evaluation;
 
@@ -134,6 +135,75 @@ public sealed class DcaseEvaluationTests : IDisposable
         Assert.Equal(["model_fan.safetensors", "model_valve.safetensors"], Directory.GetFiles(Path.Combine(output, "models"), "*.safetensors").Select(Path.GetFileName).Order());
         Assert.All(result.Groups, g => Assert.Equal(6, g.TrainClips));
         CheckSubmission(output, 4);
+    }
+
+    /// <summary>Leaves <paramref name="keep"/> of an ID's training clips (the first ones by name).</summary>
+    static void KeepTrainingClips(string data, string type, string id, int keep)
+    {
+        foreach (string f in Directory.GetFiles(Path.Combine(data, type, "train"), $"normal_{id}_*.wav").Order(StringComparer.Ordinal).Skip(keep)) File.Delete(f);
+    }
+
+    /// <summary>An ID with 1 training clip (no covariance, no cross-fitting) and one with 2 (mahalanobis needs 3) are scored by
+    /// their machine type's model, cross-fitted on all its IDs' clips; the provenance, results.csv and a warning say so, the
+    /// other IDs keep their own models, and a resumed run keeps the record.</summary>
+    [Fact]
+    public void IdsWithTooFewClipsAreScoredByTheirMachineTypesModel()
+    {
+        string data = Data(), output = Path.Combine(_dir, "out");
+        KeepTrainingClips(data, "fan", "id_00", 1);
+        KeepTrainingClips(data, "valve", "id_01", 2);
+        var result = Run(data, output);
+        GroupResult Group(string type, string id) => result.Groups.Single(g => g.MachineType == type && g.Group == id);
+        foreach (var (type, id, own, typeClips) in new[] { ("fan", "id_00", 1, 7), ("valve", "id_01", 2, 8) })
+        {
+            var g = Group(type, id);
+            Assert.Equal(type, g.ThresholdSource.MachineType);
+            Assert.Equal(ThresholdProvenance.CrossFit, g.ThresholdSource.Source);
+            Assert.Equal(typeClips, g.ThresholdSource.Clips);
+            Assert.Equal(5, g.ThresholdSource.Folds);
+            Assert.Equal(own, g.TrainClips);
+            Assert.EndsWith($"model_{type}.safetensors", g.Model);
+            Assert.False(File.Exists(Path.Combine(output, "models", $"model_{type}_{id}.safetensors")));
+            Assert.Contains(result.Warnings, w => w.StartsWith($"{type} {id}: scored with the machine type's model ({typeClips} training clips", StringComparison.Ordinal));
+            Assert.Contains($"{type},{id},", File.ReadAllLines(result.ResultsCsv).Single(l => l.StartsWith($"{type},{id},", StringComparison.Ordinal)));
+            Assert.EndsWith(",cross-fit/type", File.ReadAllLines(result.ResultsCsv).Single(l => l.StartsWith($"{type},{id},", StringComparison.Ordinal)));
+        }
+        Assert.Contains(result.Warnings, w => w.Contains("at least 3", StringComparison.Ordinal));   // valve id_01's own fit: 2 clips
+        foreach (var g in new[] { Group("fan", "id_01"), Group("valve", "id_00") })
+        {
+            Assert.Null(g.ThresholdSource.MachineType);
+            Assert.Equal(6, g.TrainClips);
+            Assert.EndsWith($"model_{g.MachineType}_{g.Group}.safetensors", g.Model);
+        }
+        CheckSubmission(output, 4);
+
+        var again = Run(data, output);
+        Assert.All(again.Groups, g => Assert.True(g.Resumed));
+        Assert.Equal("fan", again.Groups.Single(g => g.MachineType == "fan" && g.Group == "id_00").ThresholdSource.MachineType);
+    }
+
+    /// <summary>When the machine type's clips are too few as well, the ID's own failure is what eval reports.</summary>
+    [Fact]
+    public void AnIdThatNeitherItsOwnNorItsTypesModelCanFitIsNamed()
+    {
+        string data = Data(), output = Path.Combine(_dir, "out");
+        KeepTrainingClips(data, "fan", "id_00", 1);
+        KeepTrainingClips(data, "fan", "id_01", 1);
+        var e = Assert.Throws<IOException>(() => Run(data, output));
+        Assert.Contains("fan id_00 (1 training clips)", e.Message);
+        Assert.Contains("at least 3", e.Message);
+    }
+
+    /// <summary>With --folds 1 the in-sample threshold was asked for: an ID that can be fitted keeps its own model.</summary>
+    [Fact]
+    public void InSampleThresholdsAskedForKeepTheIdsOwnModel()
+    {
+        string data = Data(), output = Path.Combine(_dir, "out");
+        KeepTrainingClips(data, "fan", "id_00", 3);
+        var result = Run(data, output, new EvalSettings(new FitSettings("mahalanobis", Folds: 1)));
+        Assert.All(result.Groups, g => Assert.Null(g.ThresholdSource.MachineType));
+        Assert.All(result.Groups, g => Assert.Equal(ThresholdProvenance.InSample, g.ThresholdSource.Source));
+        Assert.Equal(3, result.Groups.Single(g => g.MachineType == "fan" && g.Group == "id_00").TrainClips);
     }
 
     sealed class Callback(Action<NativeASD.Detection.Detectors.DetectorProgress> action) : IProgress<NativeASD.Detection.Detectors.DetectorProgress>
