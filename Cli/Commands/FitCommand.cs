@@ -17,8 +17,8 @@ public static class FitCommand
     internal static readonly OptionSpec[] TrainingOptions =
     [
         DetectorChoice,
-        new("--backbone", "W|shipped|none", "pretrained backbone weights (any format 'nasd inspect' reads); shipped = NativeASD's own ResNet; none = log-mel features", DetectorCatalog.BackboneDefault),
-        new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3 (shipped: layer3,layer4)"),
+        new("--backbone", "W|shipped|shipped-v1|none", "pretrained backbone weights (any format 'nasd inspect' reads); shipped (= shipped-v1) = NativeASD's own ResNet; none = log-mel features", DetectorCatalog.BackboneDefault),
+        new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3 (shipped files: their default taps, layer3,layer4)"),
         Backbone.FloatActivations,
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
         .. DetectorCatalog.TrainingOptions.Select(Option),
@@ -127,11 +127,11 @@ public static class FitCommand
         string? taps = args.String("--tap");
         if (backbone == "none")
             return taps is null ? (null, null) : throw new UsageException($"{args.Command}: --tap needs --backbone W");
-        if (backbone == "shipped")
+        if (ShippedBackbone.Named(backbone) is { } shipped)
         {
-            try { backbone = ShippedBackbone.Locate(); }
+            try { backbone = ShippedBackbone.Locate(shipped); }
             catch (FileNotFoundException e) { throw new InputException(e.Message); }
-            taps ??= string.Join(",", ShippedBackbone.DefaultTaps);
+            taps ??= string.Join(",", shipped.DefaultTaps);
         }
         if (taps is null) throw new UsageException($"{args.Command}: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
         return (backbone, taps.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));

@@ -12,7 +12,7 @@ public static class PretrainCommand
     public static readonly CommandSpec Spec = new(
         "pretrain",
         "pretrain a PANNs-layout ResNet backbone by classifying machines (your folders, machine IDs, or synthetic machines)",
-        "pretrain --data DIR|--synth N [--arch resnet-small] [--epochs E] [--out W.safetensors] [--init W] [--resume] [--seed S]",
+        "pretrain --data DIR|--synth N [--teacher W[,W…] [--audio DIR|LIST[,…]]] [--arch resnet-small] [--epochs E] [--out W.safetensors] [--init W] [--resume] [--seed S]",
         [
             new("--data", "DIR", "your recordings: every normal .wav below DIR, one class per folder or per DCASE machine ID"),
             new("--synth", "N", "synthetic machines instead: N fresh clips per epoch, one class per type × ID × operating condition"),
@@ -34,6 +34,10 @@ public static class PretrainCommand
             new("--first-id", "N", "--synth: first machine ID (IDs below 100 are the ones 'nasd synth' writes)", "100"),
             new("--machine-seed", "N", "--synth: seed of the machines' physical parameters (as 'nasd synth --seed')", "0"),
             new("--no-augment", null, "no gain, noise, shift or mixing augmentation"),
+            new("--teacher", "W[,W…]", "distil: the student also learns to predict each teacher's embedding (any weight file with an 'embedding' tap: EfficientAT mn04_as, YAMNet, …)"),
+            new("--audio", "DIR|LIST[,…]", "--teacher: unlabelled real audio for distillation: every .wav below DIR, or the files a .txt LIST names (one a line, relative to the list)"),
+            new("--audio-per-batch", "N", "--audio: real crops added to every batch", "16"),
+            new("--distill-weight", "X", "--teacher: weight of each teacher's loss (MSE on its standardised embedding) beside the cross-entropy", "1"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
         ],
@@ -42,6 +46,7 @@ public static class PretrainCommand
             "nasd pretrain --data recordings/ --labels folder --epochs 20 --out fleet.safetensors",
             "nasd pretrain --data dcase/ --init resnet-small.safetensors --epochs 5 --out tuned.safetensors",
             "nasd pretrain --synth 4096 --out resnet-small.safetensors --resume",
+            "nasd pretrain --synth 2048 --teacher mn04_as_mAP_432.pt,yamnet_spectra_in.tflite --audio recordings/ --epochs 8 --out distilled.safetensors",
         ],
         Run);
 
@@ -84,6 +89,8 @@ public static class PretrainCommand
         {
             Console.Out.WriteLine($"pretraining {trainer.Model.Describe()} ({trainer.Model.NamedParameters().Sum(p => p.Parameter.Value.Count):N0} parameters) on {corpus.Description}");
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{options.Epochs} epochs × {corpus.TrainCount / options.BatchSize} steps of {options.BatchSize} crops of {options.CropSeconds} s; checkpoint {Pretrainer.CheckpointPath(output)}"));
+            foreach (var t in trainer.Teachers) Console.Out.WriteLine($"distilling from {t.Name} ({t.Arch}, '{DistillTeacher.Tap}' tap, sha256 {t.Sha256})");
+            if (trainer.Audio is { } audio) Console.Out.WriteLine($"with {options.AudioPerBatch} real crops per batch from {audio.Description}");
         }
         using var progress = ProgressLine.For(args);
         var history = trainer.Run(output, args.Flag("--resume"),
@@ -91,7 +98,7 @@ public static class PretrainCommand
             r =>
             {
                 if (!json) Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"epoch {r.Epoch}/{options.Epochs}: train loss {r.TrainLoss:F4} accuracy {r.TrainAccuracy:P1} | {Validation(r.ValidationLoss, r.ValidationAccuracy)} | lr {r.LearningRate:G3} | {r.ClipsPerSecond:F1} clips/s, {r.Seconds:F0} s"));
+                    $"epoch {r.Epoch}/{options.Epochs}: train loss {r.TrainLoss:F4} accuracy {r.TrainAccuracy:P1}{Distill("train", r.TrainDistillLoss)} | {Validation(r.ValidationLoss, r.ValidationAccuracy)}{Distill("validation", r.ValidationDistillLoss)} | lr {r.LearningRate:G3} | {r.ClipsPerSecond:F1} clips/s, {r.Seconds:F0} s"));
             });
         var last = history.Count > 0 ? history[^1] : null;
         if (json)
@@ -106,6 +113,9 @@ public static class PretrainCommand
                 $"wrote {output} ({corpus.Labels.Count} classes; {Validation(last?.ValidationLoss, last?.ValidationAccuracy)}; {history.Sum(h => h.Seconds) / 60:F1} min of training)"));
         return ExitCode.Ok;
     }
+
+    static string Distill(string what, double[]? losses) => losses is null ? ""
+        : string.Create(CultureInfo.InvariantCulture, $", {what} distillation {string.Join(" / ", losses.Select(l => l.ToString("F4", CultureInfo.InvariantCulture)))}");
 
     static string Validation(double? loss, double? accuracy) => accuracy is double a
         ? string.Create(CultureInfo.InvariantCulture, $"validation loss {loss:F4} accuracy {a:P1}")
@@ -125,11 +135,17 @@ public static class PretrainCommand
             CropSeconds = args.Double("--crop", options.CropSeconds),
             Seed = (ulong)args.Int("--seed", 0, 0, int.MaxValue),
             Augmentation = args.Flag("--no-augment") ? Augmentation.None : options.Augmentation,
+            Teachers = List(args.String("--teacher")),
+            Audio = List(args.String("--audio")),
+            AudioPerBatch = args.Int("--audio-per-batch", options.AudioPerBatch, 1, 4096),
+            DistillWeight = (float)args.Double("--distill-weight", options.DistillWeight),
         };
         try { options.Validate(); }
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         return options;
     }
+
+    static string[] List(string? value) => value is null ? [] : [.. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 
     static FolderLabels Labels(ParsedArgs args) => (args.String("--labels") ?? "auto") switch
     {

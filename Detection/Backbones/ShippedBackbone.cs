@@ -1,28 +1,52 @@
 namespace NativeASD.Detection.Backbones;
 
+/// <summary>One pretrained ResNet file that ships with NativeASD: its <c>--backbone</c> name, file name and default taps.</summary>
+public sealed record ShippedFile(string Name, string FileName, IReadOnlyList<string> DefaultTaps)
+{
+    /// <summary>Where the file is: next to the program.</summary>
+    public string Path => System.IO.Path.Combine(AppContext.BaseDirectory, FileName);
+}
+
 /// <summary>
-/// The pretrained ResNet that ships with NativeASD (Detection/Backbones/nasd-resnet-small.safetensors, copied next to the
-/// program): the default backbone of <c>fit</c>, <c>eval</c> and <c>demo</c> for the metric detector. Its provenance is in
-/// Detection/Backbones/README.md; <see cref="DefaultTaps"/> were chosen on development machines (synth seed 7) that are
-/// neither in its pretraining corpus nor in any benchmark.
+/// The pretrained ResNet that ships with NativeASD (Detection/Backbones/nasd-resnet-small.safetensors, copied next to
+/// the program), named <c>shipped</c> or <c>shipped-v1</c>: the default backbone of <c>fit</c>, <c>eval</c> and
+/// <c>demo</c> for the metric detector. Provenance in Detection/Backbones/README.md (also why the distilled v2 is not
+/// shipped); its default taps were chosen on development machines that are in no reported benchmark.
 /// </summary>
 public static class ShippedBackbone
 {
-    public const string FileName = "nasd-resnet-small.safetensors";
+    public static readonly ShippedFile V1 = new("shipped-v1", "nasd-resnet-small.safetensors", ["layer3", "layer4"]);
 
-    /// <summary>The taps whose features the detectors use by default.</summary>
-    public static readonly IReadOnlyList<string> DefaultTaps = ["layer3", "layer4"];
+    /// <summary>What <c>--backbone shipped</c> means.</summary>
+    public static ShippedFile Chosen => V1;
 
-    /// <summary>Where the shipped file is: next to the program (NASD_SHIPPED_BACKBONE overrides).</summary>
+    /// <summary>The names <c>--backbone</c> takes for shipped files.</summary>
+    public static readonly IReadOnlyList<string> Names = ["shipped", V1.Name];
+
+    /// <summary>The shipped file a <c>--backbone</c> value names (shipped, shipped-v1), or null for anything else.</summary>
+    public static ShippedFile? Named(string name) => name switch
+    {
+        "shipped" => Chosen,
+        "shipped-v1" => V1,
+        _ => null,
+    };
+
+    public static string FileName => Chosen.FileName;
+
+    /// <summary>The taps whose features the detectors use by default on <see cref="Chosen"/>.</summary>
+    public static IReadOnlyList<string> DefaultTaps => Chosen.DefaultTaps;
+
+    /// <summary>Where the chosen file is: next to the program (NASD_SHIPPED_BACKBONE overrides).</summary>
     public static string Path => Environment.GetEnvironmentVariable("NASD_SHIPPED_BACKBONE") is { Length: > 0 } overridden
         ? overridden
-        : System.IO.Path.Combine(AppContext.BaseDirectory, FileName);
+        : Chosen.Path;
 
-    /// <summary>The shipped file's path, or a clear error when the installation lacks it.</summary>
-    public static string Locate()
-    {
-        string path = Path;
-        return File.Exists(path) ? path
-            : throw new FileNotFoundException($"{path}: the shipped backbone is missing from this installation; pass --backbone W (another weight file) or --backbone none (log-mel features)", path);
-    }
+    /// <summary>The chosen file's path, or a clear error when the installation lacks it.</summary>
+    public static string Locate() => Locate(Path);
+
+    /// <summary>A shipped file's path (the chosen one honours NASD_SHIPPED_BACKBONE), or a clear error when the installation lacks it.</summary>
+    public static string Locate(ShippedFile file) => Locate(file == Chosen ? Path : file.Path);
+
+    static string Locate(string path) => File.Exists(path) ? path
+        : throw new FileNotFoundException($"{path}: the shipped backbone is missing from this installation; pass --backbone W (another weight file) or --backbone none (log-mel features)", path);
 }

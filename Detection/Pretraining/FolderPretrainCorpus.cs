@@ -120,7 +120,8 @@ public sealed class FolderPretrainCorpus : IPretrainCorpus
         return new(Crop(_audio[file], Math.Max(0, (_audio[file].Length - samples) / 2), samples), _labelOf[file]);
     }
 
-    static float[] Crop(float[] audio, int start, int samples)
+    /// <summary><paramref name="samples"/> samples of <paramref name="audio"/> from <paramref name="start"/>, looped when the clip is shorter.</summary>
+    internal static float[] Crop(float[] audio, int start, int samples)
     {
         var x = new float[samples];
         for (int i = 0; i < samples; i++) x[i] = audio[(start + i) % audio.Length];

@@ -23,6 +23,14 @@ public sealed record PretrainOptions
     public double CropSeconds { get; init; } = 2.0;
     public ulong Seed { get; init; } = 0;
     public Augmentation Augmentation { get; init; } = new();
+    /// <summary>Weight files of the teachers whose embeddings the student learns to predict (none: no distillation).</summary>
+    public string[] Teachers { get; init; } = [];
+    /// <summary>Real-audio folders or .txt lists whose crops join every batch for distillation only (no labels).</summary>
+    public string[] Audio { get; init; } = [];
+    /// <summary>Real crops added to every batch (when <see cref="Audio"/> is given).</summary>
+    public int AudioPerBatch { get; init; } = 16;
+    /// <summary>Weight of each teacher's distillation loss (MSE on standardised teacher embeddings) beside the cross-entropy.</summary>
+    public float DistillWeight { get; init; } = 1f;
 
     /// <summary>The known architecture names and their (blocks, width).</summary>
     public static PretrainOptions ForArch(string arch) => arch switch
@@ -38,6 +46,9 @@ public sealed record PretrainOptions
         if (Epochs < 1 || BatchSize < 1) throw new ArgumentException($"pretrain: epochs and batch size must be ≥ 1, got {Epochs} and {BatchSize}");
         if (!(LearningRate > 0) || !(WeightDecay >= 0) || !(ClipNorm > 0)) throw new ArgumentException("pretrain: learning rate and clip norm must be > 0, weight decay ≥ 0");
         if (!(Width > 0 && Width <= 4)) throw new ArgumentException($"pretrain: width must be in (0, 4], got {Width}");
+        if (Audio.Length > 0 && Teachers.Length == 0) throw new ArgumentException("pretrain: --audio clips have no labels; they need --teacher to learn from");
+        if (Audio.Length > 0 && AudioPerBatch < 1) throw new ArgumentException($"pretrain: real crops per batch must be ≥ 1, got {AudioPerBatch}");
+        if (!(DistillWeight > 0 && DistillWeight <= 1000)) throw new ArgumentException($"pretrain: distillation weight must be in (0, 1000], got {DistillWeight}");
         if (!(CropSeconds >= 0.35 && CropSeconds <= 30)) throw new ArgumentException($"pretrain: crop length must be 0.35–30 s (the ResNet needs 32 frames), got {CropSeconds}");
     }
 }

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using NativeASD.Engine.Layers;
 using NativeASD.Engine;
 using NativeASD.Engine.Frontend;
 using NativeASD.Engine.Losses;
@@ -16,9 +19,19 @@ using NativeASD.Engine.IO;
 
 namespace NativeASD.Detection.Pretraining;
 
-/// <summary>One finished epoch: training loss/accuracy (over the epoch, augmented), validation loss/accuracy (null without validation clips), throughput.</summary>
+/// <summary>
+/// One finished epoch: training cross-entropy/accuracy (over the epoch, augmented), validation loss/accuracy (null
+/// without validation clips), throughput; with teachers, each teacher's distillation loss (MSE on its standardised
+/// embedding) on the training batches and on the validation clips, in teacher order (absent from the JSON otherwise).
+/// </summary>
 public sealed record EpochReport(int Epoch, double TrainLoss, double TrainAccuracy, double? ValidationLoss, double? ValidationAccuracy,
-    double LearningRate, double Seconds, double ClipsPerSecond);
+    double LearningRate, double Seconds, double ClipsPerSecond)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? TrainDistillLoss { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double[]? ValidationDistillLoss { get; init; }
+}
 
 /// <summary>Where a running epoch stands, for a progress line.</summary>
 public readonly record struct PretrainProgress(int Epoch, int Epochs, int Step, int Steps, double Loss, double Accuracy, double ClipsPerSecond);
@@ -31,6 +44,12 @@ public readonly record struct PretrainProgress(int Epoch, int Epochs, int Step, 
 /// PANNs-layout safetensors that every NativeASD command loads) and a checkpoint (model, optimiser moments, history)
 /// next to it, both atomically. <see cref="Run"/> with resume continues after the checkpoint's last epoch and gives the
 /// same weights as an uninterrupted run (CPU backend). Dropout is off: augmentation regularises, and it keeps resuming exact.
+/// With teachers (<see cref="PretrainOptions.Teachers"/>) it also distils: each batch's crops (plus
+/// <see cref="PretrainOptions.AudioPerBatch"/> unlabelled real crops, augmented alike) go through every frozen teacher,
+/// and a training-only linear projection of the student's embedding regresses each teacher's embedding, standardised per
+/// dimension by its mean and deviation over a fixed calibration set (the first ≥ 512 training crops of epoch 1); the loss
+/// is cross-entropy (labelled crops) + weight × Σ MSE. The projections are kept in the checkpoint,
+/// not in the model file, so the model loads like any PANNs-layout file.
 /// </summary>
 public sealed class Pretrainer : IDisposable
 {
@@ -47,6 +66,11 @@ public sealed class Pretrainer : IDisposable
     readonly string? _initSource;
     readonly List<EpochReport> _history = [];
     readonly int _threads;
+    readonly DistillTeacher[] _teachers = [];
+    readonly Linear[] _projections = [];
+    readonly DistillAudio? _audio;
+    float[][]? _targetMean, _targetDeviation;      // per teacher [dim]
+    Tensor[]? _validationTargets;                  // per teacher, standardised [validation clips, dim]
 
     /// <param name="init">Weights to start from (fine-tuning); taken over and disposed here.</param>
     public Pretrainer(IPretrainCorpus corpus, PretrainOptions options, IBackend backend, LoadedModel? init = null)
@@ -72,8 +96,34 @@ public sealed class Pretrainer : IDisposable
         }
         finally { init?.Dispose(); }
         _frontend = new AudioFrontend(_frontendPreset, _threads);
-        _optimizer = new AdamW(_model.NamedParameters().Select(p => p.Parameter), options.LearningRate, weightDecay: options.WeightDecay);
+        var teachers = new List<DistillTeacher>();
+        try
+        {
+            foreach (var path in options.Teachers) teachers.Add(new DistillTeacher(path, backend));
+            var projectionInit = new SeededRandom(options.Seed ^ 0xD157111A7E0BEEFUL);
+            _projections = [.. teachers.Select(t => new Linear(_model.EmbeddingSize, t.Dimension(CropSamples, corpus.SampleRate), init: projectionInit, backend: backend))];
+            _audio = options.Audio.Length > 0 ? new DistillAudio(options.Audio, corpus.SampleRate, options.Seed) : null;
+        }
+        catch
+        {
+            foreach (var t in teachers) t.Dispose();
+            foreach (var l in _projections) l.Dispose();
+            _frontend.Dispose();
+            _model.Dispose();
+            throw;
+        }
+        _teachers = [.. teachers];
+        _optimizer = new AdamW(_model.NamedParameters().Select(p => p.Parameter).Concat(_projections.SelectMany(l => l.NamedParameters().Select(p => p.Parameter))),
+            options.LearningRate, weightDecay: options.WeightDecay);
     }
+
+    /// <summary>The teachers (empty without distillation).</summary>
+    public IReadOnlyList<DistillTeacher> Teachers => _teachers;
+    /// <summary>The real recordings crops are cut from (null without --audio).</summary>
+    public DistillAudio? Audio => _audio;
+    int RealPerBatch => _audio is null ? 0 : _options.AudioPerBatch;
+    /// <summary>Training crops the teachers' standardisation is measured on (whole batches, at least this many when the epoch has them).</summary>
+    const int CalibrationCrops = 512;
 
     public PannsResNet Model => _model;
     public IReadOnlyList<EpochReport> History => _history;
@@ -96,6 +146,7 @@ public sealed class Pretrainer : IDisposable
             if (!File.Exists(ckpt)) throw new FileNotFoundException($"{ckpt}: no checkpoint to resume from (run without --resume to start)", ckpt);
             first = LoadCheckpoint(ckpt);
         }
+        if (_teachers.Length > 0) ValidationTargets();   // the teachers' standardisation, before the first step
         for (int epoch = first; epoch < _options.Epochs; epoch++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -113,45 +164,69 @@ public sealed class Pretrainer : IDisposable
         var clock = Stopwatch.StartNew();
         int steps = StepsPerEpoch, batch = _options.BatchSize;
         double lossSum = 0, correct = 0;
+        var distillSum = new double[_teachers.Length];
         float lr = 0f;
         _model.Train();
+        foreach (var p in _projections) p.Train();
         for (int step = 0; step < steps; step++)
         {
             cancel.ThrowIfCancellationRequested();
             lr = LearningRate(epoch * steps + step, _options.Epochs * steps);
             _optimizer.LearningRate = lr;
             var (waves, labels) = TrainingBatch(epoch, step * batch, batch);
+            if (RealPerBatch > 0) waves = [.. waves, .. RealBatch(epoch, step * RealPerBatch, RealPerBatch)];
             using var x = Features(waves);
             _optimizer.ZeroGrad();
-            using var outputs = _model.Forward(x, ["embedding"]);
-            using var logits = _model.Classifier.Forward(outputs.Output);       // [B, classes]
-            using var loss = Loss.SoftmaxCrossEntropy(logits, labels);
-            correct += Correct(logits, labels);
-            using (var dEmbedding = _model.Classifier.Backward(loss.Grad))
+            using var outputs = _model.Forward(x, ["embedding"]);                 // [B + R, embedding]
+            using var logits = _model.Classifier.Forward(outputs.Output);       // [B + R, classes]: only the B labelled rows count
+            using var labelled = RealPerBatch > 0 ? logits.Slice(0, 0, batch).Contiguous() : logits.Share();
+            using var loss = Loss.SoftmaxCrossEntropy(labelled, labels);
+            correct += Correct(labelled, labels);
+            using var dLogits = RealPerBatch > 0 ? PadRows(loss.Grad, waves.Length) : loss.Grad.Share();
+            var dEmbedding = _model.Classifier.Backward(dLogits);
+            for (int t = 0; t < _teachers.Length; t++)
+            {
+                using var target = Standardised(t, _teachers[t].Embed(waves, _corpus.SampleRate));
+                using var predicted = _projections[t].Forward(outputs.Output);    // [B + R, teacher dim]
+                using var mse = Loss.Mse(predicted, target);
+                Ops.Scale(mse.Grad, _options.DistillWeight, into: mse.Grad);
+                using var dProjected = _projections[t].Backward(mse.Grad);
+                Ops.Add(dEmbedding, dProjected, into: dEmbedding);
+                distillSum[t] += mse.Value;
+            }
+            using (dEmbedding)
             using (var dx = _model.Backward(dEmbedding)) { }
             GradClip.ClipGradNorm(_optimizer.Parameters, _options.ClipNorm);
             _optimizer.Step();
             lossSum += loss.Value;
             progress?.Invoke(new PretrainProgress(epoch + 1, _options.Epochs, step + 1, steps, lossSum / (step + 1), correct / ((step + 1) * batch),
-                (step + 1) * batch / clock.Elapsed.TotalSeconds));
+                (step + 1) * (batch + RealPerBatch) / clock.Elapsed.TotalSeconds));
         }
         double seconds = clock.Elapsed.TotalSeconds;
-        var (valLoss, valAccuracy) = Validate();
-        return new EpochReport(epoch + 1, lossSum / steps, correct / (steps * (double)batch), valLoss, valAccuracy, lr, seconds, steps * batch / seconds);
+        var (valLoss, valAccuracy, valDistill) = Validate();
+        return new EpochReport(epoch + 1, lossSum / steps, correct / (steps * (double)batch), valLoss, valAccuracy, lr, seconds, steps * (batch + RealPerBatch) / seconds)
+        {
+            TrainDistillLoss = _teachers.Length > 0 ? [.. distillSum.Select(v => v / steps)] : null,
+            ValidationDistillLoss = valDistill,
+        };
     }
 
-    /// <summary>Validation loss and accuracy in evaluation mode (running BatchNorm statistics); null without validation data.</summary>
-    public (double? Loss, double? Accuracy) Validate()
+    /// <summary>
+    /// Validation loss and accuracy in evaluation mode (running BatchNorm statistics), and each teacher's distillation
+    /// loss on the validation clips (null without teachers); all null without validation data.
+    /// </summary>
+    public (double? Loss, double? Accuracy, double[]? Distill) Validate()
     {
         int n = _corpus.ValidationCount;
-        if (n == 0) return (null, null);
+        if (n == 0) return (null, null, null);
         _model.Eval();
+        foreach (var p in _projections) p.Eval();
         double lossSum = 0, correct = 0;
+        var distillSum = new double[_teachers.Length];
         for (int start = 0; start < n; start += _options.BatchSize)
         {
             int count = Math.Min(_options.BatchSize, n - start);
-            var examples = new PretrainExample[count];
-            Parallel.For(0, count, Workers(), i => examples[i] = _corpus.Validation(start + i, CropSamples));
+            var examples = ValidationExamples(start, count);
             using var x = Features([.. examples.Select(e => e.Samples)]);
             int[] labels = [.. examples.Select(e => e.Label)];
             using var outputs = _model.Forward(x, ["embedding"]);
@@ -159,9 +234,108 @@ public sealed class Pretrainer : IDisposable
             using var loss = Loss.SoftmaxCrossEntropy(logits, labels);
             lossSum += loss.Value * count;
             correct += Correct(logits, labels);
+            for (int t = 0; t < _teachers.Length; t++)
+            {
+                using var target = ValidationTargets()[t].Slice(0, start, count).Contiguous();
+                using var predicted = _projections[t].Forward(outputs.Output);
+                using var mse = Loss.Mse(predicted, target);
+                distillSum[t] += mse.Value * count;
+            }
         }
         _model.Train();
-        return (lossSum / n, correct / n);
+        foreach (var p in _projections) p.Train();
+        return (lossSum / n, correct / n, _teachers.Length > 0 ? [.. distillSum.Select(v => v / n)] : null);
+    }
+
+    PretrainExample[] ValidationExamples(int start, int count)
+    {
+        var examples = new PretrainExample[count];
+        Parallel.For(0, count, Workers(), i => examples[i] = _corpus.Validation(start + i, CropSamples));
+        return examples;
+    }
+
+    /// <summary>
+    /// Each teacher's per-dimension mean and deviation over calibration crops that look like training ones (the first
+    /// batches of epoch 1, augmented, real crops included, up to <see cref="CalibrationCrops"/>: fixed, so a resumed run
+    /// standardises alike), and its standardised targets for the validation clips.
+    /// </summary>
+    Tensor[] ValidationTargets()
+    {
+        if (_validationTargets is not null) return _validationTargets;
+        int n = _corpus.ValidationCount;
+        var crops = new List<float[]>();
+        for (int step = 0; step < StepsPerEpoch && crops.Count < CalibrationCrops; step++)
+        {
+            crops.AddRange(TrainingBatch(0, step * _options.BatchSize, _options.BatchSize).Waves);
+            if (RealPerBatch > 0) crops.AddRange(RealBatch(0, step * RealPerBatch, RealPerBatch));
+        }
+        for (int start = 0; start < n; start += _options.BatchSize)
+            crops.AddRange(ValidationExamples(start, Math.Min(_options.BatchSize, n - start)).Select(e => e.Samples));
+        int calibration = crops.Count - n;
+        if (calibration < 2) throw new ArgumentException("pretrain: distillation needs at least two training crops to standardise the teachers' embeddings");
+        _targetMean = new float[_teachers.Length][];
+        _targetDeviation = new float[_teachers.Length][];
+        var targets = new Tensor[_teachers.Length];
+        for (int t = 0; t < _teachers.Length; t++)
+        {
+            var embeddings = new List<float[]>();
+            for (int start = 0; start < crops.Count; start += _options.BatchSize)
+                embeddings.AddRange(_teachers[t].Embed(crops.GetRange(start, Math.Min(_options.BatchSize, crops.Count - start)), _corpus.SampleRate));
+            int dim = embeddings[0].Length;
+            var mean = new double[dim];
+            var square = new double[dim];
+            foreach (var e in embeddings.Take(calibration))
+                for (int k = 0; k < dim; k++) { mean[k] += e[k]; square[k] += (double)e[k] * e[k]; }
+            _targetMean[t] = new float[dim];
+            var deviation = new double[dim];
+            for (int k = 0; k < dim; k++)
+            {
+                double m = mean[k] / calibration;
+                _targetMean[t][k] = (float)m;
+                deviation[k] = Math.Sqrt(Math.Max(0, square[k] / calibration - m * m));
+            }
+            // A dimension nearly constant on the calibration crops (a rarely active unit) would weigh thousands of times
+            // more on the crops where it moves: no deviation counts as less than a tenth of the average one.
+            double floor = 0.1 * deviation.Average();
+            _targetDeviation[t] = [.. deviation.Select(d => floor > 0 ? (float)Math.Max(d, floor) : 1f)];
+            targets[t] = n > 0 ? Standardised(t, [.. embeddings.Skip(calibration)]) : null!;   // read only when there are validation clips
+        }
+        return _validationTargets = targets;
+    }
+
+    /// <summary>Teacher <paramref name="t"/>'s embeddings standardised with its calibration statistics, [crops, dim].</summary>
+    Tensor Standardised(int t, float[][] embeddings)
+    {
+        var (mean, deviation) = (_targetMean![t], _targetDeviation![t]);
+        int dim = mean.Length;
+        var data = new float[embeddings.Length * dim];
+        for (int i = 0; i < embeddings.Length; i++)
+            for (int k = 0; k < dim; k++) data[i * dim + k] = (embeddings[i][k] - mean[k]) / deviation[k];
+        return Tensor.FromSpan(data, [embeddings.Length, dim], _backend);
+    }
+
+    /// <summary>[B, K] gradient rows followed by zero rows up to <paramref name="rows"/> (the unlabelled real crops).</summary>
+    Tensor PadRows(Tensor grad, int rows)
+    {
+        var data = new float[rows * grad.Dim(1)];
+        grad.ToArray().CopyTo(data, 0);
+        return Tensor.FromSpan(data, [rows, grad.Dim(1)], _backend);
+    }
+
+    /// <summary>Real crops <paramref name="first"/>… of <paramref name="epoch"/>, augmented like the labelled ones (mixing in another real crop).</summary>
+    float[][] RealBatch(int epoch, int first, int count)
+    {
+        var waves = new float[count][];
+        int samples = CropSamples;
+        Parallel.For(0, count, Workers(), i =>
+        {
+            int index = first + i;
+            var crop = _audio!.Crop(epoch, index, samples);
+            var rng = SynthRandom.For((long)_options.Seed, "augment-real", epoch, index);
+            _options.Augmentation.Apply(crop, rng, () => _audio.Crop(epoch, -1 - index, samples));
+            waves[i] = crop;
+        });
+        return waves;
     }
 
     (float[][] Waves, int[] Labels) TrainingBatch(int epoch, int first, int count)
@@ -267,6 +441,11 @@ public sealed class Pretrainer : IDisposable
             ["pretrain_epochs"] = _history.Count.ToString(CultureInfo.InvariantCulture),
             ["validation_accuracy"] = last?.ValidationAccuracy is double accuracy ? accuracy.ToString("R", CultureInfo.InvariantCulture) : "",
         };
+        if (_teachers.Length > 0)
+        {
+            metadata["pretrain_teachers"] = JsonSerializer.Serialize(TeacherFacts());
+            metadata["pretrain_audio"] = _audio?.Description ?? "none";
+        }
         var tensors = StateDict.Entries(_model).Select(e => Stored(e.Name, e.Tensor)).ToList();
         tensors.AddRange(_frontendTensors.Select(t => SafetensorsTensor.Float32(t.Name, t.Shape, t.Read())));
         AtomicFile.Write(path, s => SafetensorsWriter.Write(s, path, tensors, metadata));
@@ -276,17 +455,31 @@ public sealed class Pretrainer : IDisposable
         ? SafetensorsTensor.Int64(name, t.ShapeArray(), [.. t.ToArray().Select(v => (long)v)])
         : SafetensorsTensor.Float32(name, t.ShapeArray(), t.ToArray());
 
-    /// <summary>What must match for a checkpoint to be resumed (the epoch count may grow).</summary>
-    string OptionsJson() => JsonSerializer.Serialize(new
+    /// <summary>What must match for a checkpoint to be resumed (the epoch count may grow); distillation settings only when distilling.</summary>
+    string OptionsJson()
     {
-        arch = _options.Arch, blocks = _model.Config.Blocks, width = _model.Config.Width, frontend = _frontendPreset.Name,
-        batch = _options.BatchSize, lr = _options.LearningRate, weight_decay = _options.WeightDecay, clip_norm = _options.ClipNorm,
-        crop_seconds = _options.CropSeconds, seed = _options.Seed, augmentation = _options.Augmentation, init = _initSource ?? "none",
-    });
+        var options = JsonSerializer.SerializeToNode(new
+        {
+            arch = _options.Arch, blocks = _model.Config.Blocks, width = _model.Config.Width, frontend = _frontendPreset.Name,
+            batch = _options.BatchSize, lr = _options.LearningRate, weight_decay = _options.WeightDecay, clip_norm = _options.ClipNorm,
+            crop_seconds = _options.CropSeconds, seed = _options.Seed, augmentation = _options.Augmentation, init = _initSource ?? "none",
+        })!.AsObject();
+        if (_teachers.Length > 0)
+            options["distill"] = JsonSerializer.SerializeToNode(new
+            {
+                teachers = TeacherFacts(), weight = _options.DistillWeight, audio = _audio?.Description ?? "none", real_per_batch = RealPerBatch,
+            });
+        return options.ToJsonString();
+    }
+
+    /// <summary>Each teacher's file name, SHA-256, architecture and tap, in loss order.</summary>
+    object[] TeacherFacts() => [.. _teachers.Select(t => new { file = t.Name, sha256 = t.Sha256, arch = t.Arch, tap = DistillTeacher.Tap })];
 
     void WriteCheckpoint(string path, int epochsDone)
     {
         var tensors = StateDict.Entries(_model).Select(e => SafetensorsTensor.Float32("model." + e.Name, e.Tensor.ShapeArray(), e.Tensor.ToArray())).ToList();
+        for (int t = 0; t < _projections.Length; t++)
+            tensors.AddRange(StateDict.Entries(_projections[t]).Select(e => SafetensorsTensor.Float32($"distill.{t}.{e.Name}", e.Tensor.ShapeArray(), e.Tensor.ToArray())));
         for (int i = 0; i < _optimizer.Parameters.Count; i++)
         {
             var (m, v) = _optimizer.Moments(i);
@@ -319,6 +512,9 @@ public sealed class Pretrainer : IDisposable
         var byName = file.Tensors.ToDictionary(t => t.Name);
         StateDict.Load(_model, file.Tensors.Where(t => t.Name.StartsWith("model.", StringComparison.Ordinal))
             .Select(t => new NamedTensor(t.Name, t.Shape, t.ReadFloat32)), path, stripPrefix: "model.");
+        for (int t = 0; t < _projections.Length; t++)
+            StateDict.Load(_projections[t], file.Tensors.Where(x => x.Name.StartsWith($"distill.{t}.", StringComparison.Ordinal))
+                .Select(x => new NamedTensor(x.Name, x.Shape, x.ReadFloat32)), path, stripPrefix: $"distill.{t}.");
         var moments = new List<(float[] M, float[] V)>();
         for (int i = 0; i < _optimizer.Parameters.Count; i++)
         {
@@ -338,6 +534,9 @@ public sealed class Pretrainer : IDisposable
 
     public void Dispose()
     {
+        foreach (var t in _teachers) t.Dispose();
+        foreach (var p in _projections) p.Dispose();
+        foreach (var t in _validationTargets ?? []) t?.Dispose();
         _optimizer.Dispose();
         _frontend.Dispose();
         _model.Dispose();

@@ -80,6 +80,41 @@ public sealed class PretrainCommandTests : IDisposable
     }
 
     [Fact]
+    public void DistillationRunReportsEachTeachersLossAndItsErrorsAreClear()
+    {
+        string teacher = Path.Combine(_dir, "teacher.safetensors"), student = Path.Combine(_dir, "student.safetensors");
+        var r = NasdProcess.Run(["pretrain", "--synth", "16", "--ids", "1", "--conditions", "1", "--out", teacher, .. Tiny]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        string real = Clips("pump", 3, 3);
+        r = NasdProcess.Run(["pretrain", "--synth", "16", "--ids", "1", "--conditions", "1", "--teacher", teacher, "--audio", real, "--audio-per-batch", "2",
+            "--seed", "1", "--out", student, "--json", .. Tiny]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using (var json = JsonDocument.Parse(r.Stdout))
+        {
+            var epoch = json.RootElement.GetProperty("epochs")[0];
+            Assert.Equal(1, epoch.GetProperty("TrainDistillLoss").GetArrayLength());
+            Assert.Equal(1, epoch.GetProperty("ValidationDistillLoss").GetArrayLength());
+        }
+        r = NasdProcess.Run(["pretrain", "--synth", "16", "--teacher", teacher, "--audio", real, "--out", student, .. Tiny]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("distilling from teacher.safetensors", r.Stdout);
+        Assert.Contains("train distillation", r.Stdout);
+
+        r = NasdProcess.Run(["pretrain", "--synth", "16", "--audio", real, "--out", student, .. Tiny]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("need --teacher", r.Stderr);
+        r = NasdProcess.Run(["pretrain", "--synth", "16", "--teacher", Path.Combine(_dir, "missing.pt"), "--out", student, .. Tiny]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("missing.pt", r.Stderr);
+        r = NasdProcess.Run(["pretrain", "--synth", "16", "--teacher", teacher, "--audio", Path.Combine(_dir, "nowhere"), "--out", student, .. Tiny]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("neither a folder nor a .txt list", r.Stderr);
+        r = NasdProcess.Run(["pretrain", "--synth", "16", "--teacher", teacher, "--distill-weight", "0", "--out", student, .. Tiny]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("distillation weight", r.Stderr);
+    }
+
+    [Fact]
     public void FitUsesTheShippedBackboneForTheMetricDetectorByDefault()
     {
         Assert.True(File.Exists(ShippedBackbone.Path), $"the shipped backbone is not next to the program: {ShippedBackbone.Path}");
@@ -91,6 +126,25 @@ public sealed class PretrainCommandTests : IDisposable
         Assert.True(logMel.ExitCode == 0, logMel.Stderr);
         Assert.DoesNotContain("backbone:", logMel.Stdout);
     }
+
+    [Fact]
+    public void EachShippedFileHasItsOwnNameAndDefaultTaps()
+    {
+        string train = Clips("valve", 0, 3);
+        foreach (var file in new[] { ShippedBackbone.V1 })
+        {
+            Assert.True(File.Exists(file.Path), $"{file.Name} is not next to the program: {file.Path}");
+            var fit = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, $"{file.Name}.safetensors"), "--detector", "mahalanobis",
+                "--backbone", file.Name, "--no-cache", "--json");
+            Assert.True(fit.ExitCode == 0, fit.Stderr);
+            Assert.Contains($"backbone:{NativeASD.Detection.Features.BackboneExtractor.FileSha256(file.Path)}:{string.Join(",", file.DefaultTaps)}", fit.Stdout);
+        }
+        Assert.Same(ShippedBackbone.Chosen, ShippedBackbone.Named("shipped"));
+        Assert.Same(ShippedBackbone.V1, ShippedBackbone.Named("shipped-v1"));
+        Assert.Null(ShippedBackbone.Named("shipped-v2"));
+    }
+
+    static string BackboneExtractorSha(ShippedFile file) => NativeASD.Detection.Features.BackboneExtractor.FileSha256(file.Path);
 
     static string BackboneSha() => NativeASD.Detection.Features.BackboneExtractor.FileSha256(ShippedBackbone.Path);
 }

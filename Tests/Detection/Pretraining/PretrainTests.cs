@@ -15,9 +15,9 @@ public class PretrainTests
     static readonly CpuBackend Cpu = new(2);
 
     /// <summary>A tiny run: ResNet22 topology at 1/16 width (4…32 channels), 0.4 s crops (41 frames), batch 8.</summary>
-    static readonly PretrainOptions Tiny = new() { Width = 1 / 16.0, BatchSize = 8, CropSeconds = 0.4, Epochs = 2, LearningRate = 3e-3f };
+    internal static readonly PretrainOptions Tiny = new() { Width = 1 / 16.0, BatchSize = 8, CropSeconds = 0.4, Epochs = 2, LearningRate = 3e-3f };
 
-    static SynthPretrainCorpus FourTypes(int clips = 32) => new(clips, ids: 1, conditions: 1, validationPerClass: 2);
+    internal static SynthPretrainCorpus FourTypes(int clips = 32) => new(clips, ids: 1, conditions: 1, validationPerClass: 2);
 
     [Fact]
     public void SynthCorpusIsDeterministicAndUsesOnlyHighIds()
