@@ -2,7 +2,7 @@
 """Studies of the metric head's options against its defaults and against Mahalanobis on the same features (issue 17).
 
     /usr/bin/python3 Bench/metric_head_studies.py [--nasd "dotnet Cli/bin/Release/net10.0/nasd.dll"] [--work /tmp/nasd-studies]
-        [--cache DIR] [--studies input,exposure,…] [--backbones shipped,mn04] [--out docs/metric-head-studies.md]
+        [--cache DIR] [--studies input,exposure,pool,loss,taps,combined] [--backbones shipped,mn04] [--out TABLES.md]
 
 Dev data only: `nasd synth --seed 2` and `--seed 3` (seeds 0/1 are for reporting) and the real sets of ../shared/data —
 machine-tools (lathe, vmc: train/test folders), sensiml-fan and dcase2020-lite (flat folders, split by nasd eval) — each
@@ -12,13 +12,16 @@ machine ID, seed 0, --folds 1: AUC does not depend on the threshold) with a shar
 features are extracted once. Per set: the mean over machine types of the mean AUC/pAUC over their IDs, as `nasd eval`
 reports; "real" = mean over the six real sets, "synth" = mean over the two seeds. Intervals: 90 % of 1000 bootstrap
 resamples of the test clips (per machine ID, normal and anomalous clips resampled separately); Δ is the paired difference
-to the head's defaults on the same resamples. Results are kept in --work/results.json, so a re-run only runs what is new.
+to the head's defaults on the same resamples. Each evaluation's scores are kept in --work/results/ (one file per
+configuration and set), so a re-run only runs what is new and several runs (e.g. one per backbone) can share the work.
 """
 import argparse
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -39,8 +42,9 @@ MAHALANOBIS = ("mahalanobis (reference)", ["--detector", "mahalanobis"])
 DEFAULTS = ("metric, defaults", [])
 # Each study: its variants, one option at a time against the defaults (and Mahalanobis on the same features).
 STUDIES = {
-    "input": ("Features into the head: per-feature standardisation vs Ledoit–Wolf whitening",
-              [("--head-input whiten", ["--head-input", "whiten"])]),
+    "input": ("Features into the head: per-feature standardisation vs Ledoit–Wolf whitening (with 0 epochs: the untrained head,"
+              " a random projection of the whitened features — segment-level Mahalanobis seen through the head)",
+              [("--head-input whiten", ["--head-input", "whiten"]), ("--head-input whiten --epochs 0", ["--head-input", "whiten", "--epochs", "0"])]),
     "exposure": ("Outlier exposure: the other machine IDs' training clips as negatives (Deep SAD term, weight η)",
                  [("--outlier-exposure", ["--outlier-exposure"]),
                   ("--outlier-exposure --negative-weight 0.1", ["--outlier-exposure", "--negative-weight", "0.1"])]),
@@ -96,8 +100,7 @@ def datasets(nasd, work):
 
 def evaluate(nasd, root, args, work, cache):
     """Test scores and labels per machine ID from `nasd eval`: {"type/id": (labels, scores)}."""
-    out = os.path.join(work, "eval")
-    subprocess.run(["rm", "-rf", out], check=True)
+    out = tempfile.mkdtemp(prefix="eval-", dir=work)
     subprocess.run(nasd + ["eval", "--data", root, "--out", out, "--seed", "0", "--folds", "1", "--cache", cache, "--json", *args],
                    check=True, stdout=subprocess.DEVNULL)
     groups = {}
@@ -176,13 +179,13 @@ def main():
     ap.add_argument("--cache", default=None, help="feature cache (default: WORK/cache)")
     ap.add_argument("--studies", default=",".join(["input", "exposure", "pool", "loss", "taps", "combined"]))
     ap.add_argument("--backbones", default=",".join(BACKBONES))
-    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "metric-head-studies.md"))
+    ap.add_argument("--out", default=None, help="the tables, as Markdown (default: WORK/tables.md); docs/metric-head-studies.md quotes them")
     args = ap.parse_args()
     nasd = args.nasd.split()
     os.makedirs(args.work, exist_ok=True)
     cache = args.cache or os.path.join(args.work, "cache")
-    store_path = os.path.join(args.work, "results.json")
-    store = json.load(open(store_path)) if os.path.exists(store_path) else {}
+    results = os.path.join(args.work, "results")
+    os.makedirs(results, exist_ok=True)
     sets = datasets(nasd, args.work)
     start = time.time()
 
@@ -190,13 +193,15 @@ def main():
         out = {}
         for set_name, root, _, options in sets:
             key = f"{backbone}|{' '.join(extra)}|{set_name}"
-            if key not in store:
+            path = os.path.join(results, hashlib.sha1(key.encode()).hexdigest() + ".json")
+            if not os.path.exists(path):
                 t = time.time()
-                store[key] = evaluate(nasd, root, BACKBONES[backbone][1] + options + extra, args.work, cache)
-                json.dump(store, open(store_path + ".tmp", "w"))
-                os.replace(store_path + ".tmp", store_path)
-                print(f"{backbone:8} {label:45} {set_name:28} AUC {set_means(store[key])[0]:.3f}  ({time.time() - t:.0f} s)", flush=True)
-            out[set_name] = store[key]
+                groups = evaluate(nasd, root, BACKBONES[backbone][1] + options + extra, args.work, cache)
+                with open(path + ".tmp", "w") as f:
+                    json.dump({"key": key, "groups": groups}, f)
+                os.replace(path + ".tmp", path)
+                print(f"{backbone:8} {label:45} {set_name:28} AUC {set_means(groups)[0]:.3f}  ({time.time() - t:.0f} s)", flush=True)
+            out[set_name] = json.load(open(path))["groups"]
         return out
 
     studies = args.studies.split(",")
@@ -219,10 +224,11 @@ def main():
             rows = [(MAHALANOBIS[0], reference), (DEFAULTS[0], defaults)]
             rows += [(label, run(backbone, label, extra)) for label, extra in variants]
             lines += table(f"{BACKBONES[backbone][0]} — {title}", sets, rows, plan, base_boot, base_means)
-    with open(args.out + ".tables", "w") as f:
+    out = args.out or os.path.join(args.work, "tables.md")
+    with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"tables in {args.out}.tables ({time.time() - start:.0f} s)")
+    print(f"tables in {out} ({time.time() - start:.0f} s)")
 
 
 def table(title, sets, rows, plan, base_boot, base_means):
