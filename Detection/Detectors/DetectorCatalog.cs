@@ -82,7 +82,7 @@ public static class DetectorCatalog
             new("--variance-weight", "X", "metric: weight of the variance term of the loss", Invariant(new MetricOptions().VarianceWeight)),
             new("--head-input", string.Join("|", MetricOptions.Inputs), "metric: features into the head standardised per feature, or whitened with a Ledoit–Wolf covariance",
                 new MetricOptions().Input, OnlyThisDetector: true),
-            new("--segment-pool", string.Join("|", MetricOptions.Pools), "metric: a clip's score from its segments' distances: mean, max, or mean of the highest quarter",
+            new("--segment-pool", string.Join("|", MetricOptions.Pools), "metric: a clip's score from its segments' distances (mean, max, or top: mean of the highest quarter), or from one distance of its segments' averaged features (features)",
                 new MetricOptions().Pool, OnlyThisDetector: true),
             new("--negative-weight", "X", "metric: weight of the term pushing negatives (other machines' clips: --negatives, eval --outlier-exposure) from the centre",
                 Invariant(new MetricOptions().NegativeWeight), OnlyThisDetector: true),

@@ -16,7 +16,8 @@ namespace NativeASD.Detection.Detectors;
 /// <param name="Input">How the features are prepared for the head: <see cref="Standardise"/> (per feature) or
 /// <see cref="Whiten"/> (Ledoit–Wolf shrunk covariance of the training segments, as Mahalanobis uses).</param>
 /// <param name="Pool">How a clip's segment distances become its score: <see cref="PoolMean"/>, <see cref="PoolMax"/> or
-/// <see cref="PoolTop"/> (mean of the highest quarter).</param>
+/// <see cref="PoolTop"/> (mean of the highest quarter); or <see cref="PoolFeatures"/>: the segments' features averaged
+/// before the head, one row per clip (as Mahalanobis pools them), both in training and scoring.</param>
 /// <param name="NegativeWeight">η of the negatives' term in <see cref="CompactnessLoss"/> (used only when negatives are given).</param>
 public sealed record MetricOptions(
     int Width = 256, int Depth = 2, int OutputSize = 64, float VarianceWeight = 0.5f, int Epochs = 30,
@@ -28,8 +29,8 @@ public sealed record MetricOptions(
     public const float CentreFloor = 0.1f;
 
     public const string Standardise = "standardise", Whiten = "whiten";
-    public const string PoolMean = "mean", PoolMax = "max", PoolTop = "top";
-    public static readonly string[] Inputs = [Standardise, Whiten], Pools = [PoolMean, PoolMax, PoolTop];
+    public const string PoolMean = "mean", PoolMax = "max", PoolTop = "top", PoolFeatures = "features";
+    public static readonly string[] Inputs = [Standardise, Whiten], Pools = [PoolMean, PoolMax, PoolTop, PoolFeatures];
 
     /// <summary>Throws naming the first option out of range.</summary>
     public void Validate()
@@ -98,7 +99,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
 
     public string Fit(IReadOnlyList<ClipFeatures> normal, IProgress<DetectorProgress>? progress = null)
     {
-        var (rows, dim) = TrainingRows.Gather(normal, Kind);
+        var (rows, dim) = TrainingRows.Gather(Rows(normal), Kind);
         if (Options.Input == MetricOptions.Whiten)
         {
             if (rows.Length / dim < 2) throw new ArgumentException($"metric: whitening needs at least 2 training segments, got 1 ({normal[0].Source})");
@@ -109,7 +110,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         float[]? negatives = null;
         if (Negatives.Count > 0)
         {
-            var (negativeRows, negativeDim) = TrainingRows.Gather(Negatives, Kind);
+            var (negativeRows, negativeDim) = TrainingRows.Gather(Rows(Negatives), Kind);
             if (negativeDim != dim) throw new InvalidDataException($"{Negatives[0].Source}: {negativeDim} features per segment, the training clips have {dim}");
             negatives = Prepare(negativeRows);
         }
@@ -119,6 +120,10 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         string exposure = negatives is null ? "" : $", {Negatives.Count} negative clips ({negatives.Length / dim} segments)";
         return $"{normal.Count} clips, {rows.Length / dim} segments{exposure}, {Options.Epochs} epochs, final loss {EpochLosses.LastOrDefault().ToString("G5", CultureInfo.InvariantCulture)}";
     }
+
+    /// <summary>The clips as the head sees them: their segments, or with <see cref="MetricOptions.PoolFeatures"/> one averaged row each.</summary>
+    IReadOnlyList<ClipFeatures> Rows(IReadOnlyList<ClipFeatures> clips) => Options.Pool != MetricOptions.PoolFeatures ? clips
+        : [.. clips.Select(c => { c.Validate(); return ClipFeatures.Single(c.Source, c.Pooled()); })];
 
     /// <summary>Standardises or whitens <paramref name="rows"/> in place, as fitted.</summary>
     float[] Prepare(float[] rows)
@@ -241,6 +246,7 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         clip.Validate();
         if (clip.Dimension != InputSize)
             throw new InvalidDataException($"{clip.Source}: {clip.Dimension} features per segment, the model was trained on {InputSize}");
+        clip = Rows([clip])[0];
         var rows = Prepare((float[])clip.Values.Clone());
         Head.Eval();
         var distances = new double[clip.Rows];

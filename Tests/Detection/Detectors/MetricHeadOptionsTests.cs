@@ -115,6 +115,13 @@ public class MetricHeadOptionsTests
         var (top, c) = FitSaveLoad(Small with { Pool = MetricOptions.PoolTop });
         c.Dispose();
         for (int i = 0; i < mean.Length; i++) Assert.True(max[i] >= top[i] && top[i] >= mean[i], $"clip {i}: max {max[i]}, top {top[i]}, mean {mean[i]}");
+        // features: one row per clip, its segments averaged before the head — a clip scores as its mean segment would.
+        var (_, pooled) = FitSaveLoad(Small with { Pool = MetricOptions.PoolFeatures });
+        using (pooled)
+        {
+            var clip = Clip("t", new Random(4), 0.5f);
+            Assert.Equal(pooled.Score(ClipFeatures.Single("m", clip.Pooled())), pooled.Score(clip));
+        }
     }
 
     [Fact]
