@@ -181,6 +181,7 @@ def main():
     ap.add_argument("--cache", default=None, help="feature cache (default: WORK/cache)")
     ap.add_argument("--studies", default=",".join(["input", "exposure", "pool", "loss", "taps", "combined"]))
     ap.add_argument("--backbones", default=",".join(BACKBONES))
+    ap.add_argument("--tables-only", action="store_true", help="run nothing: tables of the configurations already evaluated")
     ap.add_argument("--out", default=None, help="the tables, as Markdown (default: WORK/tables.md); docs/metric-head-studies.md quotes them")
     args = ap.parse_args()
     nasd = args.nasd.split()
@@ -197,6 +198,8 @@ def main():
             key = f"{backbone}|{' '.join(extra)}|{set_name}"
             path = os.path.join(results, hashlib.sha1(key.encode()).hexdigest() + ".json")
             if not os.path.exists(path):
+                if args.tables_only:
+                    return None
                 t = time.time()
                 groups = evaluate(nasd, root, BACKBONES[backbone][1] + options + extra, args.work, cache)
                 with open(path + ".tmp", "w") as f:
@@ -211,6 +214,8 @@ def main():
     for backbone in args.backbones.split(","):
         reference = run(backbone, MAHALANOBIS[0], MAHALANOBIS[1])
         defaults = run(backbone, DEFAULTS[0], DEFAULTS[1])
+        if reference is None or defaults is None:
+            continue
         plan = resample_plan(defaults, np.random.default_rng(0))
         base_boot = {s: boot_aucs(g, s, plan) for s, g in defaults.items()}
         base_means = {s: set_means(g) for s, g in defaults.items()}
@@ -225,6 +230,7 @@ def main():
                 title, variants = STUDIES[study]
             rows = [(MAHALANOBIS[0], reference), (DEFAULTS[0], defaults)]
             rows += [(label, run(backbone, label, extra)) for label, extra in variants]
+            rows = [(label, results) for label, results in rows if results is not None]
             lines += table(f"{BACKBONES[backbone][0]} — {title}", sets, rows, plan, base_boot, base_means)
     out = args.out or os.path.join(args.work, "tables.md")
     with open(out, "w") as f:
