@@ -56,9 +56,13 @@ STUDIES = {
              [("--variance-weight 0", ["--variance-weight", "0"]), ("--variance-weight 2", ["--variance-weight", "2"]),
               ("--epochs 10", ["--epochs", "10"]), ("--epochs 100", ["--epochs", "100"]),
               ("--width 512", ["--width", "512"]), ("--depth 1", ["--depth", "1"])]),
-    "combined": ("The kept options together",
-                 [("--head-input whiten --outlier-exposure", ["--head-input", "whiten", "--outlier-exposure"]),
-                  ("--head-input whiten --segment-pool top", ["--head-input", "whiten", "--segment-pool", "top"])]),
+    "combined": ("Whitening (the one option that helps on both backbones) with the others",
+                 [("--head-input whiten --segment-pool features", ["--head-input", "whiten", "--segment-pool", "features"]),
+                  ("--head-input whiten --segment-pool features --epochs 300", ["--head-input", "whiten", "--segment-pool", "features", "--epochs", "300"]),
+                  ("--head-input whiten --variance-weight 0", ["--head-input", "whiten", "--variance-weight", "0"]),
+                  ("--head-input whiten --segment-pool features --epochs 0", ["--head-input", "whiten", "--segment-pool", "features", "--epochs", "0"]),
+                  ("--head-input whiten --segment-pool features --output-size 256",
+                   ["--head-input", "whiten", "--segment-pool", "features", "--output-size", "256"])]),
 }
 TAPS = {
     "shipped": ["layer4", "layer2,layer3,layer4"],
@@ -160,8 +164,17 @@ def resample_plan(results_for_sets, rng, n=1000):
     return plan
 
 
+BOOT_MEMO = {}
+
+
 def boot_aucs(groups, set_name, plan):
-    """Per resample, the set's mean-of-type-means AUC (vectorised Mann–Whitney with tied ranks)."""
+    """Per resample, the set's mean-of-type-means AUC (vectorised Mann–Whitney with tied ranks); remembered per result."""
+    if id(groups) not in BOOT_MEMO:
+        BOOT_MEMO[id(groups)] = (groups, boot_aucs_of(groups, set_name, plan))
+    return BOOT_MEMO[id(groups)][1]
+
+
+def boot_aucs_of(groups, set_name, plan):
     types = {}
     for g, (y, s) in groups.items():
         idx = plan[(set_name, g)]
