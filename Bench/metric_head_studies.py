@@ -13,7 +13,8 @@ features are extracted once. Per set: the mean over machine types of the mean AU
 reports; "real" = mean over the six real sets, "synth" = mean over the two seeds. Intervals: 90 % of 1000 bootstrap
 resamples of the test clips (per machine ID, normal and anomalous clips resampled separately); Δ is the paired difference
 to the head's defaults on the same resamples. Each evaluation's scores are kept in --work/results/ (one file per
-configuration and set), so a re-run only runs what is new and several runs (e.g. one per backbone) can share the work.
+configuration and set, claimed by a lock file while it runs), so a re-run only runs what is new and several runs (e.g.
+one per backbone) share the work.
 """
 import argparse
 import hashlib
@@ -66,8 +67,17 @@ STUDIES = {
 }
 TAPS = {
     "shipped": ["layer4", "layer2,layer3,layer4"],
-    "mn04": ["features.12", "features.16", "features.15,features.16"],
+    "mn04": ["features.16", "features.12"],
 }
+
+
+def backbone_args(backbone, extra):
+    """The backbone's options, without its --tap when the configuration names its own taps."""
+    args = BACKBONES[backbone][1]
+    if "--tap" in extra and "--tap" in args:
+        i = args.index("--tap")
+        args = args[:i] + args[i + 2:]
+    return args
 
 
 def normalise(src, dst):
@@ -206,21 +216,30 @@ def main():
     start = time.time()
 
     def run(backbone, label, extra):
-        out = {}
+        """{set: groups} of one configuration; a set another run is evaluating (its lock file exists) is waited for."""
+        paths, waiting = {}, []
         for set_name, root, _, options in sets:
             key = f"{backbone}|{' '.join(extra)}|{set_name}"
-            path = os.path.join(results, hashlib.sha1(key.encode()).hexdigest() + ".json")
-            if not os.path.exists(path):
-                if args.tables_only:
-                    return None
-                t = time.time()
-                groups = evaluate(nasd, root, BACKBONES[backbone][1] + options + extra, args.work, cache)
-                with open(path + ".tmp", "w") as f:
-                    json.dump({"key": key, "groups": groups}, f)
-                os.replace(path + ".tmp", path)
-                print(f"{backbone:8} {label:45} {set_name:28} AUC {set_means(groups)[0]:.3f}  ({time.time() - t:.0f} s)", flush=True)
-            out[set_name] = json.load(open(path))["groups"]
-        return out
+            path = paths[set_name] = os.path.join(results, hashlib.sha1(key.encode()).hexdigest() + ".json")
+            if os.path.exists(path):
+                continue
+            if args.tables_only:
+                return None
+            try:
+                os.close(os.open(path + ".lock", os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                waiting.append(path)
+                continue
+            t = time.time()
+            groups = evaluate(nasd, root, backbone_args(backbone, extra) + options + extra, args.work, cache)
+            with open(path + ".tmp", "w") as f:
+                json.dump({"key": key, "groups": groups}, f)
+            os.replace(path + ".tmp", path)
+            os.remove(path + ".lock")
+            print(f"{backbone:8} {label:45} {set_name:28} AUC {set_means(groups)[0]:.3f}  ({time.time() - t:.0f} s)", flush=True)
+        while not all(os.path.exists(p) for p in waiting):
+            time.sleep(5)
+        return {s: json.load(open(p))["groups"] for s, p in paths.items()}
 
     studies = args.studies.split(",")
     lines = []

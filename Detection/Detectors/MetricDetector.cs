@@ -22,7 +22,7 @@ namespace NativeASD.Detection.Detectors;
 public sealed record MetricOptions(
     int Width = 256, int Depth = 2, int OutputSize = 64, float VarianceWeight = 0.5f, int Epochs = 30,
     float LearningRate = 1e-3f, int BatchSize = 128, float WeightDecay = 1e-6f, float Slope = 0.1f, ulong Seed = 0,
-    string Input = MetricOptions.Standardise, string Pool = MetricOptions.PoolMean, float NegativeWeight = 1f)
+    string Input = MetricOptions.Whiten, string Pool = MetricOptions.PoolFeatures, float NegativeWeight = 1f)
 {
     /// <summary>Centre components closer to zero than this are pushed to ±this (Ruff et al.): a zero component is
     /// trivially reachable by shrinking weights, which would collapse the head.</summary>
@@ -102,8 +102,13 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
         var (rows, dim) = TrainingRows.Gather(Rows(normal), Kind);
         if (Options.Input == MetricOptions.Whiten)
         {
-            if (rows.Length / dim < 2) throw new ArgumentException($"metric: whitening needs at least 2 training segments, got 1 ({normal[0].Source})");
-            _whitening = LedoitWolfGaussian.Fit(rows, rows.Length / dim, dim);
+            if (rows.Length / dim < 2)
+                throw new ArgumentException($"metric: whitening (--head-input whiten) needs at least 2 training {(Options.Pool == MetricOptions.PoolFeatures ? "clips" : "segments")} for a covariance, got 1 ({normal[0].Source}); train on more clips or use --head-input standardise");
+            try { _whitening = LedoitWolfGaussian.Fit(rows, rows.Length / dim, dim); }
+            catch (ArgumentException e) when (e.Message.Contains("not positive definite", StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"metric: the {rows.Length / dim} training rows of {normal.Count} clips ({normal[0].Source}, …) are too few or too alike for the whitening covariance of {dim} features; train on more clips or use --head-input standardise", e);
+            }
         }
         else (_mean, _std) = FeatureStandardisation.Fit(rows, dim, s => (float)Math.Max(1e-6, s));   // floored so constant features stay finite
         Prepare(rows);
@@ -297,7 +302,14 @@ public sealed class MetricDetector : IAnomalyDetector, IDisposable
 
     public static MetricDetector Load(DetectorState state, IBackend? backend = null)
     {
-        var options = JsonSerializer.Deserialize<MetricOptions>(state.Meta("options")) ?? throw new InvalidDataException("metric: empty options");
+        string json = state.Meta("options");
+        var options = JsonSerializer.Deserialize<MetricOptions>(json) ?? throw new InvalidDataException("metric: empty options");
+        // Files written before Input and Pool existed standardised the features and averaged segment distances.
+        using (var document = JsonDocument.Parse(json))
+        {
+            if (!document.RootElement.TryGetProperty(nameof(MetricOptions.Input), out _)) options = options with { Input = MetricOptions.Standardise };
+            if (!document.RootElement.TryGetProperty(nameof(MetricOptions.Pool), out _)) options = options with { Pool = MetricOptions.PoolMean };
+        }
         try { options.Validate(); }
         catch (ArgumentException e) { throw new InvalidDataException(e.Message, e); }
         var detector = new MetricDetector(options, backend) { _centre = state.Tensor("centre").Data };

@@ -9,7 +9,9 @@ namespace NativeASD.Tests.Detection.Detectors;
 /// loaded and scored again the same, deterministic, and refused when a stored value is damaged.</summary>
 public class MetricHeadOptionsTests
 {
-    static readonly MetricOptions Small = new(Width: 16, Depth: 1, OutputSize: 8, Epochs: 5, BatchSize: 16, Seed: 3);
+    /// <summary>A small head with the options before issue 17 (standardised input, mean of segment distances): each test sets the one it studies.</summary>
+    static readonly MetricOptions Small = new(Width: 16, Depth: 1, OutputSize: 8, Epochs: 5, BatchSize: 16, Seed: 3,
+        Input: MetricOptions.Standardise, Pool: MetricOptions.PoolMean);
 
     /// <summary>Correlated features (10-d, 4 segments per clip); <paramref name="shift"/> moves the first three.</summary>
     static ClipFeatures Clip(string name, Random rng, float shift, int rows = 4)
@@ -153,6 +155,37 @@ public class MetricHeadOptionsTests
 
         Assert.Throws<ArgumentException>(() => new MetricDetector(Small with { NegativeWeight = -1 }));
         Assert.Throws<ArgumentException>(() => new MetricDetector(Small with { Input = "pca" }));
+    }
+
+    [Fact]
+    public void ModelsWrittenBeforeInputAndPoolExistedLoadAsStandardisedMeans()
+    {
+        var (scores, fitted) = FitSaveLoad(Small);
+        var state = fitted.Save();
+        fitted.Dispose();
+        var legacy = Copy(state);
+        var options = System.Text.Json.Nodes.JsonNode.Parse(legacy.Metadata["options"])!.AsObject();
+        options.Remove("Input");
+        options.Remove("Pool");
+        options.Remove("NegativeWeight");
+        legacy.Metadata["options"] = options.ToJsonString();
+        using var loaded = MetricDetector.Load(legacy);
+        Assert.Equal((MetricOptions.Standardise, MetricOptions.PoolMean), (loaded.Options.Input, loaded.Options.Pool));
+        Assert.Equal(scores, Clips("t", 6, 2).Concat(Clips("a", 6, 3, 1.5f)).Select(loaded.Score).ToArray());
+        Assert.Equal((MetricOptions.Whiten, MetricOptions.PoolFeatures), (new MetricOptions().Input, new MetricOptions().Pool));   // today's defaults
+    }
+
+    [Fact]
+    public void WhiteningOneTrainingClipIsAClearError()
+    {
+        using var detector = new MetricDetector(Small with { Input = MetricOptions.Whiten, Pool = MetricOptions.PoolFeatures });
+        var e = Assert.Throws<ArgumentException>(() => detector.Fit(Clips("only", 1, 1)));
+        Assert.Contains("only0", e.Message);
+        Assert.Contains("--head-input standardise", e.Message);
+        // Two clips give a covariance of rank 1 and a Ledoit–Wolf shrinkage of 0: named as too few, not a numerical failure.
+        using var two = new MetricDetector(Small with { Input = MetricOptions.Whiten, Pool = MetricOptions.PoolFeatures });
+        var singular = Assert.Throws<ArgumentException>(() => two.Fit(Clips("pair", 2, 1)));
+        Assert.Contains("too few or too alike", singular.Message);
     }
 
     static DetectorState Copy(DetectorState s)
