@@ -12,7 +12,8 @@ machine ID, seed 0, --folds 1: AUC does not depend on the threshold) with a shar
 features are extracted once. Per set: the mean over machine types of the mean AUC/pAUC over their IDs, as `nasd eval`
 reports; "real" = mean over the six real sets, "synth" = mean over the two seeds. Intervals: 90 % of 1000 bootstrap
 resamples of the test clips (per machine ID, normal and anomalous clips resampled separately); Δ is the paired difference
-to the head's defaults on the same resamples. Each evaluation's scores are kept in --work/results/ (one file per
+to the head as it was before the studies (BASELINE), "− Mahalanobis" the paired difference to Mahalanobis on the same
+features, both on the same resamples. Each evaluation's scores are kept in --work/results/ (one file per
 configuration and set, claimed by a lock file while it runs), so a re-run only runs what is new and several runs (e.g.
 one per backbone) share the work.
 """
@@ -40,7 +41,10 @@ BACKBONES = {
 REAL = {"machine-tools": [], "sensiml-fan": [], "dcase2020-lite": ["--per-type"]}
 SYNTH_SEEDS = [2, 3]
 MAHALANOBIS = ("mahalanobis (reference)", ["--detector", "mahalanobis"])
-DEFAULTS = ("metric, defaults", [])
+# The head's options before the studies; every metric configuration below is that plus the options it names, so the
+# tables keep their meaning whatever today's defaults are.
+BASELINE = ["--head-input", "standardise", "--segment-pool", "mean"]
+DEFAULTS = ("metric, before the studies (standardise, mean)", [])
 # Each study: its variants, one option at a time against the defaults (and Mahalanobis on the same features).
 STUDIES = {
     "input": ("Features into the head: per-feature standardisation vs Ledoit–Wolf whitening (with 0 epochs: the untrained head,"
@@ -63,12 +67,20 @@ STUDIES = {
                   ("--head-input whiten --variance-weight 0", ["--head-input", "whiten", "--variance-weight", "0"]),
                   ("--head-input whiten --segment-pool features --epochs 0", ["--head-input", "whiten", "--segment-pool", "features", "--epochs", "0"]),
                   ("--head-input whiten --segment-pool features --output-size 256",
-                   ["--head-input", "whiten", "--segment-pool", "features", "--output-size", "256"])]),
+                   ["--head-input", "whiten", "--segment-pool", "features", "--output-size", "256"]),
+                  ("--head-input whiten --segment-pool features --depth 1", ["--head-input", "whiten", "--segment-pool", "features", "--depth", "1"])]),
 }
 TAPS = {
     "shipped": ["layer4", "layer2,layer3,layer4"],
     "mn04": ["features.16", "features.12"],
 }
+
+
+def pinned(extra):
+    """A metric configuration's options with the BASELINE ones it does not set; other detectors' as they are."""
+    if "--detector" in extra:
+        return extra
+    return [a for i in range(0, len(BASELINE), 2) if BASELINE[i] not in extra for a in BASELINE[i:i + 2]] + extra
 
 
 def backbone_args(backbone, extra):
@@ -218,6 +230,7 @@ def main():
     def run(backbone, label, extra):
         """{set: groups} of one configuration; a set another run is evaluating (its lock file exists) is waited for."""
         paths, waiting = {}, []
+        extra = pinned(extra)
         for set_name, root, _, options in sets:
             key = f"{backbone}|{' '.join(extra)}|{set_name}"
             path = paths[set_name] = os.path.join(results, hashlib.sha1(key.encode()).hexdigest() + ".json")
@@ -279,8 +292,10 @@ def table(title, sets, rows, plan, base_boot, base_means):
             s = s.replace(k, v)
         return s.replace(" (normalised)", " n").replace("synth ", "syn")
     out = [f"#### {title}", "",
-           "| configuration | " + " | ".join(col(s) for s in names) + " | real AUC [90 %] | real Δ [90 %] | real pAUC | synth AUC [90 %] | synth Δ [90 %] | synth pAUC |",
-           "|---|" + "---|" * (len(names) + 6)]
+           "| configuration | " + " | ".join(col(s) for s in names)
+           + " | real AUC [90 %] | real Δ [90 %] | real − Mahalanobis [90 %] | real pAUC | synth AUC [90 %] | synth Δ [90 %] | synth − Mahalanobis [90 %] | synth pAUC |",
+           "|---|" + "---|" * (len(names) + 8)]
+    reference = rows[0][1]
     for label, results in rows:
         means = {s: set_means(results[s]) for s in names}
         boot = {s: boot_aucs(results[s], s, plan) for s in names}
@@ -291,10 +306,13 @@ def table(title, sets, rows, plan, base_boot, base_means):
             pauc = np.mean([means[s][1] for s in chosen])
             b = np.mean([boot[s] for s in chosen], axis=0)
             d = b - np.mean([base_boot[s] for s in chosen], axis=0)
+            r = b - np.mean([boot_aucs(reference[s], s, plan) for s in chosen], axis=0)
             lo, hi = np.percentile(b, [5, 95])
             dlo, dhi = np.percentile(d, [5, 95])
+            rlo, rhi = np.percentile(r, [5, 95])
             delta = auc - np.mean([base_means[s][0] for s in chosen])
-            cells += [f"{auc:.3f} [{lo:.3f}, {hi:.3f}]", f"{delta:+.3f} [{dlo:+.3f}, {dhi:+.3f}]", f"{pauc:.3f}"]
+            versus = auc - np.mean([set_means(reference[s])[0] for s in chosen])
+            cells += [f"{auc:.3f} [{lo:.3f}, {hi:.3f}]", f"{delta:+.3f} [{dlo:+.3f}, {dhi:+.3f}]", f"{versus:+.3f} [{rlo:+.3f}, {rhi:+.3f}]", f"{pauc:.3f}"]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out + [""]
 
