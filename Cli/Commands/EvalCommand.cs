@@ -23,6 +23,7 @@ public static class EvalCommand
             new("--data", "ROOT", "dataset: ROOT/<type>/train|test/*.wav (DCASE 2020 ids or 2021–23 sections), or ROOT/<type>/*.wav split half/half"),
             new("--out", "DIR", "output folder: CSVs, results.csv, models/, report.html", "nasd-eval"),
             new("--per-type", null, "one model per machine type instead of one per machine ID"),
+            new("--outlier-exposure", null, "metric: each model also learns to push the other machine IDs' training clips of its type (of the other types when it is alone) from its centre"),
             new("--year", "Y", "DCASE rules for file names, submission files and the official score: 2020, 2021, 2022, 2023, 2024 or auto (from the names)", "auto"),
             new("--report", null, "also write report.html (ROC curves, score histograms, table; self-contained)"),
             new("--explain", "N", "with --report: explain the N highest-scoring flagged clips of each ID/section (score over time and frequency; see docs/dcase-layouts.md)", "0"),
@@ -43,7 +44,10 @@ public static class EvalCommand
         string data = args.String("--data") ?? throw new UsageException("eval: --data ROOT is required");
         string output = args.String("--out") ?? "nasd-eval";
         int? year = Year(args);
-        var settings = new EvalSettings(FitCommand.Settings(args, DefaultDetector(args, data, year)), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: year);
+        var settings = new EvalSettings(FitCommand.Settings(args, DefaultDetector(args, data, year)), args.Flag("--per-type"), args.Int("--jobs", 1, 1, 64), Year: year,
+            OutlierExposure: args.Flag("--outlier-exposure"));
+        if (settings.OutlierExposure && settings.Fit.Detector != DetectorCatalog.Metric.Name)
+            throw new UsageException($"eval: --outlier-exposure applies to --detector {DetectorCatalog.Metric.Name}");
         return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}");
     }
 

@@ -40,6 +40,7 @@ public static class FitCommand
             new("--train", "DIR|FILE", "normal training clips: a folder of .wav files or one file (more may follow as arguments)"),
             new("--out", "MODEL", "model file to write (safetensors; written atomically)"),
             new("--calibrate", "DIR|FILE", "normal clips not used for training whose scores set the threshold (instead of cross-fitting)"),
+            new("--negatives", "DIR|FILE", "metric: normal clips of other machines the head learns to push from its centre (outlier exposure; weight --negative-weight)"),
             .. TrainingOptions,
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
@@ -57,7 +58,12 @@ public static class FitCommand
     {
         string train = args.String("--train") ?? throw new UsageException("fit: --train DIR|FILE is required");
         string output = args.String("--out") ?? throw new UsageException("fit: --out MODEL is required");
-        var settings = Settings(args) with { Calibration = args.String("--calibrate") is string c ? [c] : null };
+        var settings = Settings(args) with
+        {
+            Calibration = args.String("--calibrate") is string c ? [c] : null, Negatives = args.String("--negatives") is string n ? [n] : null,
+        };
+        if (settings.Negatives is not null && settings.Detector != DetectorCatalog.Metric.Name)
+            throw new UsageException($"fit: --negatives applies to --detector {DetectorCatalog.Metric.Name}");
         var files = DetectorRunner.CollectWavs([train, .. args.Positionals]);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);

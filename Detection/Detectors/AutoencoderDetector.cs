@@ -70,12 +70,7 @@ static class TrainingRows
         var buffer = new float[Math.Min(batchSize, count) * dim];
         for (int epoch = 0; epoch < epochs; epoch++)
         {
-            if (shuffle is not null)
-                for (int i = count - 1; i > 0; i--)
-                {
-                    int j = (int)(shuffle.NextUInt64() % (ulong)(i + 1));
-                    (order[i], order[j]) = (order[j], order[i]);
-                }
+            if (shuffle is not null) Shuffle(order, shuffle);
             yield return (epoch, Batches());
         }
 
@@ -87,6 +82,16 @@ static class TrainingRows
                 for (int k = 0; k < b; k++) rows.AsSpan(order[start + k] * dim, dim).CopyTo(buffer.AsSpan(k * dim, dim));
                 yield return (buffer, b);
             }
+        }
+    }
+
+    /// <summary>Seeded Fisher–Yates shuffle of <paramref name="order"/> in place.</summary>
+    public static void Shuffle(int[] order, SeededRandom shuffle)
+    {
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = (int)(shuffle.NextUInt64() % (ulong)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
         }
     }
 

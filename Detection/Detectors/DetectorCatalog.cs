@@ -69,6 +69,8 @@ public static class DetectorCatalog
                     Width = v.Int("--width", o.Width, 1, 1 << 16), Depth = v.Int("--depth", o.Depth, 0, 64),
                     OutputSize = v.Int("--output-size", o.OutputSize, 1, 1 << 16),
                     VarianceWeight = (float)v.Double("--variance-weight", o.VarianceWeight),
+                    Input = Choice(v, "--head-input", o.Input, MetricOptions.Inputs), Pool = Choice(v, "--segment-pool", o.Pool, MetricOptions.Pools),
+                    NegativeWeight = (float)v.Double("--negative-weight", o.NegativeWeight),
                     Epochs = epochs, BatchSize = batch, LearningRate = lr,
                 },
             };
@@ -78,6 +80,12 @@ public static class DetectorCatalog
             new("--depth", "N", "metric: hidden layers", Invariant(new MetricOptions().Depth)),
             new("--output-size", "N", "metric: embedding size", Invariant(new MetricOptions().OutputSize)),
             new("--variance-weight", "X", "metric: weight of the variance term of the loss", Invariant(new MetricOptions().VarianceWeight)),
+            new("--head-input", string.Join("|", MetricOptions.Inputs), "metric: features into the head standardised per feature, or whitened with a Ledoit–Wolf covariance",
+                new MetricOptions().Input, OnlyThisDetector: true),
+            new("--segment-pool", string.Join("|", MetricOptions.Pools), "metric: a clip's score from its segments' distances (mean, max, or top: mean of the highest quarter), or from one distance of its segments' averaged features (features)",
+                new MetricOptions().Pool, OnlyThisDetector: true),
+            new("--negative-weight", "X", "metric: weight of the term pushing negatives (other machines' clips: --negatives, eval --outlier-exposure) from the centre",
+                Invariant(new MetricOptions().NegativeWeight), OnlyThisDetector: true),
         ],
         (new MetricOptions().Epochs, new MetricOptions().BatchSize));
 
@@ -205,6 +213,11 @@ public static class DetectorCatalog
         if (settings.Init is not null && kind != Autoencoder) throw new ArgumentException($"--init applies to the {Autoencoder.Name} detector, not {kind.Name}");
         return kind.Create(settings, backend);
     }
+
+    /// <summary>The value of <paramref name="flag"/>, one of <paramref name="choices"/>.</summary>
+    static string Choice(IOptionValues v, string flag, string fallback, string[] choices) =>
+        v.String(flag) is not string value ? fallback
+        : choices.Contains(value) ? value : throw new ArgumentException($"{flag} takes {string.Join(", ", choices)}, not '{value}'");
 
     static (int Epochs, int BatchSize, float LearningRate) TrainingValues(IOptionValues v, int epochs, int batchSize, float learningRate) =>
         (v.Int("--epochs", epochs, 0, 100000), v.Int("--batch", batchSize, 1, 1 << 20), (float)v.Double("--lr", learningRate));

@@ -16,11 +16,13 @@ namespace NativeASD.Detection.Detectors;
 /// <param name="Folds">k of the cross-fitting that sets the threshold (<see cref="CrossFitting"/>); 1 = the training clips' in-sample scores.</param>
 /// <param name="Calibration">Normal clips (files or folders) whose scores set the threshold instead of cross-fitting.</param>
 /// <param name="Domains">knn and smahalanobis: neighbours and whether the training domains are pooled.</param>
+/// <param name="Negatives">metric only: clips (files or folders) of other machines the head learns to push from its centre.</param>
 public sealed record FitSettings(
     string Detector = DetectorCatalog.DefaultName, ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
     string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true,
-    int Folds = CrossFitting.DefaultFolds, IReadOnlyList<string>? Calibration = null, DomainOptions? Domains = null);
+    int Folds = CrossFitting.DefaultFolds, IReadOnlyList<string>? Calibration = null, DomainOptions? Domains = null,
+    IReadOnlyList<string>? Negatives = null);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);
@@ -76,6 +78,28 @@ public static class DetectorRunner
     /// <summary>A detector ready to train (see <see cref="DetectorCatalog.Create"/>).</summary>
     public static IAnomalyDetector Create(FitSettings s, IBackend? backend) => DetectorCatalog.Create(s, backend);
 
+    /// <summary><paramref name="detector"/>, set to also see <paramref name="negatives"/> when training (metric only; empty: none).</summary>
+    static IAnomalyDetector WithNegatives(IAnomalyDetector detector, IReadOnlyList<ClipFeatures> negatives)
+    {
+        if (detector is MetricDetector metric) metric.Negatives = negatives;
+        return detector;
+    }
+
+    /// <summary>Features of <see cref="FitSettings.Negatives"/>: every clip must be read, none may be named anomalous
+    /// (they stand for other machines running normally); empty when none are given.</summary>
+    static List<ClipFeatures> NegativeFeatures(FitSettings settings, FeatureExtractor extractor, IProgress<DetectorProgress>? progress, Action<string>? warn)
+    {
+        if (settings.Negatives is not { } inputs) return [];
+        if (settings.Detector != DetectorCatalog.Metric.Name) throw new ArgumentException($"--negatives applies to --detector {DetectorCatalog.Metric.Name}, not {settings.Detector}");
+        var files = CollectWavs(inputs);
+        var anomalous = files.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
+        if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; negatives are other machines' normal clips");
+        var skipped = new List<string>();
+        var clips = Extract(files, extractor, settings.CacheDirectory, skipped, progress, warn);
+        if (skipped.Count > 0) throw new IOException($"{skipped.Count} of {files.Count} negative clips could not be read; first: {skipped[0]}");
+        return clips;
+    }
+
     /// <summary>Trains on normal clips and writes the model file atomically. Files labelled anomalous by name are refused.</summary>
     /// <remarks>The threshold comes from scores the final model was not trained on: out-of-fold scores of the training
     /// clips (<see cref="CrossFitting"/>), or the scores of <see cref="FitSettings.Calibration"/> clips; see <see cref="ThresholdProvenance"/>.</remarks>
@@ -90,12 +114,14 @@ public static class DetectorRunner
         var detector = Create(settings, backend);   // before the features: a bad --init file fails at once
         try
         {
+            var negatives = NegativeFeatures(settings, extractor, progress, warn);
+            WithNegatives(detector, negatives);
             var skipped = new List<string>();
             var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress, warn);
             if (features.Count == 0)
                 throw new IOException($"none of the {trainFiles.Count} training clips could be read; first problem: {skipped.FirstOrDefault()}");
             string summary = detector.Fit(features, progress);
-            var (threshold, source) = SetThreshold(features, detector, extractor, settings, backend, progress, warn);
+            var (threshold, source) = SetThreshold(features, negatives, detector, extractor, settings, backend, progress, warn);
             var info = new DetectorModelInfo(detector.Kind, extractor.Configuration, backbone is null ? null : Path.GetFullPath(backbone.WeightsPath),
                 backbone?.Sha256, backbone is null ? null : string.Join(",", backbone.Taps), threshold, features.Count, summary,
                 EngineVersion, DateTime.UtcNow.ToString("O"), CommonRate(features.Select(f => f.Source)), source);
@@ -106,7 +132,7 @@ public static class DetectorRunner
     }
 
     /// <summary>The fitted detector's threshold: from calibration clips when given, else from out-of-fold scores, else (too few clips) in-sample.</summary>
-    static (GammaThreshold, ThresholdProvenance) SetThreshold(List<ClipFeatures> features, IAnomalyDetector detector, FeatureExtractor extractor,
+    static (GammaThreshold, ThresholdProvenance) SetThreshold(List<ClipFeatures> features, List<ClipFeatures> negatives, IAnomalyDetector detector, FeatureExtractor extractor,
         FitSettings settings, IBackend? backend, IProgress<DetectorProgress>? progress, Action<string>? warn)
     {
         if (settings.Calibration is { } inputs)
@@ -121,7 +147,7 @@ public static class DetectorRunner
         if (folds > 0)
         {
             // A fold model cannot be fitted on its share (e.g. a covariance from 2 clips): the training scores are all there is.
-            try { outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => Create(settings, backend), progress); }
+            try { outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => WithNegatives(Create(settings, backend), negatives), progress); }
             catch (ArgumentException e) { crossFitFailure = $"{folds}-fold cross-fitting failed: {e.Message}"; }
         }
         if (outOfFold is null)

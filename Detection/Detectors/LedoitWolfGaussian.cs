@@ -111,19 +111,26 @@ public sealed class LedoitWolfGaussian
         return l;
     }
 
-    /// <summary>√((x − m)ᵀ Σ⁻¹ (x − m)) for one feature vector of length d.</summary>
+    /// <summary>√((x − m)ᵀ Σ⁻¹ (x − m)) for one feature vector of length d: the norm of its whitened vector.</summary>
     public double Distance(ReadOnlySpan<float> x)
     {
-        if (x.Length != Dimension) throw new ArgumentException($"mahalanobis: vector has {x.Length} features, the model {Dimension}");
-        int d = Dimension;
-        var y = new double[d];
+        var y = new double[Dimension];
+        Whiten(x, y);
         double sum = 0;
+        foreach (double v in y) sum += v * v;
+        return Math.Sqrt(sum);
+    }
+
+    /// <summary>y = L⁻¹(x − m) (forward substitution), so that ‖y‖² is the squared Mahalanobis distance and the training
+    /// rows, whitened, have the identity as their shrunk covariance.</summary>
+    public void Whiten(ReadOnlySpan<float> x, Span<double> y)
+    {
+        if (x.Length != Dimension || y.Length != Dimension) throw new ArgumentException($"mahalanobis: vector has {x.Length} features, the model {Dimension}");
+        int d = Dimension;
         for (int i = 0; i < d; i++)
         {
-            double v = x[i] - Mean[i] - TensorPrimitives.Dot(new ReadOnlySpan<double>(Cholesky, i * d, i), y.AsSpan(0, i));
+            double v = x[i] - Mean[i] - TensorPrimitives.Dot(new ReadOnlySpan<double>(Cholesky, i * d, i), y[..i]);
             y[i] = v / Cholesky[(long)i * d + i];
-            sum += y[i] * y[i];
         }
-        return Math.Sqrt(sum);
     }
 }

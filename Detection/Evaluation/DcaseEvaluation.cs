@@ -13,8 +13,10 @@ namespace NativeASD.Detection.Evaluation;
 
 /// <summary>How <see cref="DcaseEvaluation"/> runs: detector settings, one model per ID or per machine type, how many
 /// machine types run at once, the pAUC range, and the DCASE year whose rules apply (null: detected from the names, see
-/// <see cref="DcaseLayouts.Resolve"/>).</summary>
-public sealed record EvalSettings(FitSettings Fit, bool PerType = false, int Jobs = 1, double MaxFpr = 0.1, int? Year = null);
+/// <see cref="DcaseLayouts.Resolve"/>).
+/// <see cref="OutlierExposure"/> (metric only): each model also sees the training clips of the other machine IDs of its type
+/// as negatives — of the other machine types when its type has one model only.</summary>
+public sealed record EvalSettings(FitSettings Fit, bool PerType = false, int Jobs = 1, double MaxFpr = 0.1, int? Year = null, bool OutlierExposure = false);
 
 /// <summary>One test clip with its score, decision, and its label from the file name (null when the name has none).</summary>
 public sealed record ScoredClip(string File, double Score, bool Decision, bool? Anomalous);
@@ -66,7 +68,14 @@ public static class DcaseEvaluation
     {
         var machines = DatasetLayout.Discover(dataRoot);
         int year = DcaseLayouts.Resolve(settings.Year, machines);
+        if (settings.OutlierExposure && settings.Fit.Detector != DetectorCatalog.Metric.Name)
+            throw new ArgumentException($"--outlier-exposure applies to --detector {DetectorCatalog.Metric.Name}, not {settings.Fit.Detector}");
         var units = machines.Select(m => (Machine: m, Units: UnitsOf(m, settings.PerType))).ToList();
+        if (settings.OutlierExposure)
+        {
+            var all = units.SelectMany(u => u.Units).ToList();
+            units = units.Select(u => (u.Machine, Units: u.Units.Select(unit => unit with { Negatives = NegativesOf(unit, all) }).ToList())).ToList();
+        }
         string models = Path.Combine(outDir, "models");
         Directory.CreateDirectory(models);
         AtomicFile.RemoveStaleTemporaries(outDir);
@@ -164,8 +173,20 @@ public static class DcaseEvaluation
     // ---- one unit: fit, score, write --------------------------------------------------------------------------
 
     /// <param name="TypeTrain">The training clips of the whole machine type (all its IDs), for the type's model (see <see cref="TypeModel"/>).</param>
+    /// <param name="Negatives">Other machines' training clips the unit's model sees as negatives (outlier exposure), or empty.</param>
     sealed record Unit(string MachineType, string Name, IReadOnlyList<string> Groups, IReadOnlyList<ClipName> Train, IReadOnlyList<ClipName> Test,
-        IReadOnlyList<ClipName> TypeTrain);
+        IReadOnlyList<ClipName> TypeTrain)
+    {
+        public IReadOnlyList<ClipName> Negatives { get; init; } = [];
+    }
+
+    /// <summary>The training clips of the other units of <paramref name="unit"/>'s machine type; of the other types when it is its type's only unit.</summary>
+    static List<ClipName> NegativesOf(Unit unit, IEnumerable<Unit> all)
+    {
+        var others = all.Where(u => u.Name != unit.Name).ToList();
+        var sameType = others.Where(u => u.MachineType == unit.MachineType).ToList();
+        return [.. (sameType.Count > 0 ? sameType : others).SelectMany(u => u.Train)];
+    }
 
     sealed record Marker(string Key, string Model, double Threshold, int TrainClips, MarkerGroup[] Groups, ThresholdProvenance? ThresholdSource);
 
@@ -193,8 +214,9 @@ public static class DcaseEvaluation
                 done.ThresholdSource ?? ThresholdProvenance.Legacy(done.TrainClips), outDir, g.ScoreCsv, g.DecisionCsv, done.Model, true,
                 Load(outDir, g.ScoreCsv, g.DecisionCsv), settings.MaxFpr)).ToList();
 
-        var fitSettings = settings.Fit;
+        var fitSettings = unit.Negatives.Count > 0 ? settings.Fit with { Negatives = [.. unit.Negatives.Select(c => c.File)] } : settings.Fit;
         void Warn(string w) { lock (warnings) if (!warnings.Contains(w)) warnings.Add(w); }
+        if (settings.OutlierExposure && unit.Negatives.Count == 0) Warn($"{unit.Name}: no other machine to use as negatives; fitted without outlier exposure");
         DetectorModelInfo? info = null;
         List<string> skipped = [];
         ArgumentException? failure = null;
@@ -334,13 +356,15 @@ public static class DcaseEvaluation
         s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
         s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
         Threshold = $"{s.Fit.Folds}-fold cross-fit; the machine type's model for IDs too few to cross-fit",
+        s.OutlierExposure,
     });
 
     static string UnitKey(Unit unit, string settingsJson)
     {
         var sb = new StringBuilder(settingsJson).Append('\n').Append(unit.Name).Append('\n');
         // The type's training clips too: an ID with too few clips is scored by the type's model (TypeModel).
-        foreach (var clip in unit.Train.Select(c => ("train", c)).Concat(unit.Test.Select(c => ("test", c))).Concat(unit.TypeTrain.Select(c => ("type", c))))
+        foreach (var clip in unit.Train.Select(c => ("train", c)).Concat(unit.Test.Select(c => ("test", c)))
+                     .Concat(unit.TypeTrain.Select(c => ("type", c))).Concat(unit.Negatives.Select(c => ("negative", c))))
         {
             var f = new FileInfo(clip.c.File);
             sb.Append(CultureInfo.InvariantCulture, $"{clip.Item1}|{f.Name}|{f.Length}|{f.LastWriteTimeUtc.Ticks}\n");

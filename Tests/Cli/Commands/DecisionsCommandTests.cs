@@ -115,7 +115,7 @@ public sealed class DecisionsCommandTests : IDisposable
     public void DamagedMetricModelsAreRefusedBeforeAllocating()
     {
         string metric = Path.Combine(_dir, "metric.safetensors");
-        var fit = NasdProcess.Run("fit", "--train", _train, "--out", metric, "--backbone", "none", "--epochs", "1", "--no-cache");
+        var fit = NasdProcess.Run("fit", "--train", _train, "--out", metric, "--backbone", "none", "--epochs", "1", "--head-input", "standardise", "--no-cache");
         Assert.True(fit.ExitCode == 0, fit.Stderr);
         foreach (var (options, expected) in new[] { ("\"Width\":-4", "invalid options"), ("\"Width\":65536", "imply"), ("\"Depth\":64", "imply") })
         {
@@ -134,6 +134,17 @@ public sealed class DecisionsCommandTests : IDisposable
         var z = NasdProcess.Run("score", "--model", metric, _calibration, "--no-cache");
         Assert.Equal(2, z.ExitCode);
         Assert.Contains("tensor standardise.std holds 0 at index 0", z.Stderr);
+
+        // A whitened head (the default): its covariance factor is checked like Mahalanobis's.
+        string whitened = Path.Combine(_dir, "whitened.safetensors");
+        fit = NasdProcess.Run("fit", "--train", _train, "--out", whitened, "--backbone", "none", "--epochs", "1", "--no-cache");
+        Assert.True(fit.ExitCode == 0, fit.Stderr);
+        var (factor, whitenedInfo) = DetectorFile.Read(whitened);
+        factor.Float64["whiten.cholesky"].Data[0] = 0;
+        DetectorFile.Write(whitened, factor, whitenedInfo);
+        var w = NasdProcess.Run("score", "--model", whitened, _calibration, "--no-cache");
+        Assert.Equal(2, w.ExitCode);
+        Assert.Contains("tensor whiten.cholesky has 0 on its diagonal at 0", w.Stderr);
     }
 
     [Fact]

@@ -120,8 +120,10 @@ public sealed class EvalCommandTests : IDisposable
     {
         string data = SharedData.Require("data/dcase2023-lite");
         string output = Path.Combine(_dir, "out");
+        // Two training clips per type: too few for the default whitening's covariance, so the head standardises here.
         var settings = new NativeASD.Detection.Evaluation.EvalSettings(
-            new NativeASD.Detection.Detectors.FitSettings("metric", Metric: new NativeASD.Detection.Detectors.MetricOptions(Epochs: 2)), PerType: true);
+            new NativeASD.Detection.Detectors.FitSettings("metric", Metric: new NativeASD.Detection.Detectors.MetricOptions(Epochs: 2,
+                Input: NativeASD.Detection.Detectors.MetricOptions.Standardise, Pool: NativeASD.Detection.Detectors.MetricOptions.PoolMean)), PerType: true);
         var result = NativeASD.Detection.Evaluation.DcaseEvaluation.Run(data, output, settings, threads => new NativeASD.Kernels.Cpu.CpuBackend(threads), 2);
         Assert.All(result.Groups, g => Assert.StartsWith("section_", g.Group));
         Assert.True(File.Exists(Path.Combine(output, "anomaly_score_ToyCar_section_00_test.csv")));

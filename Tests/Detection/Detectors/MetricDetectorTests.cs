@@ -64,7 +64,7 @@ public class MetricDetectorTests
     {
         using var d = new MetricDetector(new MetricOptions(Width: 4, Depth: 1, OutputSize: 2, Epochs: 1));
         var rng = new Random(1);
-        d.Fit([Clip("a", rng, 0), Clip("b", rng, 0)]);
+        d.Fit([Clip("a", rng, 0), Clip("b", rng, 0), Clip("c", rng, 0), Clip("d", rng, 0)]);
         var odd = new ClipFeatures("odd.wav", new float[5], 1, 5, [5]);
         Assert.Contains("odd.wav", Assert.Throws<InvalidDataException>(() => d.Score(odd)).Message);
     }
