@@ -37,11 +37,14 @@ public class ClipExplainerTests
         return (train, new AudioClip(samples, Rate, "faulty.wav"));
     }
 
-    static void AssertPointsAtTheFault(string detectorName)
+    static void AssertPointsAtTheFault(string detectorName) =>
+        AssertPointsAtTheFault(detectorName, new BackboneExtractor(ShippedBackbone.Locate(), ShippedBackbone.DefaultTaps));
+
+    static void AssertPointsAtTheFault(string detectorName, BackboneExtractor backbone)
     {
         var (train, faulty) = Clips();
         var settings = new FitSettings(detectorName, Metric: new MetricOptions(Epochs: 10));
-        using var extractor = new BackboneExtractor(ShippedBackbone.Locate(), ShippedBackbone.DefaultTaps);
+        using var extractor = backbone;
         var detector = DetectorCatalog.Create(settings, null);
         try
         {
@@ -58,7 +61,11 @@ public class ClipExplainerTests
     }
 
     [Fact]
-    public void TheDefaultDetectorsExplanationPointsAtTheFaultsSecondAndBand() => AssertPointsAtTheFault(DetectorCatalog.DefaultName);
+    public void TheDefaultDetectorsExplanationPointsAtTheFaultsSecondAndBand() => AssertPointsAtTheFault(DetectorCatalog.DefaultName,
+        new BackboneExtractor(ShippedYamNet.Locate(), ShippedYamNet.DefaultTaps, int8Activations: false));
+
+    [Fact]
+    public void TheMetricDetectorsExplanationPointsAtTheFaultsSecondAndBand() => AssertPointsAtTheFault("metric");
 
     [Fact]
     public void TheLayoutDefaultsExplanationPointsAtTheFaultsSecondAndBand() => AssertPointsAtTheFault(DetectorCatalog.LayoutDefaultName);
