@@ -52,7 +52,9 @@ public class ClipExplainerTests
             var e = ClipExplainer.Explain(detector, extractor, faulty);
             Assert.Equal(5, e.Segments.Count);
             Assert.Equal(64, e.Bands.Count);
-            Assert.True(e.TopSegment.StartSeconds == FaultStart,
+            // The segment that holds most of the 1 s fault: 2–3 s for the ResNet's 1 s segments, YAMNet's patch-aligned 1.99–2.98 s.
+            static double Overlap(SegmentContribution s) => Math.Min(s.EndSeconds, FaultStart + 1) - Math.Max(s.StartSeconds, FaultStart);
+            Assert.True(e.TopSegment == e.Segments.MaxBy(Overlap) && Overlap(e.TopSegment) >= 0.95,
                 $"{detectorName}: top segment {e.TopSegment.StartSeconds}–{e.TopSegment.EndSeconds} s; contributions {string.Join(", ", e.Segments.Select(s => s.Contribution.ToString("G3")))}");
             Assert.True(e.TopBand.CentreHz >= FaultLowHz && e.TopBand.CentreHz <= FaultHighHz,
                 $"{detectorName}: top band {e.TopBand.Band} at {e.TopBand.CentreHz:F0} Hz ({e.TopBand.LowHz:F0}–{e.TopBand.HighHz:F0})");
