@@ -49,7 +49,7 @@ public static class FitCommand
             "nasd fit --train pump/train --out pump-ae.safetensors --detector ae --epochs 50",
             "nasd fit --train valve/train --out valve-logmel.safetensors --detector mahalanobis --backbone none --json",
             "nasd fit --train fan/train --out fan-metric.safetensors --detector metric",
-            "nasd fit --train fan/train --out fan-yamnet10.safetensors --backbone yamnet_256_f32.h5 --tap layer10",
+            "nasd fit --train fan/train --out fan-yamnet10.safetensors --backbone yamnet --tap layer10",
             "nasd fit --train ToyCar/train --out toycar-ad01.safetensors --detector ae --init ad01.safetensors --epochs 0",
         ],
         Run, MinPositionals: 0, MaxPositionals: int.MaxValue);
