@@ -21,8 +21,8 @@ public static class DemoCommand
             new("--data", "DIR", "evaluate this dataset instead of generating one (DCASE layout)"),
             new("--out", "DIR", "output folder (data/ when generated, CSVs, results.csv, report.html)", "nasd-demo"),
             FitCommand.DetectorChoice,
-            new("--backbone", "W|shipped|shipped-v1|none", "features: a backbone's taps (shipped = shipped-v1 = NativeASD's own ResNet) or none = log-mel", DetectorCatalog.BackboneDefault),
-            new("--tap", "NAME[,NAME…]", "backbone tap point(s) (shipped files: their default taps, layer3,layer4)"),
+            new("--backbone", "W|yamnet|shipped|shipped-v1|none", FitCommand.BackboneHelp("features: a backbone's taps"), DetectorCatalog.BackboneDefault),
+            new("--tap", "NAME[,NAME…]", $"backbone tap point(s) ({FitCommand.TapDefaults})"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
         ],
@@ -54,8 +54,8 @@ public static class DemoCommand
                     Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"generated {files.Count} synthetic clips in {data} ({clock.Elapsed.TotalSeconds:F1} s)"));
             }
         }
-        var (backbone, taps) = FitCommand.BackboneChoice(args, detector);
-        var fit = new FitSettings(detector, CacheDirectory: null, Backbone: backbone, Taps: taps);
+        var (backbone, taps, int8) = FitCommand.BackboneChoice(args, detector);
+        var fit = new FitSettings(detector, CacheDirectory: null, Backbone: backbone, Taps: taps, Int8Activations: int8);
         return EvalCommand.Evaluate(args, data, output, new EvalSettings(fit), report: true, $"nasd demo: {detector} on {Path.GetFileName(Path.GetFullPath(data))}");
     }
 }

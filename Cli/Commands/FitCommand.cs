@@ -17,8 +17,8 @@ public static class FitCommand
     internal static readonly OptionSpec[] TrainingOptions =
     [
         DetectorChoice,
-        new("--backbone", "W|shipped|shipped-v1|none", "pretrained backbone weights (any format 'nasd inspect' reads); shipped (= shipped-v1) = NativeASD's own ResNet; none = log-mel features", DetectorCatalog.BackboneDefault),
-        new("--tap", "NAME[,NAME…]", "backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3 (shipped files: their default taps, layer3,layer4)"),
+        new("--backbone", "W|yamnet|shipped|shipped-v1|none", BackboneHelp("pretrained backbone weights (any format 'nasd inspect' reads)"), DetectorCatalog.BackboneDefault),
+        new("--tap", "NAME[,NAME…]", $"backbone tap point(s) the features come from, e.g. layer3 or layer2,layer3 ({TapDefaults})"),
         Backbone.FloatActivations,
         new("--seed", "N", "seed for initialisation and shuffling (same seed, same results bit for bit on the CPU)", "0"),
         .. DetectorCatalog.TrainingOptions.Select(Option),
@@ -48,8 +48,9 @@ public static class FitCommand
         [
             "nasd fit --train fan/train --out fan.safetensors",
             "nasd fit --train pump/train --out pump-ae.safetensors --detector ae --epochs 50",
-            "nasd fit --train valve/train --out valve.safetensors --detector mahalanobis --json",
-            "nasd fit --train fan/train --out fan-yamnet.safetensors --backbone yamnet.safetensors --tap layer10",
+            "nasd fit --train valve/train --out valve-logmel.safetensors --detector mahalanobis --backbone none --json",
+            "nasd fit --train fan/train --out fan-metric.safetensors --detector metric",
+            "nasd fit --train fan/train --out fan-yamnet10.safetensors --backbone yamnet --tap layer10",
             "nasd fit --train ToyCar/train --out toycar-ad01.safetensors --detector ae --init ad01.safetensors --epochs 0",
         ],
         Run, MinPositionals: 0, MaxPositionals: int.MaxValue);
@@ -118,29 +119,50 @@ public static class FitCommand
         catch (ArgumentException e) { throw new UsageException($"fit: --channel: {e.Message}"); }
         double percentile = args.Double("--percentile", 0.9);
         if (!(percentile > 0 && percentile < 1)) throw new UsageException($"fit: --percentile must be between 0 and 1, got {percentile}");
-        var (backbone, taps) = BackboneChoice(args, detector);
+        var (backbone, taps, int8) = BackboneChoice(args, detector);
         if (!(args.Double("--lr", 1e-3) > 0)) throw new UsageException($"{args.Command}: --lr must be above 0, got {args.String("--lr")}");
         var settings = new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix,
-            Backbone: backbone, Taps: taps, Int8Activations: !args.Flag("--float-activations"), Folds: args.Int("--folds", CrossFitting.DefaultFolds, 1, 100));
+            Backbone: backbone, Taps: taps, Int8Activations: int8, Folds: args.Int("--folds", CrossFitting.DefaultFolds, 1, 100));
         try { return DetectorCatalog.Configure(args, settings); }
         catch (ArgumentException e) { throw new UsageException($"{args.Command}: {e.Message}"); }
     }
 
-    /// <summary>--backbone and --tap: the shipped ResNet and its default taps for the metric detector unless told otherwise.</summary>
-    internal static (string? Path, IReadOnlyList<string>? Taps) BackboneChoice(ParsedArgs args, string detector)
+    /// <summary>--backbone's help: <paramref name="what"/> a file gives, then the shipped backbones' names.</summary>
+    internal static string BackboneHelp(string what) =>
+        $"{what}; {ShippedYamNet.Name} = Google's YAMNet shipped with nasd (float activations); {DetectorCatalog.ShippedBackboneName} (= shipped-v1) = NativeASD's own ResNet; none = log-mel features";
+
+    /// <summary>--tap's defaults for the shipped backbones, as help shows them.</summary>
+    internal static string TapDefaults =>
+        $"{ShippedYamNet.Name}: {string.Join(",", ShippedYamNet.DefaultTaps)}; {DetectorCatalog.ShippedBackboneName}: {string.Join(",", ShippedBackbone.DefaultTaps)}";
+
+    /// <summary>
+    /// --backbone, --tap and --float-activations: without --backbone the detector's default (<see cref="DetectorCatalog.BackboneFor"/>);
+    /// a shipped backbone brings its default taps, and the shipped YAMNet float activations.
+    /// </summary>
+    internal static (string? Path, IReadOnlyList<string>? Taps, bool Int8Activations) BackboneChoice(ParsedArgs args, string detector)
     {
-        string backbone = args.String("--backbone") ?? (DetectorCatalog.Get(detector).ShippedBackboneByDefault ? "shipped" : "none");
+        string backbone = args.String("--backbone") ?? DetectorCatalog.BackboneFor(detector, args.String("--detector") is not null);
         string? taps = args.String("--tap");
+        bool int8 = !args.Flag("--float-activations");
         if (backbone == "none")
-            return taps is null ? (null, null) : throw new UsageException($"{args.Command}: --tap needs --backbone W");
-        if (ShippedBackbone.Named(backbone) is { } shipped)
+            return taps is null ? (null, null, int8) : throw new UsageException($"{args.Command}: --tap needs --backbone W");
+        try
         {
-            try { backbone = ShippedBackbone.Locate(shipped); }
-            catch (FileNotFoundException e) { throw new InputException(e.Message); }
-            taps ??= string.Join(",", shipped.DefaultTaps);
+            if (ShippedBackbone.Named(backbone) is { } shipped)
+            {
+                backbone = ShippedBackbone.Locate(shipped);
+                taps ??= string.Join(",", shipped.DefaultTaps);
+            }
+            else if (backbone == ShippedYamNet.Name)
+            {
+                backbone = ShippedYamNet.Locate();
+                taps ??= string.Join(",", ShippedYamNet.DefaultTaps);
+                int8 = false;
+            }
         }
+        catch (FileNotFoundException e) { throw new InputException(e.Message); }
         if (taps is null) throw new UsageException($"{args.Command}: --backbone needs --tap NAME[,NAME…]", "'nasd embed --backbone W --tap list' prints the taps");
-        return (backbone, taps.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        return (backbone, taps.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), int8);
     }
 
     internal static string? CacheDirectory(ParsedArgs args)

@@ -41,7 +41,16 @@ public sealed record DetectorKind(
 /// <summary>Every detector <c>nasd</c> knows; the command line's choices, help and validation come from here.</summary>
 public static class DetectorCatalog
 {
-    public const string DefaultName = "metric";
+    /// <summary>
+    /// The default of <c>fit</c>, <c>demo</c> and <c>eval</c> on flat and DCASE 2020 layouts, when --detector is not given:
+    /// Mahalanobis on <see cref="DefaultBackbone"/>, the best mean AUC on the loudness-normalised real dev sets and synth
+    /// seed 2 (docs/detectors.md has the table). With --detector, a detector uses its own default backbone.
+    /// </summary>
+    public const string DefaultName = "mahalanobis";
+    /// <summary>The backbone of the default detector (float activations, taps <see cref="ShippedYamNet.DefaultTaps"/>).</summary>
+    public const string DefaultBackbone = ShippedYamNet.Name;
+    /// <summary>--backbone's value for NativeASD's own ResNet, the default backbone of detectors that <see cref="DetectorKind.ShippedBackboneByDefault"/>.</summary>
+    public const string ShippedBackboneName = "shipped";
 
     /// <summary>
     /// The default of <c>nasd eval</c> for DCASE 2021–2024 layouts (sections with a source and a target domain):
@@ -54,7 +63,7 @@ public static class DetectorCatalog
     public const string FewClipsLayoutDefaultName = "knn";
 
     public static readonly DetectorKind Metric = new(
-        DefaultName, "the paper's head", ShippedBackboneByDefault: true,
+        "metric", "the paper's head", ShippedBackboneByDefault: true,
         (mix, threads) => new StackedFramesExtractor("dcase2020", 5, mix, threads),
         (s, backend) => new MetricDetector((s.Metric ?? new MetricOptions()) with { Seed = s.Seed }, backend),
         MetricDetector.Load,
@@ -173,8 +182,16 @@ public static class DetectorCatalog
 
     static string Described(DetectorKind k) => k.Summary is null ? k.Name : $"{k.Name} ({k.Summary})";
 
-    /// <summary>--backbone's default as help shows it: "shipped for metric, none otherwise".</summary>
-    public static string BackboneDefault => $"shipped for {string.Join(", ", All.Where(k => k.ShippedBackboneByDefault).Select(k => k.Name))}, none otherwise";
+    /// <summary>--backbone's default as help shows it: "yamnet (layer14) without --detector, shipped for metric, none otherwise".</summary>
+    public static string BackboneDefault =>
+        $"{DefaultBackbone} ({string.Join(",", ShippedYamNet.DefaultTaps)}) without --detector, {ShippedBackboneName} for {string.Join(", ", All.Where(k => k.ShippedBackboneByDefault).Select(k => k.Name))}, none otherwise";
+
+    /// <summary>
+    /// The backbone used when --backbone is not given: <see cref="DefaultBackbone"/> for the default detector when no
+    /// detector was named, else the detector's own (<see cref="ShippedBackboneName"/> or "none" for log-mel features).
+    /// </summary>
+    public static string BackboneFor(string detector, bool detectorNamed) =>
+        !detectorNamed && detector == DefaultName ? DefaultBackbone : Get(detector).ShippedBackboneByDefault ? ShippedBackboneName : "none";
 
     /// <summary>--epochs, --lr and --batch, read by every detector that trains a network; help names each one's default.</summary>
     public static IReadOnlyList<DetectorOption> TrainingOptions =>

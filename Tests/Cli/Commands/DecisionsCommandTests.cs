@@ -115,7 +115,7 @@ public sealed class DecisionsCommandTests : IDisposable
     public void DamagedMetricModelsAreRefusedBeforeAllocating()
     {
         string metric = Path.Combine(_dir, "metric.safetensors");
-        var fit = NasdProcess.Run("fit", "--train", _train, "--out", metric, "--backbone", "none", "--epochs", "1", "--head-input", "standardise", "--no-cache");
+        var fit = NasdProcess.Run("fit", "--train", _train, "--out", metric, "--detector", "metric", "--backbone", "none", "--epochs", "1", "--head-input", "standardise", "--no-cache");
         Assert.True(fit.ExitCode == 0, fit.Stderr);
         foreach (var (options, expected) in new[] { ("\"Width\":-4", "invalid options"), ("\"Width\":65536", "imply"), ("\"Depth\":64", "imply") })
         {
@@ -155,7 +155,7 @@ public sealed class DecisionsCommandTests : IDisposable
             (["score", "--model", "--csv", "x.csv", _calibration], 1, "option --model needs a value (MODEL), got option '--csv'"),
             (["fit", "--train", _train, "--out", "--json"], 1, "option --out needs a value"),
             (["fit", "--train", _train, "--out", Path.Combine(_dir, "x.safetensors"), "--lr", "0", "--no-cache"], 1, "--lr must be above 0"),
-            (["fit", "--train", _train, "--out", Path.Combine(_dir, "x.safetensors"), "--lr", "1e30", "--epochs", "3", "--backbone", "none", "--no-cache"], 2, "training diverged at epoch"),
+            (["fit", "--train", _train, "--out", Path.Combine(_dir, "x.safetensors"), "--lr", "1e30", "--epochs", "3", "--detector", "metric", "--backbone", "none", "--no-cache"], 2, "training diverged at epoch"),
             (["fit", "--train", _train, "--out", Path.Combine(_dir, "x.safetensors"), "--tap", "bogus", "--no-cache"], 2, "has no tap 'bogus'"),
         ];
         foreach (var (args, code, message) in cases)

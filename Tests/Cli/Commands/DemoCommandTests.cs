@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using NativeASD.Detection.Detectors;
 
 namespace NativeASD.Tests.Cli.Commands;
 
@@ -34,7 +35,7 @@ public sealed class DemoCommandTests : IDisposable
         Assert.Matches(@"all\s+average\s+[01]\.\d{4}\s+[01]\.\d{4}", demo.Stdout);
         Assert.Contains("2 IDs (0 resumed from an earlier run)", demo.Stdout);
         string html = File.ReadAllText(Path.Combine(output, "report.html"));
-        Assert.Contains("nasd demo: metric on tiny", html);   // the default detector, on the shipped backbone
+        Assert.Contains($"nasd demo: {DetectorCatalog.DefaultName} on tiny", html);   // the default detector, on the shipped YAMNet
         Assert.True(File.Exists(Path.Combine(output, "anomaly_score_pump_id_00.csv")));
 
         string csv = Path.Combine(output, "results.csv");

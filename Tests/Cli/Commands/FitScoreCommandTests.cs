@@ -44,8 +44,8 @@ public sealed class FitScoreCommandTests : IDisposable
     {
         string train = Clips("train", 3, AnomalyKind.None);
         string a = Path.Combine(_dir, "a.safetensors"), b = Path.Combine(_dir, "b.safetensors");
-        Assert.Equal(0, NasdProcess.Run("fit", "--train", train, "--out", a, "--epochs", "2", "--width", "16", "--no-cache", "--seed", "4").ExitCode);
-        Assert.Equal(0, NasdProcess.Run("fit", "--train", train, "--out", b, "--epochs", "2", "--width", "16", "--no-cache", "--seed", "4").ExitCode);
+        Assert.Equal(0, NasdProcess.Run("fit", "--train", train, "--out", a, "--detector", "metric", "--epochs", "2", "--width", "16", "--no-cache", "--seed", "4").ExitCode);
+        Assert.Equal(0, NasdProcess.Run("fit", "--train", train, "--out", b, "--detector", "metric", "--epochs", "2", "--width", "16", "--no-cache", "--seed", "4").ExitCode);
         var sa = NasdProcess.Run("score", "--model", a, train, "--no-cache").Stdout;
         var sb = NasdProcess.Run("score", "--model", b, train, "--no-cache").Stdout;
         Assert.Equal(sa, sb);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using NativeASD.Engine.Audio;
 using NativeASD.Detection.Synth;
 using NativeASD.Detection.Backbones;
+using NativeASD.Detection.Detectors;
 
 namespace NativeASD.Tests.Cli.Commands;
 
@@ -119,10 +120,10 @@ public sealed class PretrainCommandTests : IDisposable
     {
         Assert.True(File.Exists(ShippedBackbone.Path), $"the shipped backbone is not next to the program: {ShippedBackbone.Path}");
         string train = Clips("valve", 0, 3);
-        var fit = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "m.safetensors"), "--epochs", "1", "--no-cache", "--json");
+        var fit = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "m.safetensors"), "--detector", "metric", "--epochs", "1", "--no-cache", "--json");
         Assert.True(fit.ExitCode == 0, fit.Stderr);
-        Assert.Contains($"backbone:{BackboneSha()}:{string.Join(",", ShippedBackbone.DefaultTaps)}", fit.Stdout);
-        var logMel = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "n.safetensors"), "--epochs", "1", "--no-cache", "--json", "--backbone", "none");
+        Assert.Contains($"backbone:{BackboneSha(ShippedBackbone.Path)}:{string.Join(",", ShippedBackbone.DefaultTaps)}", fit.Stdout);
+        var logMel = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "n.safetensors"), "--detector", "metric", "--epochs", "1", "--no-cache", "--json", "--backbone", "none");
         Assert.True(logMel.ExitCode == 0, logMel.Stderr);
         Assert.DoesNotContain("backbone:", logMel.Stdout);
     }
@@ -144,7 +145,26 @@ public sealed class PretrainCommandTests : IDisposable
         Assert.Null(ShippedBackbone.Named("shipped-v2"));
     }
 
-    static string BackboneExtractorSha(ShippedFile file) => NativeASD.Detection.Features.BackboneExtractor.FileSha256(file.Path);
 
-    static string BackboneSha() => NativeASD.Detection.Features.BackboneExtractor.FileSha256(ShippedBackbone.Path);
+    [Fact]
+    public void FitWithoutOptionsIsMahalanobisOnTheShippedYamNetsLayer14WithFloatActivations()
+    {
+        Assert.True(File.Exists(ShippedYamNet.Path), $"the shipped YAMNet is not next to the program: {ShippedYamNet.Path}");
+        Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "LICENSE-yamnet.txt")), "its licence notice is not next to the program");
+        string train = Clips("valve", 0, 3);
+        var fit = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "y.safetensors"), "--no-cache", "--json");
+        Assert.True(fit.ExitCode == 0, fit.Stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(fit.Stdout);
+        Assert.Equal(DetectorCatalog.DefaultName, json.RootElement.GetProperty("detector").GetString());
+        Assert.Equal("mahalanobis", DetectorCatalog.DefaultName);
+        string features = json.RootElement.GetProperty("features").GetString()!;
+        Assert.Contains($"backbone:{BackboneSha(ShippedYamNet.Path)}:layer14", features);
+        Assert.DoesNotContain(":int8", features);   // the int8 file's weights with float activations
+        // --detector alone keeps that detector's own backbone: mahalanobis means log-mel statistics, as before.
+        var logMel = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "l.safetensors"), "--detector", "mahalanobis", "--no-cache", "--json");
+        Assert.True(logMel.ExitCode == 0, logMel.Stderr);
+        Assert.DoesNotContain("backbone:", logMel.Stdout);
+    }
+
+    static string BackboneSha(string path) => NativeASD.Detection.Features.BackboneExtractor.FileSha256(path);
 }
