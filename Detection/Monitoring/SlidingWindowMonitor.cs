@@ -67,6 +67,9 @@ public sealed class SlidingWindowMonitor
     /// Kept out of <see cref="MonitorReading"/>, whose values depend on the samples only.</summary>
     public double LastLatencyMs { get; private set; }
 
+    /// <summary>The samples of the last scored window, oldest first (e.g. the clip kept with an alarm); valid until the next push.</summary>
+    public ReadOnlySpan<float> LastWindow => window;
+
     /// <summary>Samples pushed so far.</summary>
     public long SamplesReceived => received;
 
