@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using NativeASD.Detection.Monitoring;
 using NativeASD.Engine.Audio;
 using NativeASD.Serve.Store;
+using Orleans.Placement;
 
 namespace NativeASD.Serve.Machines;
 
@@ -11,7 +12,10 @@ namespace NativeASD.Serve.Machines;
 /// takes effect without a restart), keeps the loaded model and the sliding-window monitor, stores every reading, and
 /// commits every alarm with its clip before the call returns. Nothing lives only here but the window of audio, which
 /// the sender re-sends when the grain moves (<see cref="Resume"/>).
+/// <para>Placed on the server that first asks for it (usually the one its stream comes in on): no hop between the
+/// stream and its model.</para>
 /// </summary>
+[PreferLocalPlacement]
 public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger<MachineGrain> log) : Grain, IMachineGrain
 {
     MachineRecord? config;
