@@ -20,6 +20,7 @@ public static class Program
         ("train-step-quick", "[threads] [batch]: a training step of the autoencoder and VAE baselines", TrainStepQuick.Run),
         ("detector-quick", "[threads] [clips] [yamnet.tflite]: metric fit on 1000 cached clips; scoring clips/s per detector and backbone", DetectorQuick.Run),
         ("monitor-stream", "OUTDIR SECONDS ANOMALY_START …: a generated stream for nasd monitor (see MonitorStream)", MonitorStream.Run),
+        ("serve-load", "NASD_DLL OUTDIR MACHINES SECONDS [SILOS]: machines streaming at real time to nasd serve, reading latency and drops (see ServeLoad)", ServeLoad.Run),
     ];
 
     /// <summary>

@@ -43,6 +43,7 @@ public static class ServeHost
         builder.Logging.AddFilter("Orleans", LogLevel.Warning);
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);   // the ServerGC note, on every start
         builder.Logging.AddFilter("Polly", LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans.Runtime.Scheduler", LogLevel.Error);   // "took longer than 1 s": scoring a window is one long turn by design
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // Logs go to standard error: standard output stays for what scripts read.
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);

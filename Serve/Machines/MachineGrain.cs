@@ -48,8 +48,11 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
         {
             model = MachineModel.Load(Path.Combine(store.ModelFolder, record.ModelFile), compute.Backend);
             loadError = null;
+            // One silent window through features and detector: first-call costs (code generation, buffers) are paid
+            // here, not by the first reading of the stream.
+            model.Detector.Score(model.Extractor.Extract(new AudioClip(new float[WindowAndHop().Window], model.Extractor.SampleRate, "warm-up")));
         }
-        catch (ModelLoadException e)
+        catch (Exception e) when (e is ModelLoadException or ArgumentException)
         {
             loadError = $"model of {Name} failed to load: {e.Message}";
             log.LogError("{Error}", loadError);
