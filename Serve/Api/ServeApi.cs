@@ -41,6 +41,7 @@ public static partial class ServeApi
         app.MapPost("/machines", RegisterMachine);
         app.MapPut("/machines/{name}/model", ReplaceModel);
         app.MapPost("/machines/{name}/threshold", SetThreshold);
+        app.MapPost("/machines/{name}/calibrate", Calibrate);
         app.MapGet("/machines/{name}/where", async (string name, ServeStore store, IGrainFactory grains) =>
             store.Machine(name) is null ? UnknownMachine(name) : Results.Json(new { silo = (await grains.GetGrain<IMachineGrain>(name).Describe()).Silo }, Json));
 
@@ -160,6 +161,52 @@ public static partial class ServeApi
         catch (JsonException e) { return Error(400, $"threshold: the body must be {{\"threshold\": NUMBER or null}}: {e.Message}"); }
         if (body?.Threshold is double t && !double.IsFinite(t)) return Error(400, $"threshold: {t} is not finite");
         return store.SetThreshold(name, body?.Threshold) ? Results.Json(MachineJson(store, store.Machine(name)!), Json) : UnknownMachine(name);
+    }
+
+    /// <summary>POST /machines/NAME/calibrate: normal clips as multipart/form-data; the machine's model is re-written with a
+    /// threshold from their scores (as <c>nasd calibrate</c>) and replaces the current one; a threshold override is cleared.</summary>
+    static async Task<IResult> Calibrate(string name, HttpRequest request, ServeStore store, ServeCompute compute, double? percentile)
+    {
+        if (store.Machine(name) is not { } m) return UnknownMachine(name);
+        if (!request.HasFormContentType) return Error(400, $"calibrate {name}: send the normal clips as multipart/form-data (curl -F clip=@a.wav -F clip=@b.wav)");
+        if (percentile is double p && !(p > 0 && p < 1)) return Error(400, $"calibrate {name}: percentile must be between 0 and 1, got {p}");
+        string folder = Path.Combine(store.DataFolder, $"calibrate-{Guid.NewGuid():N}");
+        try
+        {
+            var form = await request.ReadFormAsync();
+            if (form.Files.Count == 0) return Error(400, $"calibrate {name}: no clips in the form");
+            var files = new List<string>();
+            try
+            {
+                Directory.CreateDirectory(folder);
+                foreach (var (file, i) in form.Files.Select((f, i) => (f, i)))
+                {
+                    string path = Path.Combine(folder, $"{i:D5}-{Path.GetFileNameWithoutExtension(file.FileName)}.wav");
+                    await using var target = File.Create(path);
+                    await file.CopyToAsync(target);
+                    files.Add(path);
+                }
+            }
+            catch (IOException e) { return Error(507, $"calibrate {name}: the clips could not be stored: {e.Message}"); }
+            string model = Path.Combine(store.ModelFolder, m.ModelFile), calibrated = Path.Combine(folder, "calibrated.safetensors");
+            NativeASD.Detection.Detectors.ModelCalibration.Result result;
+            try
+            {
+                var info = NativeASD.Detection.Detectors.DetectorFile.Read(model).Info;
+                result = NativeASD.Detection.Detectors.ModelCalibration.Calibrate(model, files, percentile ?? info.Threshold.Percentile, calibrated,
+                    compute.Backend, $"{files.Count} clip(s) posted to {name}");
+            }
+            catch (Exception e) when (e is IOException or ArgumentException)   // unreadable clips, clips the model cannot take, a damaged model
+            {
+                return Error(422, $"calibrate {name}: {e.Message.Replace(folder + Path.DirectorySeparatorChar, "", StringComparison.Ordinal)}");
+            }
+            var response = ImportModel(store, compute, name, await File.ReadAllBytesAsync(calibrated),
+                (file, sha) => store.UpsertMachine(name, file, sha, null, m.WindowSeconds, m.HopSeconds, m.Consecutive), 200);
+            return response is IStatusCodeHttpResult { StatusCode: 200 }
+                ? Results.Json(new { machine = name, previous_threshold = result.Before.Threshold.Threshold, threshold = result.After.Threshold.Threshold, clips = result.Clips }, Json)
+                : response;
+        }
+        finally { if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); }
     }
 
     static double? Number(string? text) => text is null ? null

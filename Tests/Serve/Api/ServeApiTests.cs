@@ -111,6 +111,32 @@ public sealed class ServeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Calibrating_from_posted_normal_clips_replaces_the_threshold_as_nasd_calibrate_does()
+    {
+        await server.AddMachine("fan-10", clips.Model, "window=2&hop=1&threshold=5");
+        using var form = new MultipartFormDataContent();
+        foreach (var wav in Directory.GetFiles(Path.Combine(clips.Folder, "short/fan/train")))
+            form.Add(new ByteArrayContent(File.ReadAllBytes(wav)), "clip", Path.GetFileName(wav));
+        var response = await server.Http.PostAsync($"{server.Url}/machines/fan-10/calibrate?percentile=0.5", form);
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var result = ServeKit.Json(text);
+        Assert.Equal(8, result.GetProperty("clips").GetInt32());
+        var model = NativeASD.Detection.Detectors.DetectorFile.Read(clips.Model).Info;
+        Assert.Equal(model.Threshold.Threshold, result.GetProperty("previous_threshold").GetDouble());
+        // The median of training-clip scores lies below the cross-fitted 90 % point.
+        Assert.True(result.GetProperty("threshold").GetDouble() < model.Threshold.Threshold, text);
+        var machine = ServeKit.Json(await server.Http.GetStringAsync($"{server.Url}/machines/fan-10"));
+        Assert.Equal(JsonValueKind.Null, machine.GetProperty("threshold_override").ValueKind);
+        var stored = NativeASD.Detection.Detectors.DetectorFile.Read(Path.Combine(server.Store.ModelFolder, machine.GetProperty("model").GetString()!)).Info;
+        Assert.Equal(result.GetProperty("threshold").GetDouble(), stored.Threshold.Threshold);
+        Assert.Equal("calibration", stored.ThresholdOrigin.Source);
+
+        using var notWav = new MultipartFormDataContent { { new ByteArrayContent(new byte[100]), "clip", "x.wav" } };
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await server.Http.PostAsync($"{server.Url}/machines/fan-10/calibrate", notWav)).StatusCode);
+    }
+
+    [Fact]
     public async Task Bad_requests_get_a_clear_http_error()
     {
         async Task<(HttpStatusCode, string)> Post(string path, HttpContent? body)
