@@ -6,19 +6,21 @@ using NativeASD.Engine.Audio;
 
 namespace NativeASD.Tests.Serve.Api;
 
-/// <summary>The HTTP API against a real Kestrel on a loopback port and a real SQLite file.</summary>
-public sealed class ServeApiTests : IAsyncLifetime
+/// <summary>One server for the API tests (each test uses machines of its own).</summary>
+public sealed class ServeApiServer : IAsyncLifetime
 {
-    ServeKit.InProcessServer server = null!;
-    ServeKit.Material clips = null!;
+    public ServeKit.InProcessServer Server { get; private set; } = null!;
 
-    public async Task InitializeAsync()
-    {
-        clips = ServeKit.Clips;
-        server = await ServeKit.InProcessServer.StartAsync();
-    }
+    public async Task InitializeAsync() => Server = await ServeKit.InProcessServer.StartAsync();
 
-    public async Task DisposeAsync() => await server.DisposeAsync();
+    public async Task DisposeAsync() => await Server.DisposeAsync();
+}
+
+/// <summary>The HTTP API against a real Kestrel on a loopback port and a real SQLite file.</summary>
+public sealed class ServeApiTests(ServeApiServer fixture) : IClassFixture<ServeApiServer>
+{
+    readonly ServeKit.InProcessServer server = fixture.Server;
+    readonly ServeKit.Material clips = ServeKit.Clips;
 
     [Fact]
     public async Task A_machine_streamed_over_a_websocket_scores_like_nasd_monitor_and_keeps_its_alarm_with_the_clip()
