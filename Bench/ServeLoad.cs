@@ -145,7 +145,9 @@ public static class ServeLoad
             var message = new MemoryStream();
             while (true)
             {
-                var r = await socket.ReceiveAsync(buffer, CancellationToken.None);
+                WebSocketReceiveResult r;
+                try { r = await socket.ReceiveAsync(buffer, CancellationToken.None); }
+                catch (WebSocketException e) { error ??= $"the server broke the stream: {e.Message}"; return; }
                 if (r.MessageType == WebSocketMessageType.Close) return;
                 message.Write(buffer, 0, r.Count);
                 if (!r.EndOfMessage) continue;
@@ -167,9 +169,10 @@ public static class ServeLoad
             double due = t0 + 0.1 * i - clock.Elapsed.TotalSeconds;
             if (due > 0) await Task.Delay(TimeSpan.FromSeconds(due));
             sentAt[i] = clock.Elapsed.TotalSeconds;
+            if (receive.IsCompleted) break;
             await socket.SendAsync(pcm.AsMemory(start + i * Chunk * 2, Chunk * 2), WebSocketMessageType.Binary, true, CancellationToken.None);
         }
-        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "end", CancellationToken.None);
+        if (socket.State == WebSocketState.Open) await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "end", CancellationToken.None);
         await receive;
         return new StreamResult(latencies, error);
     }

@@ -75,7 +75,8 @@ public static class ServeHost
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
             });
-            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+            // An overloaded machine answers late rather than being asked twice; a dead server's calls fail at once anyway.
+            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(30));
         });
         var app = builder.Build();
         app.UseWebSockets();

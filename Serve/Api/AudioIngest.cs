@@ -19,7 +19,7 @@ public sealed record IngestSummary(long Samples, long Readings, string? Error);
 public sealed class AudioIngest(IGrainFactory grains, ILogger<AudioIngest> log)
 {
     /// <summary>How long a stream waits for its machine's grain to come back on another server.</summary>
-    public static readonly TimeSpan RetryFor = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan RetryFor = TimeSpan.FromSeconds(60);
 
     /// <summary>Samples per push: 0.1 s at 16 kHz, so a reading leaves at most that long after its last sample arrived.</summary>
     const int PushSamples = 1600;
@@ -58,6 +58,11 @@ public sealed class AudioIngest(IGrainFactory grains, ILogger<AudioIngest> log)
             error = e.Message;
         }
         catch (OperationCanceledException) { error = "the stream was cancelled"; }
+        catch (Exception e) when (IsTransient(e))
+        {
+            error = $"machine {machine} could not be reached for {RetryFor.TotalSeconds:0} s: {e.Message}";
+            log.LogError("{Error}", error);
+        }
         try { Call(() => grain.Close(id, error), CancellationToken.None); }
         catch (TimeoutException e) { log.LogWarning("machine {Machine}: closing its stream failed: {Error}", machine, e.Message); }
         return new IngestSummary(position, readings, error);

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
+using NativeASD.Detection.Explanations;
 using NativeASD.Detection.Monitoring;
 using NativeASD.Engine.Audio;
 using NativeASD.Serve.Store;
@@ -80,7 +81,8 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
     SlidingWindowMonitor NewMonitor()
     {
         var (window, hop) = WindowAndHop();
-        return new SlidingWindowMonitor(model!.Detector, model.Extractor, new MonitorSettings(window, hop, Threshold, config!.Consecutive), Name);
+        // Only alarms are explained (see Score): explaining every anomalous window costs tens of scorings each.
+        return new SlidingWindowMonitor(model!.Detector, model.Extractor, new MonitorSettings(window, hop, Threshold, config!.Consecutive, ExplainAnomalous: false), Name);
     }
 
     public Task<StreamInfo> Open(Guid newStream)
@@ -105,6 +107,8 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
         long revision = loadedRevision;
         if (Refresh() is string error) return Task.FromResult(new PushResult([], Position, error));
         if (revision != loadedRevision) monitor = null;   // new model or settings: the window refills under them
+        // A retry of a push this grain already took (its answer was lost or late): nothing to do; its readings are stored.
+        if (from == stream && monitor is not null && position + samples.Length == Position) return Task.FromResult(new PushResult([], Position, null));
         // A moved grain (no window) or a sender that lost an answer: the sender re-sends the window with Resume.
         if (from != stream || monitor is null || position != Position) return Task.FromResult(new PushResult([], Position, null, Resync: true));
         return Task.FromResult(Score(samples));
@@ -138,8 +142,12 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
                 double latency = monitor.LastLatencyMs;
                 long now = ServeStore.NowMs();
                 if (reading.Alarm && reading.Consecutive == monitor.Settings.Consecutive)
+                {
+                    var window = new AudioClip(monitor.LastWindow.ToArray(), fs, Name);
+                    reading = reading with { TopBand = ClipExplainer.TopBand(model!.Detector, model.Extractor, window) };
                     store.AddAlarm(Name, now, reading.Score, monitor.Settings.Threshold, reading.Consecutive,
-                        reading.TopBand is { } b ? MonitorReadingJson.BandObject(b) : null, Wav(monitor.LastWindow, fs));
+                        MonitorReadingJson.BandObject(reading.TopBand), Wav(window.Samples, fs));
+                }
                 store.AddReading(new ReadingRecord(0, Name, now, reading.Time, reading.Score, monitor.Settings.Threshold, reading.Anomalous,
                     reading.Alarm, latency, "stream"));
                 lines.Add(MonitorReadingJson.Line(reading, latency));
