@@ -65,6 +65,11 @@ public static class ServeLoad
             var errors = results.Where(r => r.Error is not null).Select(r => r.Error).Distinct().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"machines {machines}, silos {silos}, {seconds} s: readings {received}/{expected} (dropped {expected - received}), latency p50 {P(0.5) * 1000:0} ms, p99 {P(0.99) * 1000:0} ms (without each stream's first reading {SteadyP99 * 1000:0} ms), max {P(1) * 1000:0} ms; server CPU {serverCpu / wall:0.00} cores, all CPUs busy {busy:P0} ({Environment.ProcessorCount} cores)"));
+            // On a shared machine the server gets what the others leave: its CPU time per reading gives the capacity it
+            // would have on cores of its own (every machine needs one reading a second).
+            double perReading = serverCpu / Math.Max(1, received);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  server CPU per reading {perReading * 1000:0} ms: {Environment.ProcessorCount} free cores would keep up with about {Environment.ProcessorCount / perReading:0} machines"));
             foreach (var e in errors) Console.WriteLine($"  stream error: {e}");
         }
         finally

@@ -66,11 +66,12 @@ public static class ServeHost
                 silo.UseAdoNetClustering(o => { o.Invariant = invariant; o.ConnectionString = connection; });
                 silo.ConfigureEndpoints(address, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: false);
             }
-            // A killed server is declared dead within a few seconds, so its machines resume elsewhere quickly.
+            // A killed server is declared dead within seconds (3 probes of 2 s missed), so its machines resume elsewhere
+            // quickly; 1 s probes, tried first, declared a live but starved server dead on a machine at load 79.
             silo.Configure<ClusterMembershipOptions>(o =>
             {
-                o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                o.NumMissedProbesLimit = 2;
+                o.ProbeTimeout = TimeSpan.FromSeconds(2);
+                o.NumMissedProbesLimit = 3;
                 o.NumVotesForDeathDeclaration = 1;
                 o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
                 o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
