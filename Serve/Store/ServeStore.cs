@@ -28,6 +28,9 @@ public sealed class ServeStore : IAsyncDisposable
 {
     public const string FileName = "nasd-serve.db";
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long raw readings are kept; the per-minute summary is kept for good.</summary>
+    public static readonly TimeSpan KeepReadings = TimeSpan.FromDays(7);
     const int MaxQueuedReadings = 1_000_000;   // ~100 MB: beyond this a store that cannot write drops the oldest and says so
 
     readonly string connectionString;
@@ -165,6 +168,7 @@ public sealed class ServeStore : IAsyncDisposable
     async Task WriteReadingsAsync()
     {
         var batch = new List<ReadingRecord>();
+        long lastPruneMs = 0;
         try
         {
             while (await pending.Reader.WaitToReadAsync(stop.Token))
@@ -176,6 +180,11 @@ public sealed class ServeStore : IAsyncDisposable
                     WriteReadings(batch);
                     batch.Clear();
                     WriteError = null;
+                    if (NowMs() - lastPruneMs > 3_600_000)
+                    {
+                        lastPruneMs = NowMs();
+                        PruneReadings(lastPruneMs - (long)KeepReadings.TotalMilliseconds);
+                    }
                 }
                 catch (SqliteException e)
                 {
@@ -314,15 +323,6 @@ public sealed class ServeStore : IAsyncDisposable
         using var cmd = Command(c, "UPDATE alarms SET acknowledged_utc_ms = COALESCE(acknowledged_utc_ms, @now), acknowledged_by = COALESCE(acknowledged_by, @by) WHERE id = @id;",
             ("@now", NowMs()), ("@by", by), ("@id", id));
         return cmd.ExecuteNonQuery() == 1;
-    }
-
-    /// <summary>A consistent copy of the whole store in one file (SQLite's online backup), while the server runs.</summary>
-    public void Backup(string destination)
-    {
-        using var c = Open();
-        using var target = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = destination, Pooling = false }.ToString());
-        target.Open();
-        c.BackupDatabase(target);
     }
 
     public async ValueTask DisposeAsync()
