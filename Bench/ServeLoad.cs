@@ -3,10 +3,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
-using System.Text;
 using System.Text.Json;
 using NativeASD.Detection.Synth;
 using NativeASD.Engine.Audio;
+using NativeASD.Serve.Api;
 
 namespace NativeASD.Bench;
 
@@ -146,27 +146,19 @@ public static class ServeLoad
         string? error = null;
         var receive = Task.Run(async () =>
         {
-            var buffer = new byte[1 << 16];
-            var message = new MemoryStream();
-            while (true)
+            string? broken = await StreamLines.ReceiveAsync(socket, line =>
             {
-                WebSocketReceiveResult r;
-                try { r = await socket.ReceiveAsync(buffer, CancellationToken.None); }
-                catch (WebSocketException e) { error ??= $"the server broke the stream: {e.Message}"; return; }
-                if (r.MessageType == WebSocketMessageType.Close) return;
-                message.Write(buffer, 0, r.Count);
-                if (!r.EndOfMessage) continue;
                 double now = clock.Elapsed.TotalSeconds;
-                var json = JsonDocument.Parse(Encoding.UTF8.GetString(message.ToArray())).RootElement;
-                message.SetLength(0);
+                var json = JsonDocument.Parse(line).RootElement;
                 if (json.TryGetProperty("end", out _))
                 {
                     if (json.GetProperty("error").ValueKind == JsonValueKind.String) error = json.GetProperty("error").GetString();
-                    continue;
+                    return;
                 }
                 int last = (int)Math.Round(json.GetProperty("time").GetDouble() * Rate / Chunk) - 1;   // the chunk that completed the window
                 latencies.Add(now - sentAt[last]);
-            }
+            });
+            if (broken is not null) error ??= $"the server broke the stream: {broken}";
         });
         double t0 = clock.Elapsed.TotalSeconds;
         for (int i = 0; i < chunks; i++)

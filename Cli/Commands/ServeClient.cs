@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using NativeASD.Detection.Monitoring;
+using NativeASD.Serve.Api;
 
 namespace NativeASD.Cli.Commands;
 
@@ -36,25 +37,13 @@ public static class ServeClient
         string? error = null;
         var receive = Task.Run(async () =>
         {
-            var buffer = new byte[1 << 16];
-            var message = new MemoryStream();
-            while (true)
+            string? broken = await StreamLines.ReceiveAsync(socket, line =>
             {
-                WebSocketReceiveResult r;
-                try { r = await socket.ReceiveAsync(buffer, CancellationToken.None); }
-                catch (WebSocketException e) { error ??= $"{url}: the stream of {machine} broke: {e.Message}"; return; }
-                if (r.MessageType == WebSocketMessageType.Close) return;
-                message.Write(buffer, 0, r.Count);
-                if (!r.EndOfMessage) continue;
-                string line = Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length);
-                message.SetLength(0);
-                if (line.StartsWith("{\"end\":", StringComparison.Ordinal))
-                {
-                    var e = JsonDocument.Parse(line).RootElement.GetProperty("error");
-                    if (e.ValueKind == JsonValueKind.String) error = $"{url}: machine {machine}: {e.GetString()}";
-                }
-                else Console.Out.WriteLine(line);
-            }
+                if (!line.StartsWith("{\"end\":", StringComparison.Ordinal)) { Console.Out.WriteLine(line); return; }
+                var e = JsonDocument.Parse(line).RootElement.GetProperty("error");
+                if (e.ValueKind == JsonValueKind.String) error = $"{url}: machine {machine}: {e.GetString()}";
+            });
+            if (broken is not null) error ??= $"{url}: the stream of {machine} broke: {broken}";
         });
         using (var source = input == "-" ? Console.OpenStandardInput() : File.OpenRead(input))
         {

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using NativeASD.Serve;
+using NativeASD.Serve.Api;
 using NativeASD.Serve.Store;
 
 namespace NativeASD.Tests.Support;
@@ -151,22 +152,11 @@ public static class ServeKit
         using var socket = new ClientWebSocket();
         await socket.ConnectAsync(new Uri($"{url.Replace("http://", "ws://")}/machines/{machine}/stream?rate=16000&channels=1"), cancel);
         var lines = new List<string>();
-        var receive = Task.Run(async () =>
+        var receive = Task.Run(() => StreamLines.ReceiveAsync(socket, line =>
         {
-            var buffer = new byte[1 << 16];
-            var message = new MemoryStream();
-            while (true)
-            {
-                var r = await socket.ReceiveAsync(buffer, cancel);
-                if (r.MessageType == WebSocketMessageType.Close) return;
-                message.Write(buffer, 0, r.Count);
-                if (!r.EndOfMessage) continue;
-                string line = Encoding.UTF8.GetString(message.ToArray());
-                message.SetLength(0);
-                lock (lines) lines.Add(line);
-                onLine?.Invoke(line);
-            }
-        }, cancel);
+            lock (lines) lines.Add(line);
+            onLine?.Invoke(line);
+        }, cancel), cancel);
         const int chunk = 3200;   // 0.1 s at 16 kHz, 16-bit
         var clock = Stopwatch.StartNew();
         for (int offset = 0, i = 0; offset < pcm.Length; offset += chunk, i++)
