@@ -21,6 +21,7 @@ public static class Program
         ("detector-quick", "[threads] [clips] [yamnet.tflite]: metric fit on 1000 cached clips; scoring clips/s per detector and backbone", DetectorQuick.Run),
         ("threshold-study", "DATA [detector] [cache] [threads] [folds]: per machine ID, out-of-fold scores, the gamma threshold and the test scores it meets", ThresholdStudy.Run),
         ("monitor-stream", "OUTDIR SECONDS ANOMALY_START …: a generated stream for nasd monitor (see MonitorStream)", MonitorStream.Run),
+        ("serve-load", "NASD_DLL OUTDIR MACHINES SECONDS [SILOS]: machines streaming at real time to nasd serve, reading latency and drops (see ServeLoad)", ServeLoad.Run),
     ];
 
     /// <summary>

@@ -17,6 +17,7 @@ namespace NativeASD.Cli
             EmbedCommand.Spec,
             TagCommand.Spec,
             MonitorCommand.Spec,
+            ServeCommand.Spec,
             EvalCommand.Spec,
             SynthCommand.Spec,
             PretrainCommand.Spec,

@@ -36,30 +36,23 @@ public static class CalibrateCommand
         var files = DetectorRunner.CollectWavs(args.Positionals);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
-        var (state, info) = DetectorFile.Read(model);
+        var info = DetectorFile.Read(model).Info;
         double percentile = args.String("--percentile") is null ? info.Threshold.Percentile : args.Double("--percentile", 0.9);
         if (!(percentile > 0 && percentile < 1)) throw new UsageException($"calibrate: --percentile must be between 0 and 1, got {percentile}");
-        var (detector, _) = DetectorFile.Load(model, backend);
-        GammaThreshold threshold;
-        List<Detection.Features.ClipFeatures> clips;
+        ModelCalibration.Result result;
         try
         {
-            using var extractor = DetectorRunner.ExtractorFor(model, info, backend, args.String("--backbone"));
-            clips = DetectorRunner.CalibrationFeatures(files, extractor, FitCommand.CacheDirectory(args), progress,
-                w => Console.Error.WriteLine($"nasd: warning: {w}"));
-            threshold = DetectorRunner.ThresholdOf(clips, [.. clips.Select(detector.Score)], percentile);
+            result = ModelCalibration.Calibrate(model, files, percentile, output, backend, args.Positionals[0], args.String("--backbone"),
+                FitCommand.CacheDirectory(args), progress, w => Console.Error.WriteLine($"nasd: warning: {w}"));
         }
         catch (ArgumentException e) { throw new InputException(e.Message); }   // e.g. clips the model's features cannot take
-        finally { (detector as IDisposable)?.Dispose(); }
-        var source = new ThresholdProvenance(ThresholdProvenance.Calibration, clips.Count, Folder: args.Positionals[0],
-            CalibratedUtc: DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
-        var calibrated = info with { Threshold = threshold, ThresholdSource = source };
-        DetectorFile.Write(output, state, calibrated);
+        var threshold = result.After.Threshold;
+        var source = result.After.ThresholdOrigin;
 
         if (args.Flag("--json"))
             Console.Out.WriteLine(JsonSerializer.Serialize(new
             {
-                model = output, previous_threshold = info.Threshold.Threshold, threshold = threshold.Threshold, threshold_method = threshold.Method,
+                model = output, previous_threshold = result.Before.Threshold.Threshold, threshold = threshold.Threshold, threshold_method = threshold.Method,
                 percentile, threshold_source = FitCommand.ThresholdJson(source),
             }));
         else

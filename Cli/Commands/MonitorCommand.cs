@@ -12,7 +12,7 @@ public static class MonitorCommand
     public static readonly CommandSpec Spec = new(
         "monitor",
         "score a live stream with a sliding window: one JSON line per hop (anomalous ones name the band that contributed most), alarm after N anomalous windows",
-        "monitor --model MODEL [--input FILE.wav|-] [--rate HZ] [--channels N] [--window 10s] [--hop 1s] [--consecutive N] [--channel N|mean] [--json] [--threads N] [--device D]",
+        "monitor --model MODEL [--input FILE.wav|-] [--rate HZ] [--channels N] [--window 10s] [--hop 1s] [--consecutive N] [--channel N|mean] [--json] [--threads N] [--device D] [--report-to URL --machine NAME] | monitor --to URL --machine NAME [--input FILE.wav|-] [--rate HZ] [--channels N] [--channel N|mean]",
         [
             new("--model", "MODEL", "model file written by 'nasd fit' (any detector, any features: log-mel or a backbone)"),
             new("--backbone", "W", "the model's backbone file, when it moved since fitting (must have the same SHA-256)"),
@@ -26,6 +26,9 @@ public static class MonitorCommand
             new("--channel", "N|mean", "channel of a multi-channel input, or their mean", "0"),
             .. CommandSpec.ComputeOptions,
             new("--json", null, "readings with their per-hop latency (latency_ms: features and score of the window)"),
+            new("--to", "URL", "send the stream to 'nasd serve' at URL instead of scoring here (the server holds the machine's model); its readings are printed"),
+            new("--report-to", "URL", "score here and also send each reading to 'nasd serve' at URL (little bandwidth: readings only)"),
+            new("--machine", "NAME", "the machine registered on the server (with --to or --report-to)"),
         ],
         [
             "arecord -q -f S16_LE -c 1 -r 16000 | nasd monitor --model fan.safetensors --input -",
@@ -33,11 +36,14 @@ public static class MonitorCommand
             "nasd monitor --model fan.safetensors --input line_recording.wav --window 10s --hop 1s",
             "nasd monitor --model pump.safetensors --input - --rate 48000 --consecutive 5 < capture.raw",
             "nasd monitor --model fan.safetensors --input long.wav --threshold 24.5 | grep '\"alarm\":true'",
+            "arecord -q -f S16_LE -c 1 -r 16000 | nasd monitor --to http://server:5000 --machine pump-3",
+            "arecord -q -f S16_LE -c 1 -r 16000 | nasd monitor --model pump3.safetensors --report-to http://server:5000 --machine pump-3",
         ],
         Run);
 
     static int Run(ParsedArgs args)
     {
+        if (args.String("--to") is not null) return ServeClient.StreamTo(args);
         string model = args.String("--model") ?? throw new UsageException("monitor: --model MODEL is required", "train one with 'nasd fit'");
         string input = args.String("--input") ?? "-";
         int rate = args.Int("--rate", 16000, 1, 10_000_000), channels = args.Int("--channels", 1, 1, 1024);
@@ -67,7 +73,12 @@ public static class MonitorCommand
             var settings = new MonitorSettings(window, hop, threshold ?? info.Threshold.Threshold, consecutive);
             var monitor = new SlidingWindowMonitor(detector, extractor, settings, input == "-" ? "standard input" : input);
             var output = Console.Out;
-            void Print(MonitorReading r) => output.WriteLine(Line(r, json ? monitor.LastLatencyMs : null));
+            using var report = ServeClient.ReporterFor(args, settings.Threshold);
+            void Print(MonitorReading r)
+            {
+                output.WriteLine(MonitorReadingJson.Line(r, json ? monitor.LastLatencyMs : null));
+                report?.Send(r, monitor.LastLatencyMs);
+            }
 
             var block = new float[8192];
             if (input == "-")
@@ -97,17 +108,6 @@ public static class MonitorCommand
         finally { (detector as IDisposable)?.Dispose(); }
         return ExitCode.Ok;
     }
-
-    /// <summary>{"time":…,"score":…,"decision":0|1,"alarm":…,"consecutive":…}: the contract's fields first; with --json also
-    /// "latency_ms"; an anomalous window also "band" (<see cref="Band"/>).</summary>
-    internal static string Line(MonitorReading r, double? latencyMs = null) => string.Create(CultureInfo.InvariantCulture,
-        $"{{\"time\":{JsonSerializer.Serialize(Math.Round(r.Time, 6))},\"score\":{JsonSerializer.Serialize(r.Score)},\"decision\":{(r.Anomalous ? 1 : 0)},\"alarm\":{(r.Alarm ? "true" : "false")},\"consecutive\":{r.Consecutive}{(latencyMs is double ms ? $",\"latency_ms\":{JsonSerializer.Serialize(Math.Round(ms, 3))}" : "")}{Band(r)}}}");
-
-    /// <summary>An anomalous window's ,"band":{"index":…,"low_hz":…,"high_hz":…,"contribution":…} (Hz null for cepstral bands).</summary>
-    static string Band(MonitorReading r) => r.TopBand is not { } b ? "" : string.Create(CultureInfo.InvariantCulture,
-        $",\"band\":{{\"index\":{b.Band},\"low_hz\":{Hz(b.LowHz)},\"high_hz\":{Hz(b.HighHz)},\"contribution\":{JsonSerializer.Serialize(b.Contribution)}}}");
-
-    static string Hz(double v) => double.IsFinite(v) ? JsonSerializer.Serialize(Math.Round(v, 1)) : "null";
 
     /// <summary>Parses 10s, 2.5s, 500ms, 1min or a bare number of seconds.</summary>
     internal static double Duration(ParsedArgs args, string name, double fallback)

@@ -8,8 +8,9 @@ using NativeASD.Detection.Features;
 namespace NativeASD.Detection.Monitoring;
 
 /// <summary>How a stream is cut and judged: window and hop in samples (at the extractor's rate), the decision threshold,
-/// and how many consecutive windows over it raise an alarm.</summary>
-public sealed record MonitorSettings(int WindowSamples, int HopSamples, double Threshold, int Consecutive = 3)
+/// how many consecutive windows over it raise an alarm, and whether every anomalous window is explained (its top band:
+/// one scoring per segment and band, tens of times a plain score; a server of many machines explains alarms only).</summary>
+public sealed record MonitorSettings(int WindowSamples, int HopSamples, double Threshold, int Consecutive = 3, bool ExplainAnomalous = true)
 {
     public void Validate()
     {
@@ -67,6 +68,9 @@ public sealed class SlidingWindowMonitor
     /// Kept out of <see cref="MonitorReading"/>, whose values depend on the samples only.</summary>
     public double LastLatencyMs { get; private set; }
 
+    /// <summary>The samples of the last scored window, oldest first (e.g. the clip kept with an alarm); valid until the next push.</summary>
+    public ReadOnlySpan<float> LastWindow => window;
+
     /// <summary>Samples pushed so far.</summary>
     public long SamplesReceived => received;
 
@@ -114,7 +118,7 @@ public sealed class SlidingWindowMonitor
         consecutive = anomalous ? consecutive + 1 : 0;
         LastLatencyMs = latency;
         // Only anomalous windows are explained: one extra scoring per segment and band, paid when someone will look.
-        var band = anomalous ? ClipExplainer.TopBand(detector, extractor, clip) : null;
+        var band = anomalous && Settings.ExplainAnomalous ? ClipExplainer.TopBand(detector, extractor, clip) : null;
         return new MonitorReading(index++, (double)received / extractor.SampleRate, score, anomalous, consecutive, consecutive >= Settings.Consecutive, band);
     }
 }

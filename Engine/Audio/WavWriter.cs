@@ -17,20 +17,29 @@ public static class WavWriter
     public static void Write(string path, ReadOnlySpan<float> samples, int sampleRate, int bitsPerSample = 16, int channels = 1,
         WavSampleFormat format = WavSampleFormat.Pcm)
     {
+        using var file = AtomicFile.Create(path);
+        Write(file.Stream, samples, sampleRate, bitsPerSample, channels, format, path);
+        file.Commit();
+    }
+
+    /// <summary>The same WAV into <paramref name="destination"/> (e.g. a clip kept in memory or a database); <paramref name="name"/> is for messages.</summary>
+    public static void Write(Stream destination, ReadOnlySpan<float> samples, int sampleRate, int bitsPerSample = 16, int channels = 1,
+        WavSampleFormat format = WavSampleFormat.Pcm, string name = "stream")
+    {
         bool pcm = format == WavSampleFormat.Pcm;
         if (pcm ? bitsPerSample is not (8 or 16 or 24 or 32) : bitsPerSample is not (32 or 64))
-            throw new ArgumentException($"wav write {path}: {bitsPerSample}-bit {(pcm ? "PCM" : "float")} is not supported (PCM 8/16/24/32, float 32/64)");
-        if (channels <= 0 || channels > ushort.MaxValue) throw new ArgumentException($"wav write {path}: {channels} channels");
-        if (sampleRate <= 0) throw new ArgumentException($"wav write {path}: sample rate {sampleRate} Hz");
+            throw new ArgumentException($"wav write {name}: {bitsPerSample}-bit {(pcm ? "PCM" : "float")} is not supported (PCM 8/16/24/32, float 32/64)");
+        if (channels <= 0 || channels > ushort.MaxValue) throw new ArgumentException($"wav write {name}: {channels} channels");
+        if (sampleRate <= 0) throw new ArgumentException($"wav write {name}: sample rate {sampleRate} Hz");
         if (samples.Length % channels != 0)
-            throw new ArgumentException($"wav write {path}: {samples.Length} samples are not a whole number of {channels}-channel frames");
+            throw new ArgumentException($"wav write {name}: {samples.Length} samples are not a whole number of {channels}-channel frames");
         for (int i = 0; i < samples.Length; i++)
-            if (!float.IsFinite(samples[i])) throw new ArgumentException($"wav write {path}: sample {i} is {samples[i]}, not finite");
+            if (!float.IsFinite(samples[i])) throw new ArgumentException($"wav write {name}: sample {i} is {samples[i]}, not finite");
         int size = bitsPerSample / 8;
         if (channels * size > short.MaxValue)   // a WORD in the header, but readers (NAudio among them) take it as signed
-            throw new ArgumentException($"wav write {path}: block size {channels * size} bytes ({channels} channels × {size}) exceeds {short.MaxValue}");
+            throw new ArgumentException($"wav write {name}: block size {channels * size} bytes ({channels} channels × {size}) exceeds {short.MaxValue}");
         long dataLength = (long)samples.Length * size;
-        if (dataLength > uint.MaxValue - 36) throw new ArgumentException($"wav write {path}: {dataLength} data bytes exceed the 4 GiB WAV limit");
+        if (dataLength > uint.MaxValue - 36) throw new ArgumentException($"wav write {name}: {dataLength} data bytes exceed the 4 GiB WAV limit");
 
         Span<byte> header = stackalloc byte[44];
         "RIFF"u8.CopyTo(header);
@@ -47,15 +56,13 @@ public static class WavWriter
         BinaryPrimitives.WriteUInt32LittleEndian(header[40..], (uint)dataLength);
 
         var buffer = new byte[8192 * size];
-        using var file = AtomicFile.Create(path);
-        file.Stream.Write(header);
+        destination.Write(header);
         for (int offset = 0; offset < samples.Length; offset += 8192)
         {
             var block = samples.Slice(offset, Math.Min(8192, samples.Length - offset));
             for (int i = 0; i < block.Length; i++) Encode(block[i], buffer.AsSpan(i * size, size), pcm);
-            file.Stream.Write(buffer, 0, block.Length * size);
+            destination.Write(buffer, 0, block.Length * size);
         }
-        file.Commit();
     }
 
     static void Encode(float x, Span<byte> b, bool pcm)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using NativeASD.Detection.Evaluation;
@@ -50,22 +49,12 @@ public sealed class EvalCommandTests : IDisposable
     [SkippableFact]
     public void ReportRendersInHeadlessChromium()
     {
-        string? chromium = new[] { "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome" }.FirstOrDefault(File.Exists);
-        Skip.If(chromium is null, "chromium is not installed (Debian: apt-get install chromium)");
+        HeadlessChromium.Require();
         string data = Path.Combine(_dir, "data"), output = Path.Combine(_dir, "out");
         Assert.Equal(0, NasdProcess.Run("synth", "--out", data, "--types", "fan", "--ids", "1", "--train", "5", "--test", "3", "--seconds", "1").ExitCode);
         Assert.Equal(0, NasdProcess.Run("eval", "--data", data, "--out", output, "--detector", "mahalanobis", "--no-cache", "--report").ExitCode);
         string shot = Path.Combine(_dir, "shot.png");
-        var psi = new ProcessStartInfo(chromium!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--headless", "--disable-gpu", "--no-sandbox", $"--user-data-dir={Path.Combine(_dir, "profile")}", "--window-size=1000,1400",
-            $"--screenshot={shot}", new Uri(Path.Combine(output, "report.html")).AbsoluteUri })
-            psi.ArgumentList.Add(a);
-        using (var p = Process.Start(psi)!)
-        {
-            var drainOut = p.StandardOutput.ReadToEndAsync();
-            var drainErr = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(90_000)) { p.Kill(true); throw new TimeoutException("chromium did not finish in 90 s"); }
-        }
+        HeadlessChromium.Run(new Uri(Path.Combine(output, "report.html")).AbsoluteUri, Path.Combine(_dir, "profile"), "--window-size=1000,1400", $"--screenshot={shot}");
         Assert.True(File.Exists(shot), "chromium wrote no screenshot");
         // Non-blank: the screenshot decodes and has many distinct colours (text, table, plots), not one background.
         using var bitmap = SkiaSharp.SKBitmap.Decode(shot);

@@ -32,10 +32,10 @@ public class MonitorBandTests
         var band = flagged[0].TopBand!;
         var window = new NativeASD.Engine.Audio.AudioClip(stream[..16000], 16000, "w");
         Assert.Equal(NativeASD.Detection.Explanations.ClipExplainer.TopBand(detector, extractor, window), band);
-        string line = NativeASD.Cli.Commands.MonitorCommand.Line(flagged[0]);
+        string line = MonitorReadingJson.Line(flagged[0]);
         using var json = System.Text.Json.JsonDocument.Parse(line);
         Assert.Equal(band.Band, json.RootElement.GetProperty("band").GetProperty("index").GetInt32());
         Assert.Equal(Math.Round(band.LowHz, 1), json.RootElement.GetProperty("band").GetProperty("low_hz").GetDouble());
-        Assert.DoesNotContain("band", NativeASD.Cli.Commands.MonitorCommand.Line(flagged[0] with { TopBand = null }));
+        Assert.DoesNotContain("band", MonitorReadingJson.Line(flagged[0] with { TopBand = null }));
     }
 }
