@@ -19,6 +19,7 @@ namespace NativeASD.Cli
             MonitorCommand.Spec,
             EvalCommand.Spec,
             SynthCommand.Spec,
+            NormaliseCommand.Spec,
             PretrainCommand.Spec,
             DemoCommand.Spec,
         ];

@@ -1,0 +1,393 @@
+#!/usr/bin/python3
+"""Every detector × backbone on every dev set, as recorded and loudness-normalised: Bench/accuracy/*.csv and ACCURACY.md.
+
+    dotnet build Cli -c Release
+    /usr/bin/python3 Bench/accuracy.py                                    # real sets, both loudness variants, then the tables
+    /usr/bin/python3 Bench/accuracy.py --sets synth0,synth1               # the synthetic benchmark (nasd synth --seed 0 and 1)
+    /usr/bin/python3 Bench/accuracy.py --sets machine-tools --configs metric/mn04,mahalanobis/mn04 --loudness normalised
+    /usr/bin/python3 Bench/accuracy.py --extra-backbone resnet-v2=nasd-resnet-v2.safetensors:layer3,layer4
+    /usr/bin/python3 Bench/accuracy.py --tables-only                      # rebuild ACCURACY.md from the committed CSVs
+
+Protocol. Each set is a DCASE-layout folder evaluated by `nasd eval` (seed 0, default detector settings, the feature
+cache under --cache): machine-tools (lathe, vmc; their train/ and test/ folders), dcase2020-lite (flat folders: per
+machine ID the normal clips alternate between training and test, every anomaly is a test clip; DatasetLayout's split,
+the same as the former accuracy_lite.py), sensiml-fan (train/ and test/ as given) and dcase2023-lite (its DCASE 2023
+names, one section per type, 2 training and 2 test clips per type) with one model per machine type (`--per-type`);
+`nasd synth --seed 0|1` with one model per machine ID, as DCASE 2020 ranks. "normalised" runs on copies written by
+`nasd normalise --rms-dbfs -30` (channel 0 at -30 dBFS RMS, 32-bit float) into --work, so loudness alone tells nothing.
+
+Numbers. Per-clip scores and decisions go to Bench/accuracy/scores-<set>.csv.gz; per machine type and per set
+(mean over types, as DCASE ranks) AUC and pAUC (FPR <= 0.1, McClish-standardised as scikit-learn's max_fpr) with 90 %
+stratified bootstrap intervals (1000 resamples of each machine ID's normal and anomalous test clips, independently;
+the resampled indices depend only on the set, type and ID, so two configurations are compared on the same resamples),
+and the false-alarm and detection rates of the decision CSVs go to Bench/accuracy/real.csv or synth.csv. Intervals of a
+mean over sets resample every set's clips at once. Nothing is tuned here: detector settings are the defaults and the
+taps come from the backbones' documentation (BACKBONES below).
+
+Time on the 2-core development machine shared with other work, at nice 15: see TIMES.md-style notes in ACCURACY.md
+(each run prints its seconds; the real sets, both loudness variants, 23 configurations: about ??? minutes).
+"""
+import argparse
+import csv
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+DATA, WEIGHTS = os.path.join(SHARED, "data"), os.path.join(SHARED, "weights")
+OUT_DIR = os.path.join(ROOT, "Bench", "accuracy")
+REAL_SETS = ["machine-tools", "dcase2020-lite", "sensiml-fan", "dcase2023-lite"]
+SYNTH_SETS = ["synth0", "synth1"]
+# Sets whose mean enters "the mean over the real sets": dcase2023-lite has one test clip per label and type (AUC 0 or
+# 1, undefined for two of its seven types), so it is reported but left out of the mean.
+MEAN_SETS = ["machine-tools", "dcase2020-lite", "sensiml-fan"]
+LOUDNESS = ["recorded", "normalised"]
+RMS_DBFS = -30
+BOOTSTRAP = 1000
+
+# name: (label, eval arguments, taps, where the taps come from)
+BACKBONES = {
+    "logmel": ("log-mel", ["--backbone", "none"], "", "metric: 5 stacked frames; mahalanobis, knn: clip statistics"),
+    "shipped": ("shipped ResNet v1", ["--backbone", "shipped"], "layer3,layer4", "default taps, chosen on synth seed 7"),
+    "yamnet": ("YAMNet int8 (float activations)",
+               ["--backbone", os.path.join(WEIGHTS, "yamnet_spectra_in.tflite"), "--tap", "layer14", "--float-activations"],
+               "layer14", "the tap of the former tables"),
+    "yamnet256": ("yamnet_256", ["--backbone", os.path.join(WEIGHTS, "yamnet_256_f32.h5"), "--tap", "layer6"], "layer6",
+                  "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
+    "mn04": ("EfficientAT mn04_as", ["--backbone", os.path.join(WEIGHTS, "mn04_as_mAP_432.pt"), "--tap", "features.12"],
+             "features.12", "docs/backbone-efficientat.md"),
+    "miniresnet": ("MiniResNet", ["--backbone", os.path.join(WEIGHTS, "miniresnet_2_stacks_backbone.h5"), "--tap", "conv3"],
+                   "conv3", "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
+    "miniresnetv2": ("MiniResNetV2", ["--backbone", os.path.join(WEIGHTS, "miniresnetv2_2_stacks_backbone.h5"), "--tap", "conv2"],
+                     "conv2", "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
+}
+BACKBONE_DETECTORS = ["metric", "mahalanobis", "knn"]
+# Detectors with their own log-mel features: (name, label of the features)
+OWN_FEATURES = [("ae", "log-mel 128 bins, 5 frames (DCASE 2020 baseline)"), ("vae", "log-mel 60 bins, 11 frames")]
+
+
+def configs(extra):
+    """(config id, detector, backbone name, eval arguments) of every configuration, extra backbones last."""
+    backbones = dict(BACKBONES)
+    backbones.update(extra)
+    out = [(f"{d}/{b}", d, b, spec[1]) for b, spec in backbones.items() for d in BACKBONE_DETECTORS]
+    out += [(f"{d}/own", d, "own", []) for d, _ in OWN_FEATURES]
+    return out, backbones
+
+
+def parse_extra(items):
+    extra = {}
+    for item in items:
+        name, _, rest = item.partition("=")
+        path, _, taps = rest.partition(":")
+        if not name or not path:
+            sys.exit(f"accuracy.py: --extra-backbone takes NAME=PATH[:taps], got '{item}'")
+        args = ["--backbone", path] + (["--tap", taps] if taps else [])
+        extra[name] = (name, args, taps or "default", "given with --extra-backbone")
+    return extra
+
+
+def set_types(name, work):
+    """(type, source folder) of a set; synth sets are generated into --work first."""
+    if name == "machine-tools":
+        return [(t, os.path.join(DATA, name, t)) for t in ["lathe", "vmc"]]
+    if name in ("dcase2020-lite", "dcase2023-lite"):
+        root = os.path.join(DATA, name)
+        return [(t, os.path.join(root, t)) for t in sorted(os.listdir(root))]
+    if name == "sensiml-fan":
+        return [("fan", os.path.join(DATA, name))]
+    if name.startswith("synth"):
+        root = os.path.join(work, "sources", name)
+        if not os.path.isdir(root):
+            run(["synth", "--out", root + ".tmp", "--seed", name[len("synth"):]])
+            os.replace(root + ".tmp", root)
+        return [(t, os.path.join(root, t)) for t in sorted(os.listdir(root))]
+    sys.exit(f"accuracy.py: unknown set '{name}' (sets: {', '.join(REAL_SETS + SYNTH_SETS)})")
+
+
+NASD = []
+
+
+def run(args, capture=False):
+    r = subprocess.run(NASD + args, check=True, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
+    return r.stdout
+
+
+def dataset_root(name, loudness, work):
+    """A DCASE-layout root for the set: links to the recorded folders, or their `nasd normalise` copies."""
+    root = os.path.join(work, loudness, name)
+    if os.path.isdir(root):
+        return root
+    tmp = root + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for t, source in set_types(name, work):
+        if loudness == "recorded":
+            os.symlink(os.path.abspath(source), os.path.join(tmp, t))
+        else:
+            run(["normalise", "--rms-dbfs", str(RMS_DBFS), "--out", os.path.join(tmp, t), source])
+    os.replace(tmp, root)
+    return root
+
+
+def label_of(file_name):
+    return 1 if "anomaly" in file_name else 0
+
+
+def evaluate(name, loudness, config, work, cache):
+    """Runs `nasd eval`; returns per-clip rows (type, group, file, label, score, decision) and the eval's seconds."""
+    cid, detector, _, extra = config
+    root = dataset_root(name, loudness, work)
+    out = os.path.join(work, "eval")
+    shutil.rmtree(out, ignore_errors=True)
+    per_type = [] if name.startswith("synth") else ["--per-type"]
+    start = time.time()
+    result = json.loads(run(["eval", "--data", root, "--out", out, "--detector", detector, "--seed", "0", "--cache", cache,
+                             "--json", *per_type, *extra], capture=True))
+    seconds = time.time() - start
+    rows = []
+    types = sorted(os.listdir(root))
+    for f in sorted(os.listdir(out)):
+        if not f.startswith("anomaly_score_"):
+            continue
+        stem = f[len("anomaly_score_"):-len(".csv")]
+        t = max((t for t in types if stem.startswith(t + "_")), key=len)
+        group = stem[len(t) + 1:]
+        decisions = dict(csv.reader(open(os.path.join(out, "decision_result_" + stem + ".csv"))))
+        for clip, score in csv.reader(open(os.path.join(out, f))):
+            rows.append((t, group, clip, label_of(clip), float(score), int(decisions[clip])))
+    shutil.rmtree(out)
+    for g in result["groups"]:   # our AUC/pAUC (bootstrap) against nasd eval's (scikit-learn exact)
+        sel = [r for r in rows if r[0] == g["machine_type"] and r[1] == g["id"]]
+        y, s = np.array([r[3] for r in sel]), np.array([r[4] for r in sel])
+        if g.get("auc") is not None and 0 < y.sum() < len(y):
+            a, p = auc_pauc(y, s)
+            assert abs(a - g["auc"]) < 1e-9 and abs(p - g["pauc"]) < 1e-9, (name, config[0], g, a, p)
+    return rows, seconds, result
+
+
+# ---- metrics -------------------------------------------------------------------------------------------------------
+
+def auc_pauc(y, s, max_fpr=0.1):
+    """AUC and McClish-standardised pAUC (FPR <= max_fpr) exactly as scikit-learn's roc_auc_score computes them."""
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    distinct = np.where(np.diff(s))[0]
+    idx = np.r_[distinct, y.size - 1]
+    tps = np.cumsum(y)[idx]
+    fps = 1 + idx - tps
+    tpr = np.r_[0, tps] / tps[-1]
+    fpr = np.r_[0, fps] / fps[-1]
+    auc = np.trapz(tpr, fpr)
+    stop = np.searchsorted(fpr, max_fpr, "right")
+    x_interp = [fpr[stop - 1], fpr[stop]]
+    y_interp = [tpr[stop - 1], tpr[stop]]
+    tpr_p = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
+    fpr_p = np.append(fpr[:stop], max_fpr)
+    partial = np.trapz(tpr_p, fpr_p)
+    min_area, max_area = 0.5 * max_fpr ** 2, max_fpr
+    return auc, 0.5 * (1 + (partial - min_area) / (max_area - min_area))
+
+
+def resamples(key, n_pos, n_neg):
+    """The bootstrap's indices for one machine ID: fixed by its key, so every configuration sees the same resamples."""
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
+    return rng.integers(0, n_pos, (BOOTSTRAP, n_pos)), rng.integers(0, n_neg, (BOOTSTRAP, n_neg))
+
+
+class Unit:
+    """One machine type's test clips under one configuration: its AUC/pAUC (mean over its IDs) and their resamples."""
+
+    def __init__(self, set_name, t, rows):
+        self.auc, self.pauc = [], []
+        self.boot_auc, self.boot_pauc = [], []
+        self.normals = self.anomalies = self.false_alarms = self.detections = 0
+        for group in sorted({r[1] for r in rows}):
+            g = sorted((r for r in rows if r[1] == group), key=lambda r: r[2])
+            y = np.array([r[3] for r in g])
+            s = np.array([r[4] for r in g])
+            d = np.array([r[5] for r in g])
+            self.normals += int((y == 0).sum())
+            self.anomalies += int(y.sum())
+            self.false_alarms += int(d[y == 0].sum())
+            self.detections += int(d[y == 1].sum())
+            if y.min() == y.max():
+                continue   # AUC needs both labels (dcase2023-lite)
+            a, p = auc_pauc(y, s)
+            self.auc.append(a)
+            self.pauc.append(p)
+            pos, neg = s[y == 1], s[y == 0]
+            ip, ineg = resamples(f"{set_name}/{t}/{group}", len(pos), len(neg))
+            ba, bp = np.empty(BOOTSTRAP), np.empty(BOOTSTRAP)
+            yb = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+            for b in range(BOOTSTRAP):
+                ba[b], bp[b] = auc_pauc(yb, np.r_[pos[ip[b]], neg[ineg[b]]])
+            self.boot_auc.append(ba)
+            self.boot_pauc.append(bp)
+        self.defined = bool(self.auc)
+        if self.defined:
+            self.value = (np.mean(self.auc), np.mean(self.pauc))
+            self.boot = (np.mean(self.boot_auc, axis=0), np.mean(self.boot_pauc, axis=0))
+
+
+def interval(boot):
+    lo, hi = np.percentile(boot, [5, 95])
+    return lo, hi
+
+
+# ---- storage -------------------------------------------------------------------------------------------------------
+
+SCORE_FIELDS = ["loudness", "config", "type", "group", "file", "label", "score", "decision"]
+RESULT_FIELDS = ["set", "subset", "loudness", "config", "detector", "backbone", "taps", "train_clips", "test_normal",
+                 "test_anomalous", "auc", "auc_lo", "auc_hi", "pauc", "pauc_lo", "pauc_hi", "false_alarm_rate",
+                 "detection_rate", "eval_seconds", "commit", "date"]
+
+
+def scores_path(name):
+    return os.path.join(OUT_DIR, f"scores-{name}.csv.gz")
+
+
+def read_scores(name):
+    """{(loudness, config): [(type, group, file, label, score, decision)]} from the committed scores file."""
+    runs = {}
+    if os.path.exists(scores_path(name)):
+        with gzip.open(scores_path(name), "rt", newline="") as f:
+            for r in csv.DictReader(f):
+                runs.setdefault((r["loudness"], r["config"]), []).append(
+                    (r["type"], r["group"], r["file"], int(r["label"]), float(r["score"]), int(r["decision"])))
+    return runs
+
+
+def write_atomic(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_scores(name, runs):
+    text = io.StringIO()
+    w = csv.writer(text, lineterminator="\n")
+    w.writerow(SCORE_FIELDS)
+    for (loudness, cid) in sorted(runs):
+        for t, group, clip, label, score, decision in sorted(runs[(loudness, cid)]):
+            w.writerow([loudness, cid, t, group, clip, label, repr(score), decision])
+    write_atomic(scores_path(name), gzip.compress(text.getvalue().encode(), mtime=0))
+
+
+def results_path(name):
+    return os.path.join(OUT_DIR, "synth.csv" if name.startswith("synth") else "real.csv")
+
+
+def read_results(path):
+    return list(csv.DictReader(open(path))) if os.path.exists(path) else []
+
+
+def write_results(path, rows):
+    text = io.StringIO()
+    w = csv.DictWriter(text, RESULT_FIELDS, lineterminator="\n")
+    w.writeheader()
+    order = {s: i for i, s in enumerate(REAL_SETS + SYNTH_SETS)}
+    for r in sorted(rows, key=lambda r: (order.get(r["set"], 99), r["set"], r["loudness"], r["config"], r["subset"] == "mean", r["subset"])):
+        w.writerow(r)
+    write_atomic(path, text.getvalue().encode())
+
+
+def result_rows(name, loudness, config, backbones, rows, seconds, train_clips, commit, date):
+    """The CSV rows of one run: one per machine type and one for the set (mean over the types with a defined AUC)."""
+    cid, detector, bname, _ = config
+    taps = backbones[bname][2] if bname in backbones else ""
+    units = {t: Unit(name, t, [r for r in rows if r[0] == t]) for t in sorted({r[0] for r in rows})}
+    out = []
+
+    def row(subset, value, boot, normals, anomalies, false_alarms, detections, trains):
+        (a, p), (ba, bp) = value, boot
+        return {"set": name, "subset": subset, "loudness": loudness, "config": cid, "detector": detector, "backbone": bname,
+                "taps": taps, "train_clips": trains, "test_normal": normals, "test_anomalous": anomalies,
+                "auc": f"{a:.4f}", "auc_lo": f"{interval(ba)[0]:.4f}", "auc_hi": f"{interval(ba)[1]:.4f}",
+                "pauc": f"{p:.4f}", "pauc_lo": f"{interval(bp)[0]:.4f}", "pauc_hi": f"{interval(bp)[1]:.4f}",
+                "false_alarm_rate": f"{false_alarms / max(normals, 1):.4f}", "detection_rate": f"{detections / max(anomalies, 1):.4f}",
+                "eval_seconds": f"{seconds:.0f}", "commit": commit, "date": date}
+
+    defined = [u for u in units.values() if u.defined]
+    for t, u in units.items():
+        if u.defined:
+            out.append(row(t, u.value, u.boot, u.normals, u.anomalies, u.false_alarms, u.detections, train_clips.get(t, "")))
+    if defined:
+        mean = tuple(np.mean([u.value[i] for u in defined]) for i in range(2))
+        boot = tuple(np.mean([u.boot[i] for u in defined], axis=0) for i in range(2))
+        out.append(row("mean", mean, boot, sum(u.normals for u in units.values()), sum(u.anomalies for u in units.values()),
+                       sum(u.false_alarms for u in units.values()), sum(u.detections for u in units.values()),
+                       sum(v for v in train_clips.values())))
+    return out
+
+
+def git_commit():
+    r = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE, text=True)
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], stdout=subprocess.PIPE, text=True).stdout
+    return r.stdout.strip() + ("+dirty" if dirty.strip() else "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nasd", default=f"dotnet {ROOT}/Cli/bin/Release/net10.0/nasd.dll")
+    ap.add_argument("--sets", default=",".join(REAL_SETS), help=f"comma-separated, of {', '.join(REAL_SETS + SYNTH_SETS)}")
+    ap.add_argument("--loudness", default=",".join(LOUDNESS), help="recorded, normalised or both")
+    ap.add_argument("--configs", default="", help="comma-separated config ids (metric/mn04, ae/own, …); default all")
+    ap.add_argument("--extra-backbone", action="append", default=[], metavar="NAME=PATH[:taps]",
+                    help="another backbone for metric, mahalanobis and knn (e.g. the distilled ResNet v2)")
+    ap.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "nasd-accuracy"),
+                    help="normalised copies, synth sets and eval folders (kept, so a rerun hits the cache)")
+    ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "nasd-accuracy", "cache"))
+    ap.add_argument("--tables-only", action="store_true", help="only rebuild ACCURACY.md from the committed CSVs")
+    ap.add_argument("--md", default=os.path.join(ROOT, "Bench", "ACCURACY.md"))
+    args = ap.parse_args()
+    NASD.extend(args.nasd.split())
+    extra = parse_extra(args.extra_backbone)
+    all_configs, backbones = configs(extra)
+    wanted = [c for c in args.configs.split(",") if c]
+    unknown = [c for c in wanted if c not in {x[0] for x in all_configs}]
+    if unknown:
+        sys.exit(f"accuracy.py: unknown configs {unknown}; known: {', '.join(x[0] for x in all_configs)}")
+    chosen = [c for c in all_configs if not wanted or c[0] in wanted]
+    os.makedirs(OUT_DIR, exist_ok=True)
+    if not args.tables_only:
+        commit, date = git_commit(), datetime.date.today().isoformat()
+        os.makedirs(args.work, exist_ok=True)
+        for name in args.sets.split(","):
+            runs = read_scores(name)
+            results = read_results(results_path(name))
+            for loudness in args.loudness.split(","):
+                set_start = time.time()
+                for config in chosen:
+                    rows, seconds, result = evaluate(name, loudness, config, args.work, args.cache)
+                    runs[(loudness, config[0])] = rows
+                    train_clips = {}
+                    for g in result.get("groups", []):
+                        train_clips[g["machine_type"]] = train_clips.get(g["machine_type"], 0) + g.get("train_clips", 0)
+                    new = result_rows(name, loudness, config, backbones, rows, seconds, train_clips, commit, date)
+                    results = [r for r in results if not (r["set"] == name and r["loudness"] == loudness and r["config"] == config[0])] + new
+                    mean = [r for r in new if r["subset"] == "mean"]
+                    print(f"{name:15} {loudness:10} {config[0]:24} " +
+                          (f"AUC {mean[0]['auc']} [{mean[0]['auc_lo']}, {mean[0]['auc_hi']}] pAUC {mean[0]['pauc']}" if mean else "no AUC") +
+                          f"  {seconds:.0f} s", flush=True)
+                    write_scores(name, runs)
+                    write_results(results_path(name), results)
+                print(f"{name} {loudness}: {time.time() - set_start:.0f} s", flush=True)
+    import accuracy_tables
+    accuracy_tables.write(args.md, backbones)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,2 @@
+def write(md, backbones):
+    pass
