@@ -31,7 +31,6 @@ import argparse
 import csv
 import datetime
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -42,10 +41,12 @@ import time
 
 import numpy as np
 
+import accuracy_tables
+from accuracy_stats import OUT_DIR, Unit, auc_pauc, interval, read_scores, scores_path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 DATA, WEIGHTS = os.path.join(SHARED, "data"), os.path.join(SHARED, "weights")
-OUT_DIR = os.path.join(ROOT, "Bench", "accuracy")
 REAL_SETS = ["machine-tools", "dcase2020-lite", "sensiml-fan", "dcase2023-lite"]
 SYNTH_SETS = ["synth0", "synth1"]
 # Sets whose mean enters "the mean over the real sets": dcase2023-lite has one test clip per label and type (AUC 0 or
@@ -53,7 +54,6 @@ SYNTH_SETS = ["synth0", "synth1"]
 MEAN_SETS = ["machine-tools", "dcase2020-lite", "sensiml-fan"]
 LOUDNESS = ["recorded", "normalised"]
 RMS_DBFS = -30
-BOOTSTRAP = 1000
 
 # name: (label, eval arguments, taps, where the taps come from)
 BACKBONES = {
@@ -176,96 +176,12 @@ def evaluate(name, loudness, config, work, cache):
     return rows, seconds, result
 
 
-# ---- metrics -------------------------------------------------------------------------------------------------------
-
-def auc_pauc(y, s, max_fpr=0.1):
-    """AUC and McClish-standardised pAUC (FPR <= max_fpr) exactly as scikit-learn's roc_auc_score computes them."""
-    order = np.argsort(-s, kind="mergesort")
-    s, y = s[order], y[order]
-    distinct = np.where(np.diff(s))[0]
-    idx = np.r_[distinct, y.size - 1]
-    tps = np.cumsum(y)[idx]
-    fps = 1 + idx - tps
-    tpr = np.r_[0, tps] / tps[-1]
-    fpr = np.r_[0, fps] / fps[-1]
-    auc = np.trapz(tpr, fpr)
-    stop = np.searchsorted(fpr, max_fpr, "right")
-    x_interp = [fpr[stop - 1], fpr[stop]]
-    y_interp = [tpr[stop - 1], tpr[stop]]
-    tpr_p = np.append(tpr[:stop], np.interp(max_fpr, x_interp, y_interp))
-    fpr_p = np.append(fpr[:stop], max_fpr)
-    partial = np.trapz(tpr_p, fpr_p)
-    min_area, max_area = 0.5 * max_fpr ** 2, max_fpr
-    return auc, 0.5 * (1 + (partial - min_area) / (max_area - min_area))
-
-
-def resamples(key, n_pos, n_neg):
-    """The bootstrap's indices for one machine ID: fixed by its key, so every configuration sees the same resamples."""
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little"))
-    return rng.integers(0, n_pos, (BOOTSTRAP, n_pos)), rng.integers(0, n_neg, (BOOTSTRAP, n_neg))
-
-
-class Unit:
-    """One machine type's test clips under one configuration: its AUC/pAUC (mean over its IDs) and their resamples."""
-
-    def __init__(self, set_name, t, rows):
-        self.auc, self.pauc = [], []
-        self.boot_auc, self.boot_pauc = [], []
-        self.normals = self.anomalies = self.false_alarms = self.detections = 0
-        for group in sorted({r[1] for r in rows}):
-            g = sorted((r for r in rows if r[1] == group), key=lambda r: r[2])
-            y = np.array([r[3] for r in g])
-            s = np.array([r[4] for r in g])
-            d = np.array([r[5] for r in g])
-            self.normals += int((y == 0).sum())
-            self.anomalies += int(y.sum())
-            self.false_alarms += int(d[y == 0].sum())
-            self.detections += int(d[y == 1].sum())
-            if y.min() == y.max():
-                continue   # AUC needs both labels (dcase2023-lite)
-            a, p = auc_pauc(y, s)
-            self.auc.append(a)
-            self.pauc.append(p)
-            pos, neg = s[y == 1], s[y == 0]
-            ip, ineg = resamples(f"{set_name}/{t}/{group}", len(pos), len(neg))
-            ba, bp = np.empty(BOOTSTRAP), np.empty(BOOTSTRAP)
-            yb = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-            for b in range(BOOTSTRAP):
-                ba[b], bp[b] = auc_pauc(yb, np.r_[pos[ip[b]], neg[ineg[b]]])
-            self.boot_auc.append(ba)
-            self.boot_pauc.append(bp)
-        self.defined = bool(self.auc)
-        if self.defined:
-            self.value = (np.mean(self.auc), np.mean(self.pauc))
-            self.boot = (np.mean(self.boot_auc, axis=0), np.mean(self.boot_pauc, axis=0))
-
-
-def interval(boot):
-    lo, hi = np.percentile(boot, [5, 95])
-    return lo, hi
-
-
 # ---- storage -------------------------------------------------------------------------------------------------------
 
 SCORE_FIELDS = ["loudness", "config", "type", "group", "file", "label", "score", "decision"]
 RESULT_FIELDS = ["set", "subset", "loudness", "config", "detector", "backbone", "taps", "train_clips", "test_normal",
                  "test_anomalous", "auc", "auc_lo", "auc_hi", "pauc", "pauc_lo", "pauc_hi", "false_alarm_rate",
                  "detection_rate", "eval_seconds", "commit", "date"]
-
-
-def scores_path(name):
-    return os.path.join(OUT_DIR, f"scores-{name}.csv.gz")
-
-
-def read_scores(name):
-    """{(loudness, config): [(type, group, file, label, score, decision)]} from the committed scores file."""
-    runs = {}
-    if os.path.exists(scores_path(name)):
-        with gzip.open(scores_path(name), "rt", newline="") as f:
-            for r in csv.DictReader(f):
-                runs.setdefault((r["loudness"], r["config"]), []).append(
-                    (r["type"], r["group"], r["file"], int(r["label"]), float(r["score"]), int(r["decision"])))
-    return runs
 
 
 def write_atomic(path, data):
@@ -384,8 +300,7 @@ def main():
                     write_scores(name, runs)
                     write_results(results_path(name), results)
                 print(f"{name} {loudness}: {time.time() - set_start:.0f} s", flush=True)
-    import accuracy_tables
-    accuracy_tables.write(args.md, backbones)
+    accuracy_tables.write(args.md, all_configs, backbones)
     return 0
 
 
