@@ -42,17 +42,12 @@ import time
 import numpy as np
 
 import accuracy_tables
+from accuracy_tables import LOUDNESS, REAL_SETS, SYNTH_SETS
 from accuracy_stats import OUT_DIR, Unit, auc_pauc, interval, read_scores, scores_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(ROOT), "shared")
 DATA, WEIGHTS = os.path.join(SHARED, "data"), os.path.join(SHARED, "weights")
-REAL_SETS = ["machine-tools", "dcase2020-lite", "sensiml-fan", "dcase2023-lite"]
-SYNTH_SETS = ["synth0", "synth1"]
-# Sets whose mean enters "the mean over the real sets": dcase2023-lite has one test clip per label and type (AUC 0 or
-# 1, undefined for two of its seven types), so it is reported but left out of the mean.
-MEAN_SETS = ["machine-tools", "dcase2020-lite", "sensiml-fan"]
-LOUDNESS = ["recorded", "normalised"]
 RMS_DBFS = -30
 
 # name: (label, eval arguments, taps, where the taps come from)
@@ -61,11 +56,11 @@ BACKBONES = {
     "shipped": ("shipped ResNet v1", ["--backbone", "shipped"], "layer3,layer4", "default taps, chosen on synth seed 7"),
     "yamnet": ("YAMNet int8 (float activations)",
                ["--backbone", os.path.join(WEIGHTS, "yamnet_spectra_in.tflite"), "--tap", "layer14", "--float-activations"],
-               "layer14", "the tap of the former tables"),
+               "layer14", "the README's example and the former tables' tap (not chosen on any data)"),
     "yamnet256": ("yamnet_256", ["--backbone", os.path.join(WEIGHTS, "yamnet_256_f32.h5"), "--tap", "layer6"], "layer6",
                   "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
     "mn04": ("EfficientAT mn04_as", ["--backbone", os.path.join(WEIGHTS, "mn04_as_mAP_432.pt"), "--tap", "features.12"],
-             "features.12", "docs/backbone-efficientat.md"),
+             "features.12", "docs/backbone-efficientat.md's example (not chosen on any data)"),
     "miniresnet": ("MiniResNet", ["--backbone", os.path.join(WEIGHTS, "miniresnet_2_stacks_backbone.h5"), "--tap", "conv3"],
                    "conv3", "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
     "miniresnetv2": ("MiniResNetV2", ["--backbone", os.path.join(WEIGHTS, "miniresnetv2_2_stacks_backbone.h5"), "--tap", "conv2"],
@@ -107,6 +102,10 @@ def set_types(name, work):
         return [(t, os.path.join(root, t)) for t in sorted(os.listdir(root))]
     if name == "sensiml-fan":
         return [("fan", os.path.join(DATA, name))]
+    if name == "dcase2020-dev":
+        if not DCASE2020_DEV:
+            sys.exit("accuracy.py: the set dcase2020-dev needs --dcase2020-dev DIR")
+        return [(t, os.path.join(DCASE2020_DEV[0], t)) for t in sorted(os.listdir(DCASE2020_DEV[0]))]
     if name.startswith("synth"):
         root = os.path.join(work, "sources", name)
         if not os.path.isdir(root):
@@ -117,6 +116,12 @@ def set_types(name, work):
 
 
 NASD = []
+DCASE2020_DEV = []
+
+
+def per_id(name):
+    """One model per machine ID, as DCASE 2020 ranks (the synth sets and the full development set), else per type."""
+    return name.startswith("synth") or name == "dcase2020-dev"
 
 
 def run(args, capture=False):
@@ -151,7 +156,7 @@ def evaluate(name, loudness, config, work, cache):
     root = dataset_root(name, loudness, work)
     out = os.path.join(work, "eval")
     shutil.rmtree(out, ignore_errors=True)
-    per_type = [] if name.startswith("synth") else ["--per-type"]
+    per_type = [] if per_id(name) else ["--per-type"]
     start = time.time()
     result = json.loads(run(["eval", "--data", root, "--out", out, "--detector", detector, "--seed", "0", "--cache", cache,
                              "--json", *per_type, *extra], capture=True))
@@ -203,7 +208,7 @@ def write_scores(name, runs):
 
 
 def results_path(name):
-    return os.path.join(OUT_DIR, "synth.csv" if name.startswith("synth") else "real.csv")
+    return os.path.join(OUT_DIR, "synth.csv" if name.startswith("synth") else "dcase2020-dev.csv" if name == "dcase2020-dev" else "real.csv")
 
 
 def read_results(path):
@@ -266,11 +271,15 @@ def main():
     ap.add_argument("--work", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "nasd-accuracy"),
                     help="normalised copies, synth sets and eval folders (kept, so a rerun hits the cache)")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "nasd-accuracy", "cache"))
+    ap.add_argument("--dcase2020-dev", metavar="DIR", help="the full DCASE 2020 Task 2 development set (DIR/<type>/train|test): "
+                    "adds the set dcase2020-dev (give it in --sets), one model per machine ID, results in Bench/accuracy/dcase2020-dev.csv")
     ap.add_argument("--resume", action="store_true", help="skip runs the committed scores file already holds")
     ap.add_argument("--tables-only", action="store_true", help="only rebuild ACCURACY.md from the committed CSVs")
     ap.add_argument("--md", default=os.path.join(ROOT, "Bench", "ACCURACY.md"))
     args = ap.parse_args()
     NASD.extend(args.nasd.split())
+    if args.dcase2020_dev:
+        DCASE2020_DEV.append(os.path.abspath(args.dcase2020_dev))
     extra = parse_extra(args.extra_backbone)
     all_configs, backbones = configs(extra)
     wanted = [c for c in args.configs.split(",") if c]

@@ -170,6 +170,9 @@ def write(md, configs, backbones):
     scores = Scores()
     sections = {}
     real = mean_table(scores, configs, backbones, MEAN_SETS, "real")
+    sections["backbones"] = "\n".join(["## Backbones and taps\n", "| name | label | weights | taps | taps chosen on |", "|---|---|---|---|---|"] + [
+        f"| {name} | {label_} | {next((os.path.basename(a) for a in args if os.sep in a), args[-1])} | {taps or '—'} | {origin} |"
+        for name, (label_, args, taps, origin) in backbones.items()])
     if real:
         sections["real-mean"] = "\n".join([
             "## (b) Mean over the real sets, loudness-normalised and as recorded\n",
