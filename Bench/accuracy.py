@@ -124,8 +124,16 @@ def per_id(name):
     return name.startswith("synth") or name == "dcase2020-dev"
 
 
+class Refused(Exception):
+    """nasd refused the input (exit 2), e.g. a detector that needs more training clips than a set has."""
+
+
 def run(args, capture=False):
-    r = subprocess.run(NASD + args, check=True, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, text=True)
+    r = subprocess.run(NASD + args, stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode == 2:
+        raise Refused(r.stderr.strip().removeprefix("nasd: error: "))
+    if r.returncode != 0:
+        sys.exit(f"accuracy.py: nasd {' '.join(args)} failed (exit {r.returncode}): {r.stderr.strip()}")
     return r.stdout
 
 
@@ -187,7 +195,7 @@ def evaluate(name, loudness, config, work, cache):
 SCORE_FIELDS = ["loudness", "config", "type", "group", "file", "label", "score", "decision"]
 RESULT_FIELDS = ["set", "subset", "loudness", "config", "detector", "backbone", "taps", "train_clips", "test_normal",
                  "test_anomalous", "auc", "auc_lo", "auc_hi", "pauc", "pauc_lo", "pauc_hi", "false_alarm_rate",
-                 "detection_rate", "eval_seconds", "commit", "date"]
+                 "detection_rate", "eval_seconds", "commit", "date", "note"]
 
 
 def write_atomic(path, data):
@@ -299,16 +307,27 @@ def main():
                 for loudness in args.loudness.split(","):
                     start = time.time()
                     for config in (c for c in chosen if c[1] in phase):
-                        if args.resume and (loudness, config[0]) in runs[name]:
+                        old = read_results(results_path(name))
+                        if args.resume and ((loudness, config[0]) in runs[name] or any(
+                                r["set"] == name and r["loudness"] == loudness and r["config"] == config[0] and r.get("note") for r in old)):
                             continue
-                        rows, seconds, result = evaluate(name, loudness, config, args.work, args.cache)
+                        others = [r for r in old if not (r["set"] == name and r["loudness"] == loudness and r["config"] == config[0])]
+                        try:
+                            rows, seconds, result = evaluate(name, loudness, config, args.work, args.cache)
+                        except Refused as e:
+                            print(f"{name:15} {loudness:10} {config[0]:24} refused: {e}", flush=True)
+                            runs[name].pop((loudness, config[0]), None)
+                            write_scores(name, runs[name])
+                            write_results(results_path(name), others + [{
+                                "set": name, "subset": "mean", "loudness": loudness, "config": config[0], "detector": config[1],
+                                "backbone": config[2], "commit": commit, "date": date, "note": f"refused: {e}"}])
+                            continue
                         runs[name][(loudness, config[0])] = rows
                         train_clips = {}
                         for g in result["groups"]:
                             train_clips[g["machine_type"]] = train_clips.get(g["machine_type"], 0) + g["train_clips"]
                         new = result_rows(name, loudness, config, backbones, rows, seconds, train_clips, commit, date)
-                        results = [r for r in read_results(results_path(name))
-                                   if not (r["set"] == name and r["loudness"] == loudness and r["config"] == config[0])] + new
+                        results = others + new
                         mean = [r for r in new if r["subset"] == "mean"]
                         print(f"{name:15} {loudness:10} {config[0]:24} " +
                               (f"AUC {mean[0]['auc']} [{mean[0]['auc_lo']}, {mean[0]['auc_hi']}] pAUC {mean[0]['pauc']}" if mean else "no AUC") +

@@ -1,4 +1,5 @@
 """The generated sections of Bench/ACCURACY.md, derived only from Bench/accuracy/*.csv(.gz): no evaluation runs here."""
+import csv
 import os
 
 import numpy as np
@@ -95,12 +96,12 @@ def set_table(scores, configs, backbones, name):
     lines = ["| detector | features | normalised AUC [90 % CI] | normalised pAUC | false alarms / detections | recorded AUC [90 % CI] | recorded pAUC |",
              "|---|---|---|---|---|---|---|"]
     results = {}
-    import csv
     path = os.path.join(OUT_DIR, "synth.csv" if name.startswith("synth") else "real.csv")
     if os.path.exists(path):
         for r in csv.DictReader(open(path)):
             if r["set"] == name and r["subset"] == "mean":
                 results[(r["loudness"], r["config"])] = r
+    refused = sorted({f"{r['config']}: {r['note']}" for r in results.values() if r.get("note")})
     any_row = False
     for c in configs:
         det, feat = label(c, backbones)
@@ -115,8 +116,10 @@ def set_table(scores, configs, backbones, name):
             cells += [cell(a, ba), cell(p, bp)]
             if l == "normalised":
                 r = results.get((l, c[0]))
-                cells.append(f"{float(r['false_alarm_rate']):.2f} / {float(r['detection_rate']):.2f}" if r else "—")
+                cells.append(f"{float(r['false_alarm_rate']):.2f} / {float(r['detection_rate']):.2f}" if r and r["auc"] else "—")
         lines.append(f"| {det} | {feat} | " + " | ".join(cells) + " |")
+    if refused:
+        lines += ["", "Not run (`nasd eval` refused the set): " + "; ".join(refused) + "."]
     return lines if any_row else []
 
 
@@ -179,8 +182,8 @@ def write(md, configs, backbones):
             f"Mean over {', '.join(MEAN_SETS)} of each set's mean AUC over its machine types (lathe and VMC; the six DCASE 2020 "
             "types; the fan), so each set weighs a third. Sorted by the normalised mean AUC; the best of each column in bold. "
             "Intervals: 90 % stratified bootstrap of the mean (every machine ID's normal and anomalous test clips resampled "
-            "independently, 1000 times). Nothing was tuned on these clips except where the taps column of the per-set "
-            "tables says so.\n", *real])
+            "independently, 1000 times). Nothing was tuned on these clips except the three taps the backbones table marks as "
+            "chosen on reported data.\n", *real])
     per_set = []
     for name in REAL_SETS:
         t = set_table(scores, configs, backbones, name)
