@@ -56,15 +56,15 @@ BACKBONES = {
     "shipped": ("shipped ResNet v1", ["--backbone", "shipped"], "layer3,layer4", "default taps, chosen on synth seed 7"),
     "yamnet": ("YAMNet int8 (float activations)",
                ["--backbone", os.path.join(WEIGHTS, "yamnet_spectra_in.tflite"), "--tap", "layer14", "--float-activations"],
-               "layer14", "the README's example and the former tables' tap (not chosen on any data)"),
+               "layer14", "the README's example; on synth seed 2 level with `embedding`, above layer10/12"),
     "yamnet256": ("yamnet_256", ["--backbone", os.path.join(WEIGHTS, "yamnet_256_f32.h5"), "--tap", "layer6"], "layer6",
-                  "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
+                  "docs/backbone-miniresnet.md, the best of its look at machine-tools (reported data); also best on synth seed 2"),
     "mn04": ("EfficientAT mn04_as", ["--backbone", os.path.join(WEIGHTS, "mn04_as_mAP_432.pt"), "--tap", "features.12"],
-             "features.12", "docs/backbone-efficientat.md's example (not chosen on any data)"),
+             "features.12", "docs/backbone-efficientat.md's example; on synth seed 2 level with features.15, above features.9"),
     "miniresnet": ("MiniResNet", ["--backbone", os.path.join(WEIGHTS, "miniresnet_2_stacks_backbone.h5"), "--tap", "conv3"],
-                   "conv3", "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
-    "miniresnetv2": ("MiniResNetV2", ["--backbone", os.path.join(WEIGHTS, "miniresnetv2_2_stacks_backbone.h5"), "--tap", "conv2"],
-                     "conv2", "docs/backbone-miniresnet.md (best of its machine-tools look: chosen on reported data)"),
+                   "conv3", "docs/backbone-miniresnet.md, the best of its look at machine-tools (reported data); also best on synth seed 2"),
+    "miniresnetv2": ("MiniResNetV2", ["--backbone", os.path.join(WEIGHTS, "miniresnetv2_2_stacks_backbone.h5"), "--tap", "post"],
+                     "post", "synth seed 2 (accuracy_taps.py; docs/backbone-miniresnet.md's conv2 was last there)"),
 }
 BACKBONE_DETECTORS = ["metric", "mahalanobis", "knn"]
 PHASES = [("mahalanobis", "knn"), ("metric",), ("ae", "vae")]
