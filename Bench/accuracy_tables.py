@@ -1,6 +1,7 @@
 """The generated sections of Bench/ACCURACY.md, derived only from Bench/accuracy/*.csv(.gz): no evaluation runs here."""
 import csv
 import os
+import sys
 
 import numpy as np
 
@@ -169,7 +170,20 @@ def synth_type_table(scores, configs, backbones):
     return lines if len(lines) > 2 else []
 
 
+def stale_taps(backbones):
+    """Runs whose recorded taps are not the backbone's taps now: rerun them (--configs) before trusting a table."""
+    stale = set()
+    for path in ("real.csv", "synth.csv"):
+        full = os.path.join(OUT_DIR, path)
+        for r in csv.DictReader(open(full)) if os.path.exists(full) else []:
+            if r["backbone"] in backbones and r["taps"] and r["taps"] != backbones[r["backbone"]][2]:
+                stale.add(f"{r['set']} {r['loudness']} {r['config']} ({r['taps']})")
+    return sorted(stale)
+
+
 def write(md, configs, backbones):
+    for run in stale_taps(backbones):
+        print(f"accuracy_tables: warning: {run} was run at other taps than the table names", file=sys.stderr)
     scores = Scores()
     sections = {}
     real = mean_table(scores, configs, backbones, MEAN_SETS, "real")
