@@ -22,10 +22,14 @@ stratified bootstrap intervals (1000 resamples of each machine ID's normal and a
 the resampled indices depend only on the set, type and ID, so two configurations are compared on the same resamples),
 and the false-alarm and detection rates of the decision CSVs go to Bench/accuracy/real.csv or synth.csv. Intervals of a
 mean over sets resample every set's clips at once. Nothing is tuned here: detector settings are the defaults and the
-taps come from the backbones' documentation (BACKBONES below).
+taps are in BACKBONES below, checked on synth seed 2 by Bench/accuracy_taps.py.
 
-Time on the 2-core development machine shared with other work, at nice 15: see TIMES.md-style notes in ACCURACY.md
-(each run prints its seconds; the real sets, both loudness variants, 23 configurations: about ??? minutes).
+Time, measured on the 2-vCPU development machine while four other jobs shared it (nice 15, load 10-30, features
+cached per clip content after their first run): mahalanobis+knn over the 7 backbones, per set and loudness:
+machine-tools 3 min, dcase2020-lite 5 min, sensiml-fan 2-5 min, dcase2023-lite 2 min; metric over the 7 backbones:
+machine-tools 4 min, dcase2020-lite 8-9 min, sensiml-fan 9-28 min; ae+vae: machine-tools 9 min; synth seed 0 (one
+loudness) mahalanobis+knn 21 min. The whole real grid is about 2-3 hours on such a shared machine; the synthetic
+benchmark about as much per loudness variant. On an idle machine expect a fraction of that.
 """
 import argparse
 import csv

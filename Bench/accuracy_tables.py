@@ -27,6 +27,19 @@ class Scores:
 
     def __init__(self):
         self.runs, self.units = {}, {}
+        self.taps = {}   # (set, loudness, config) → the taps the run recorded
+        for path in ("real.csv", "synth.csv"):
+            full = os.path.join(OUT_DIR, path)
+            for r in csv.DictReader(open(full)) if os.path.exists(full) else []:
+                self.taps[(r["set"], r["loudness"], r["config"])] = r["taps"]
+
+    def label(self, config, backbones, sets, loudness=LOUDNESS):
+        """The configuration's label; names the taps actually run where they differ from the backbone's taps now."""
+        det, feat = label(config, backbones)
+        ran = {self.taps.get((s, l, config[0]), "") for s in sets for l in loudness} - {""}
+        if config[2] in backbones and ran and ran != {backbones[config[2]][2]}:
+            feat += f" (run at {' and '.join(f'`{t}`' for t in sorted(ran))} here)"
+        return det, feat
 
     def set_units(self, name, loudness, cid):
         key = (name, loudness, cid)
@@ -80,7 +93,7 @@ def mean_table(scores, configs, backbones, sets, title_sets):
     lines = [f"| detector | features | normalised AUC [90 % CI] | normalised pAUC | recorded AUC [90 % CI] | recorded pAUC |",
              "|---|---|---|---|---|---|"]
     for c in present:
-        det, feat = label(c, backbones)
+        det, feat = scores.label(c, backbones, sets)
         cells = []
         for l in ["normalised", "recorded"]:
             s = stats[(c[0], l)]
@@ -105,7 +118,7 @@ def set_table(scores, configs, backbones, name):
     refused = sorted({f"{r['config']}: {r['note']}" for r in results.values() if r.get("note")})
     any_row = False
     for c in configs:
-        det, feat = label(c, backbones)
+        det, feat = scores.label(c, backbones, [name])
         cells = []
         for l in ["normalised", "recorded"]:
             s = scores.mean([name], l, c[0])
@@ -162,7 +175,7 @@ def synth_type_table(scores, configs, backbones):
                 if not units:
                     continue
                 m = scores.mean([name], l, c[0])
-                det, feat = label(c, backbones)
+                det, feat = scores.label(c, backbones, [name], [l])
                 by_type = {u.name: u.value[0] for u in units}
                 lines.append(f"| {name[len('synth'):]} | {l} | {det} | {feat} | " +
                              " | ".join(f"{by_type[t]:.3f}" if t in by_type else "—" for t in ["fan", "pump", "slider", "valve"]) +
