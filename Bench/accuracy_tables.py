@@ -150,11 +150,10 @@ def paper_table(scores, backbones, sets_by_column):
             k = scores.mean(sets, loudness, f"knn/{bname}")
             if m is None or g is None:
                 continue
-            delta = m[1][0] - g[1][0]
-            lo, hi = interval(delta)
-            lines.append(f"| {spec[0]}{' `' + spec[2] + '`' if spec[2] else ''} | {column} | {m[0][0]:.3f} | {g[0][0]:.3f} | "
-                         f"{k[0][0]:.3f} | {m[0][0] - g[0][0]:+.3f} [{lo:+.2f}, {hi:+.2f}] |" if k else
-                         f"| {spec[0]} | {column} | {m[0][0]:.3f} | {g[0][0]:.3f} | — | {m[0][0] - g[0][0]:+.3f} [{lo:+.2f}, {hi:+.2f}] |")
+            lo, hi = interval(m[1][0] - g[1][0])
+            feats = {scores.label((f"{d}/{bname}", d, bname, []), backbones, sets, [loudness])[1] for d in ("metric", "mahalanobis", "knn")}
+            lines.append(f"| {' / '.join(sorted(feats))} | {column} | {m[0][0]:.3f} | {g[0][0]:.3f} | "
+                         f"{f'{k[0][0]:.3f}' if k else '—'} | {m[0][0] - g[0][0]:+.3f} [{lo:+.2f}, {hi:+.2f}] |")
         v = scores.mean(sets, loudness, "vae/own")
         a = scores.mean(sets, loudness, "ae/own")
         if v and a:
