@@ -20,6 +20,7 @@ namespace NativeASD.Cli
             ServeCommand.Spec,
             EvalCommand.Spec,
             SynthCommand.Spec,
+            NormaliseCommand.Spec,
             PretrainCommand.Spec,
             DemoCommand.Spec,
         ];

@@ -46,6 +46,21 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Contains("all           average", again.Stdout);
     }
 
+    [Fact]
+    public void OtherFeaturesAreNotResumed()
+    {
+        string data = Path.Combine(_dir, "data"), output = Path.Combine(_dir, "out");
+        Assert.Equal(0, NasdProcess.Run("synth", "--out", data, "--types", "fan", "--ids", "1", "--train", "4", "--test", "2", "--seconds", "1").ExitCode);
+        string[] Eval(params string[] features) =>
+            ["eval", "--data", data, "--out", output, "--detector", "mahalanobis", "--no-cache", .. features];
+        Assert.Equal(0, NasdProcess.Run(Eval("--backbone", "none")).ExitCode);
+        var shipped = NasdProcess.Run(Eval("--backbone", "shipped", "--tap", "layer4"));
+        Assert.True(shipped.ExitCode == 0, shipped.Stderr);
+        Assert.Contains("(0 resumed", shipped.Stdout);
+        Assert.Contains("(0 resumed", NasdProcess.Run(Eval("--backbone", "shipped", "--tap", "layer3")).Stdout);
+        Assert.Contains("1 IDs (1 resumed from an earlier run)", NasdProcess.Run(Eval("--backbone", "shipped", "--tap", "layer3")).Stdout);
+    }
+
     [SkippableFact]
     public void ReportRendersInHeadlessChromium()
     {
