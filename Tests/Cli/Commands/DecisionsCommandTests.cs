@@ -135,9 +135,9 @@ public sealed class DecisionsCommandTests : IDisposable
         Assert.Equal(2, z.ExitCode);
         Assert.Contains("tensor standardise.std holds 0 at index 0", z.Stderr);
 
-        // A whitened head (the default): its covariance factor is checked like Mahalanobis's.
+        // A whitened head (the metric head's default input): its covariance factor is checked like Mahalanobis's.
         string whitened = Path.Combine(_dir, "whitened.safetensors");
-        fit = NasdProcess.Run("fit", "--train", _train, "--out", whitened, "--backbone", "none", "--epochs", "1", "--no-cache");
+        fit = NasdProcess.Run("fit", "--train", _train, "--out", whitened, "--detector", "metric", "--backbone", "none", "--epochs", "1", "--no-cache");
         Assert.True(fit.ExitCode == 0, fit.Stderr);
         var (factor, whitenedInfo) = DetectorFile.Read(whitened);
         factor.Float64["whiten.cholesky"].Data[0] = 0;

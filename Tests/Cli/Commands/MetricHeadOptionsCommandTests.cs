@@ -31,7 +31,7 @@ public sealed class MetricHeadOptionsCommandTests : IDisposable
     public void FitWithNegativesWhitenedAndPooledIsStoredAndScoredAlike()
     {
         string model = Path.Combine(_dir, "m.safetensors"), csv = Path.Combine(_dir, "s.csv");
-        var fit = NasdProcess.Run("fit", "--train", Train(0), "--negatives", Train(1), "--out", model, "--backbone", "none", "--epochs", "2",
+        var fit = NasdProcess.Run("fit", "--train", Train(0), "--negatives", Train(1), "--out", model, "--detector", "metric", "--backbone", "none", "--epochs", "2",
             "--head-input", "whiten", "--segment-pool", "top", "--negative-weight", "0.5", "--folds", "2", "--no-cache", "--json");
         Assert.True(fit.ExitCode == 0, fit.Stderr);
         using var json = JsonDocument.Parse(fit.Stdout);
@@ -49,7 +49,7 @@ public sealed class MetricHeadOptionsCommandTests : IDisposable
     public void EvalWithOutlierExposureShowsEachIdTheOther()
     {
         string output = Path.Combine(_dir, "out");
-        var eval = NasdProcess.Run("eval", "--data", _data, "--out", output, "--backbone", "none", "--epochs", "2", "--outlier-exposure", "--folds", "1", "--no-cache", "--json");
+        var eval = NasdProcess.Run("eval", "--data", _data, "--out", output, "--detector", "metric", "--backbone", "none", "--epochs", "2", "--outlier-exposure", "--folds", "1", "--no-cache", "--json");
         Assert.True(eval.ExitCode == 0, eval.Stderr);
         foreach (string model in Directory.GetFiles(Path.Combine(output, "models"), "*.safetensors"))
             Assert.Contains("5 negative clips", DetectorFile.Read(model).Info.TrainingSummary);
