@@ -133,7 +133,7 @@ public static class FitCommand
 
     /// <summary>--tap's defaults for the shipped backbones, as help shows them.</summary>
     internal static string TapDefaults =>
-        $"{ShippedYamNet.Name}: {string.Join(",", ShippedYamNet.DefaultTaps)}; {DetectorCatalog.ShippedBackboneName}: {string.Join(",", ShippedBackbone.DefaultTaps)}";
+        $"{ShippedYamNet.Name}: {string.Join(",", ShippedYamNet.File.DefaultTaps)}; {DetectorCatalog.ShippedBackboneName}: {string.Join(",", ShippedBackbone.DefaultTaps)}";
 
     /// <summary>
     /// --backbone, --tap and --float-activations: without --backbone the detector's default (<see cref="DetectorCatalog.BackboneFor"/>);
@@ -152,12 +152,7 @@ public static class FitCommand
             {
                 backbone = ShippedBackbone.Locate(shipped);
                 taps ??= string.Join(",", shipped.DefaultTaps);
-            }
-            else if (backbone == ShippedYamNet.Name)
-            {
-                backbone = ShippedYamNet.Locate();
-                taps ??= string.Join(",", ShippedYamNet.DefaultTaps);
-                int8 = false;
+                if (shipped.FloatActivations) int8 = false;
             }
         }
         catch (FileNotFoundException e) { throw new InputException(e.Message); }

@@ -1,7 +1,10 @@
 namespace NativeASD.Detection.Backbones;
 
-/// <summary>One pretrained ResNet file that ships with NativeASD: its <c>--backbone</c> name, file name and default taps.</summary>
-public sealed record ShippedFile(string Name, string FileName, IReadOnlyList<string> DefaultTaps)
+/// <summary>
+/// One pretrained network file that ships with NativeASD: its <c>--backbone</c> name, file name, default taps, and
+/// whether an int8 file's weights run with float activations.
+/// </summary>
+public sealed record ShippedFile(string Name, string FileName, IReadOnlyList<string> DefaultTaps, bool FloatActivations = false)
 {
     /// <summary>Where the file is: next to the program.</summary>
     public string Path => System.IO.Path.Combine(AppContext.BaseDirectory, FileName);
@@ -20,14 +23,12 @@ public static class ShippedBackbone
     /// <summary>What <c>--backbone shipped</c> means.</summary>
     public static ShippedFile Chosen => V1;
 
-    /// <summary>The names <c>--backbone</c> takes for shipped files.</summary>
-    public static readonly IReadOnlyList<string> Names = ["shipped", V1.Name];
-
-    /// <summary>The shipped file a <c>--backbone</c> value names (shipped, shipped-v1), or null for anything else.</summary>
+    /// <summary>The shipped file a <c>--backbone</c> value names (shipped, shipped-v1, yamnet), or null for anything else.</summary>
     public static ShippedFile? Named(string name) => name switch
     {
         "shipped" => Chosen,
         "shipped-v1" => V1,
+        ShippedYamNet.Name => ShippedYamNet.File,
         _ => null,
     };
 

@@ -47,7 +47,7 @@ public static class DetectorCatalog
     /// seed 2 (docs/detectors.md has the table). With --detector, a detector uses its own default backbone.
     /// </summary>
     public const string DefaultName = "mahalanobis";
-    /// <summary>The backbone of the default detector (float activations, taps <see cref="ShippedYamNet.DefaultTaps"/>).</summary>
+    /// <summary>The backbone of the default detector (float activations, taps <see cref="ShippedYamNet.File.DefaultTaps"/>).</summary>
     public const string DefaultBackbone = ShippedYamNet.Name;
     /// <summary>--backbone's value for NativeASD's own ResNet, the default backbone of detectors that <see cref="DetectorKind.ShippedBackboneByDefault"/>.</summary>
     public const string ShippedBackboneName = "shipped";
@@ -184,7 +184,7 @@ public static class DetectorCatalog
 
     /// <summary>--backbone's default as help shows it: "yamnet (layer14) without --detector, shipped for metric, none otherwise".</summary>
     public static string BackboneDefault =>
-        $"{DefaultBackbone} ({string.Join(",", ShippedYamNet.DefaultTaps)}) without --detector, {ShippedBackboneName} for {string.Join(", ", All.Where(k => k.ShippedBackboneByDefault).Select(k => k.Name))}, none otherwise";
+        $"{DefaultBackbone} ({string.Join(",", ShippedYamNet.File.DefaultTaps)}) without --detector, {ShippedBackboneName} for {string.Join(", ", All.Where(k => k.ShippedBackboneByDefault).Select(k => k.Name))}, none otherwise";
 
     /// <summary>
     /// The backbone used when --backbone is not given: <see cref="DefaultBackbone"/> for the default detector when no

@@ -66,7 +66,7 @@ public class ClipExplainerTests
     // Only the second: on YAMNet's layer14 the top band is band 1 (185 Hz), not the fault's 2–3 kHz — a known gap
     // (docs/dcase-layouts.md, "Explanations"), not yet fixed.
     public void TheDefaultDetectorsExplanationPointsAtTheFaultsSecond() => AssertPointsAtTheFault(DetectorCatalog.DefaultName,
-        new BackboneExtractor(ShippedYamNet.Locate(), ShippedYamNet.DefaultTaps, int8Activations: false), band: false);
+        new BackboneExtractor(ShippedBackbone.Locate(ShippedYamNet.File), ShippedYamNet.File.DefaultTaps, int8Activations: false), band: false);
 
     [Fact]
     public void TheMetricDetectorsExplanationPointsAtTheFaultsSecondAndBand() => AssertPointsAtTheFault("metric");
