@@ -80,6 +80,9 @@ public sealed class BackboneExtractor : FeatureExtractor
 
     public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
 
+    /// <summary>Patch models with a self-contained frontend (YAMNet): the network sees each patch alone (patches are the batch).</summary>
+    public override PatchSpan? SelfContainedPatches => _model.Frontend.SelfContainedPatches;
+
     public override ClipFeatures FromSpectrogram(float[,] features, AudioClip clip)
     {
         string path = clip.Source;

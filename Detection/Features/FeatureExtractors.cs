@@ -33,6 +33,12 @@ public abstract class FeatureExtractor : IDisposable
     /// <see cref="Extract(AudioClip)"/> gives when the spectrogram is unchanged. Explanations edit bands and frames here.</summary>
     public abstract ClipFeatures FromSpectrogram(float[,] spectrogram, AudioClip clip);
 
+    /// <summary>
+    /// Set when the features are one row per patch and each row depends on its patch's samples only: then the rows of a
+    /// clip of consecutive patches are those patches' rows, whatever surrounds them (a live stream computes each patch once).
+    /// </summary>
+    public virtual PatchSpan? SelfContainedPatches => null;
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
 

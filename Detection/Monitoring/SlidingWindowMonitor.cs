@@ -32,7 +32,9 @@ public readonly record struct MonitorReading(long Index, double Time, double Sco
 
 /// <summary>
 /// Scores a live stream with a sliding window: samples are pushed in blocks of any size; once a window is full, and then
-/// every hop, the last window's samples go through the feature extractor and the detector.
+/// every hop, the last window's samples go through the feature extractor and the detector. For an extractor of
+/// self-contained patches (YAMNet) each patch of the stream is computed once and a window takes the rows of the patches
+/// inside it (<see cref="StreamPatches"/>): the hop's new patches are all the work.
 /// <para>Memory is fixed: a ring of one window and one window-sized scratch copy, allocated once; the frontend only ever
 /// sees one window. So hours of input need the same memory as one window.</para>
 /// <para>Readings depend only on the samples, never on how the stream was split into pushes.</para>
@@ -44,6 +46,7 @@ public sealed class SlidingWindowMonitor
     readonly float[] ring;           // the last WindowSamples samples; sample s lives at s % WindowSamples
     readonly float[] window;         // chronological copy handed to the extractor
     readonly AudioClip clip;
+    readonly StreamPatches? patches;  // null: every window is extracted whole
     long received;
     long index;
     int consecutive;
@@ -57,6 +60,7 @@ public sealed class SlidingWindowMonitor
         ring = new float[settings.WindowSamples];
         window = new float[settings.WindowSamples];
         clip = new AudioClip(window, extractor.SampleRate, source);
+        if (extractor.SelfContainedPatches is { } span) patches = new StreamPatches(extractor, span, settings.WindowSamples);
     }
 
     public MonitorSettings Settings { get; }
@@ -109,7 +113,8 @@ public sealed class SlidingWindowMonitor
         ring.AsSpan(at).CopyTo(window);
         ring.AsSpan(0, at).CopyTo(window.AsSpan(w - at));
         long start = Stopwatch.GetTimestamp();
-        double score = detector.Score(extractor.Extract(clip));
+        var features = patches is null ? extractor.Extract(clip) : patches.Window(window, received, clip.SampleRate, clip.Source);
+        double score = detector.Score(features);
         double latency = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         if (!double.IsFinite(score))
             throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture,

@@ -45,6 +45,9 @@ public enum LogKind
     NaturalPositive,
 }
 
+/// <summary>A patch's length and the step between patches, in samples at the preset's rate.</summary>
+public readonly record struct PatchSpan(int Samples, int HopSamples);
+
 /// <summary>
 /// Every parameter of a frontend: STFT, mel filterbank, log, optional DCT, and how a model groups frames.
 /// Named presets reproduce the frontends pretrained models and baselines expect (<see cref="Get"/>, <see cref="All"/>).
@@ -93,6 +96,22 @@ public sealed record FrontendPreset
     /// <summary>Frames per patch a model takes (<see cref="FrameStacking.Patches"/>); 0 for whole clips.</summary>
     public int PatchFrames { get; init; }
     public int PatchHop { get; init; }
+
+    /// <summary>
+    /// Where patches lie in samples when each patch's frames depend on that patch's own samples only (no centring
+    /// padding, no pre-emphasis, no level relative to the clip): patch j of a clip covers
+    /// [j·<see cref="PatchSpan.HopSamples"/>, j·HopSamples + <see cref="PatchSpan.Samples"/>). Null for presets without
+    /// patches or whose patches depend on the rest of the clip (st-aed: dB relative to the clip's maximum).
+    /// </summary>
+    public PatchSpan? SelfContainedPatches
+    {
+        get
+        {
+            if (PatchFrames == 0 || Center || PreEmphasis != 0 || RefMax || TopDb is not null) return null;
+            int frameSpan = Alignment == FrameAlignment.Torch ? NFft : EffectiveWinLength;
+            return new PatchSpan((PatchFrames - 1) * Hop + frameSpan, PatchHop * Hop);
+        }
+    }
 
     public int EffectiveWinLength => WinLength == 0 ? NFft : WinLength;
     public double EffectiveFMax => FMax == 0 ? SampleRate / 2.0 : FMax;
