@@ -71,7 +71,8 @@ public static partial class ServeApi
         var last = store.LastReading(m.Name);
         return new
         {
-            name = m.Name, state = m.State, state_message = m.StateMessage, state_utc_ms = m.StateUtcMs, model = m.ModelFile, model_sha256 = m.ModelSha256,
+            // A store that cannot write shows on every machine: its readings and alarms are waiting in memory.
+            name = m.Name, state = store.WriteError is null ? m.State : "store-error", state_message = store.WriteError ?? m.StateMessage, state_utc_ms = m.StateUtcMs, model = m.ModelFile, model_sha256 = m.ModelSha256,
             threshold_override = m.Threshold, window_s = m.WindowSeconds, hop_s = m.HopSeconds, consecutive = m.Consecutive,
             last_reading = last is null ? null : ReadingJson(last), open_alarms = store.Alarms(m.Name, openOnly: true).Count,
         };
@@ -329,7 +330,7 @@ public static partial class ServeApi
             return Error(415, e.Message);
         }
         var result = await grains.GetGrain<IMachineGrain>(name).ScoreClip(samples);
-        if (result.Error is not null) return Error(result.Error.Contains("could not be stored", StringComparison.Ordinal) ? 507 : 422, result.Error);
+        if (result.Error is not null) return Error(422, result.Error);
         return Results.Text(result.Lines[0], "application/json");
     }
 
@@ -362,7 +363,7 @@ public static partial class ServeApi
         }
         if (readings.Any(r => double.IsNaN(r.Threshold))) return Error(400, "readings: each line needs \"threshold\" (nasd monitor --report-to adds it)");
         var result = await grains.GetGrain<IMachineGrain>(name).Report([.. readings]);
-        return result.Error is null ? Results.Json(new { stored = readings.Count }, Json, statusCode: 202) : Error(507, result.Error);
+        return result.Error is null ? Results.Json(new { stored = readings.Count }, Json, statusCode: 202) : UnknownMachine(name);
     }
 
     // ---- live events ----------------------------------------------------------------------------------------------

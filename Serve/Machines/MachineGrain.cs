@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using NativeASD.Detection.Explanations;
 using NativeASD.Detection.Monitoring;
@@ -11,7 +10,8 @@ namespace NativeASD.Serve.Machines;
 /// <summary>
 /// A machine's grain: reads the machine's row from the store at every call (so a replaced model or a new threshold
 /// takes effect without a restart), keeps the loaded model and the sliding-window monitor, stores every reading, and
-/// commits every alarm with its clip before the call returns. Nothing lives only here but the window of audio, which
+/// commits every alarm with its clip before the call returns (a store that cannot write keeps it until it can: readings
+/// go on, see <see cref="ServeStore"/>). Nothing lives only here but the window of audio, which
 /// the sender re-sends when the grain moves (<see cref="Resume"/>).
 /// <para>Placed on the server that first asks for it (usually the one its stream comes in on): no hop between the
 /// stream and its model.</para>
@@ -153,7 +153,6 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
                 lines.Add(MonitorReadingJson.Line(reading, latency));
             });
         }
-        catch (SqliteException e) { return StoreFailed(lines, e); }
         catch (InvalidDataException e)
         {
             // A non-finite score: the model or the input is damaged. Visible on the machine, and the stream is told.
@@ -161,14 +160,6 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
             return new PushResult([.. lines], Position, e.Message);
         }
         return new PushResult([.. lines], Position, null);
-    }
-
-    PushResult StoreFailed(List<string> lines, SqliteException e)
-    {
-        string message = $"{store.Path}: the alarm of {Name} could not be stored: {e.Message}";
-        log.LogError("{Error}", message);
-        try { store.SetState(Name, "store-error", message); } catch (SqliteException) { }
-        return new PushResult([.. lines], Position, message);
     }
 
     static byte[] Wav(ReadOnlySpan<float> samples, int sampleRate)
@@ -191,12 +182,8 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
         bool anomalous = score > threshold;
         var reading = new MonitorReading(0, (double)samples.Length / fs, score, anomalous, anomalous ? 1 : 0, anomalous);
         long now = ServeStore.NowMs();
-        try
-        {
-            if (anomalous) store.AddAlarm(Name, now, score, threshold, 1, null, Wav(samples, fs));
-            store.AddReading(new ReadingRecord(0, Name, now, reading.Time, score, threshold, anomalous, anomalous, null, "clip"));
-        }
-        catch (SqliteException e) { return Task.FromResult(StoreFailed([], e)); }
+        if (anomalous) store.AddAlarm(Name, now, score, threshold, 1, null, Wav(samples, fs));
+        store.AddReading(new ReadingRecord(0, Name, now, reading.Time, score, threshold, anomalous, anomalous, null, "clip"));
         return Task.FromResult(new PushResult([MonitorReadingJson.Line(reading)], 0, null));
     }
 
@@ -204,17 +191,13 @@ public sealed class MachineGrain(ServeStore store, ServeCompute compute, ILogger
     {
         if (store.Machine(Name) is null) return Task.FromResult(new PushResult([], 0, $"no machine named '{Name}'; register it with POST /machines"));
         long now = ServeStore.NowMs();
-        try
+        foreach (var r in readings)
         {
-            foreach (var r in readings)
-            {
-                // The edge PC judged the reading with its own model and threshold.
-                if (r.Alarm && !reportedAlarm) store.AddAlarm(Name, now, r.Score, r.Threshold, r.Consecutive, r.Band, null);
-                reportedAlarm = r.Alarm;
-                store.AddReading(new ReadingRecord(0, Name, now, r.Time, r.Score, r.Threshold, r.Anomalous, r.Alarm, r.LatencyMs, "report"));
-            }
+            // The edge PC judged the reading with its own model and threshold.
+            if (r.Alarm && !reportedAlarm) store.AddAlarm(Name, now, r.Score, r.Threshold, r.Consecutive, r.Band, null);
+            reportedAlarm = r.Alarm;
+            store.AddReading(new ReadingRecord(0, Name, now, r.Time, r.Score, r.Threshold, r.Anomalous, r.Alarm, r.LatencyMs, "report"));
         }
-        catch (SqliteException e) { return Task.FromResult(StoreFailed([], e)); }
         store.SetState(Name, "reporting", null);
         return Task.FromResult(new PushResult([], readings.Length, null));
     }

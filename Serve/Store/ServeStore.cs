@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
@@ -23,6 +24,9 @@ public sealed record AlarmRecord(long Id, string Machine, long UtcMs, double Sco
 /// <para>Alarms are committed before the call that raised them returns, so a crash right after an alarm keeps it.
 /// Readings go through a queue committed every <see cref="FlushInterval"/> in one transaction: at most that much of the
 /// readings summary is lost to a crash, never an alarm.</para>
+/// <para>A store that cannot write (a full disk, a read-only file) never stops a machine: alarms and machine states
+/// that fail to commit wait in memory with the queued readings and are written, oldest first, once a retry (every
+/// second) succeeds; meanwhile <see cref="WriteError"/> says why on /health, the dashboard and every machine.</para>
 /// </summary>
 public sealed class ServeStore : IAsyncDisposable
 {
@@ -38,6 +42,11 @@ public sealed class ServeStore : IAsyncDisposable
         new BoundedChannelOptions(MaxQueuedReadings) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
     readonly Task writer;
     readonly CancellationTokenSource stop = new();
+    readonly ConcurrentQueue<UnsavedAlarm> unsavedAlarms = new();
+    readonly Dictionary<string, (string State, string? Message, long UtcMs)> unsavedStates = new(StringComparer.Ordinal);   // under its own lock
+
+    /// <summary>An alarm the store could not commit yet.</summary>
+    sealed record UnsavedAlarm(string Machine, long UtcMs, double Score, double Threshold, int Consecutive, string? Band, byte[]? Clip);
 
     public ServeStore(string dataFolder)
     {
@@ -58,8 +67,17 @@ public sealed class ServeStore : IAsyncDisposable
     public string Path { get; }
     public string ModelFolder => System.IO.Path.Combine(DataFolder, "models");
 
-    /// <summary>The last error writing readings (e.g. a full disk), null while writes succeed: shown on /health and the dashboard.</summary>
+    /// <summary>The last error writing (e.g. a full disk), null while writes succeed and nothing waits: shown on /health, the dashboard and the machines.</summary>
     public string? WriteError { get; private set; }
+
+    bool HasUnsaved { get { lock (unsavedStates) return unsavedStates.Count > 0 || !unsavedAlarms.IsEmpty; } }
+
+    void WriteFailed(string what, SqliteException e)
+    {
+        string message = $"{Path}: {what} could not be written (kept in memory, retried every second): {e.Message}";
+        if (message != WriteError) Console.Error.WriteLine($"nasd serve: error: {message}");
+        WriteError = message;
+    }
 
     const string Schema = """
         CREATE TABLE IF NOT EXISTS machines(
@@ -129,11 +147,30 @@ public sealed class ServeStore : IAsyncDisposable
     }
 
     /// <summary>Records what the machine is doing ("idle", "listening", "model-error", "input-error", "store-error"…) and why.</summary>
+    /// <para>Never throws for a store that cannot write: the state waits in memory (and <see cref="Machines"/> shows it) until it can.</para>
     public void SetState(string name, string state, string? message)
+    {
+        lock (unsavedStates)
+        {
+            long now = NowMs();
+            try
+            {
+                WriteState(name, state, message, now);
+                unsavedStates.Remove(name);
+            }
+            catch (SqliteException e)
+            {
+                unsavedStates[name] = (state, message, now);
+                WriteFailed($"the state of {name}", e);
+            }
+        }
+    }
+
+    void WriteState(string name, string state, string? message, long utcMs)
     {
         using var c = Open();
         using var cmd = Command(c, "UPDATE machines SET state = @s, state_message = @m, state_utc_ms = @now WHERE name = @name AND (state IS NOT @s OR state_message IS NOT @m);",
-            ("@s", state), ("@m", message), ("@now", NowMs()), ("@name", name));
+            ("@s", state), ("@m", message), ("@now", utcMs), ("@name", name));
         cmd.ExecuteNonQuery();
     }
 
@@ -149,6 +186,10 @@ public sealed class ServeStore : IAsyncDisposable
         while (r.Read())
             list.Add(new MachineRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetDouble(3), r.GetDouble(4),
                 r.GetDouble(5), r.GetInt32(6), r.GetString(7), r.IsDBNull(8) ? null : r.GetString(8), r.GetInt64(9), r.GetInt64(10)));
+        lock (unsavedStates)
+            for (int i = 0; i < list.Count; i++)
+                if (unsavedStates.TryGetValue(list[i].Name, out var u))
+                    list[i] = list[i] with { State = u.State, StateMessage = u.Message, StateUtcMs = u.UtcMs };
         return list;
     }
 
@@ -171,15 +212,17 @@ public sealed class ServeStore : IAsyncDisposable
         long lastPruneMs = 0;
         try
         {
-            while (await pending.Reader.WaitToReadAsync(stop.Token))
+            // Wakes for queued readings, or to retry what a store that could not write left waiting.
+            while (HasUnsaved || batch.Count > 0 || await pending.Reader.WaitToReadAsync(stop.Token))
             {
                 await Task.Delay(FlushInterval, stop.Token);
                 while (pending.Reader.TryRead(out var r)) batch.Add(r);
                 try
                 {
+                    WriteUnsaved();
                     WriteReadings(batch);
                     batch.Clear();
-                    WriteError = null;
+                    if (!HasUnsaved) WriteError = null;
                     if (NowMs() - lastPruneMs > 3_600_000)
                     {
                         lastPruneMs = NowMs();
@@ -189,8 +232,7 @@ public sealed class ServeStore : IAsyncDisposable
                 catch (SqliteException e)
                 {
                     // Full disk, locked or read-only file: keep the batch and retry; the error is visible on /health and the dashboard.
-                    WriteError = $"{Path}: readings could not be written: {e.Message}";
-                    Console.Error.WriteLine($"nasd serve: error: {WriteError}");
+                    WriteFailed("readings", e);
                     if (batch.Count > MaxQueuedReadings) batch.RemoveRange(0, batch.Count - MaxQueuedReadings);
                     await Task.Delay(TimeSpan.FromSeconds(1), stop.Token);
                 }
@@ -198,7 +240,26 @@ public sealed class ServeStore : IAsyncDisposable
         }
         catch (OperationCanceledException) { }
         while (pending.Reader.TryRead(out var r)) batch.Add(r);
+        WriteUnsaved();
         WriteReadings(batch);
+    }
+
+    /// <summary>Commits the alarms (oldest first) and machine states that could not be written when they happened.</summary>
+    void WriteUnsaved()
+    {
+        while (unsavedAlarms.TryPeek(out var a))
+        {
+            InsertAlarm(a);
+            unsavedAlarms.TryDequeue(out _);
+        }
+        lock (unsavedStates)
+        {
+            foreach (var (name, u) in unsavedStates.ToList())
+            {
+                WriteState(name, u.State, u.Message, u.UtcMs);
+                unsavedStates.Remove(name);
+            }
+        }
     }
 
     void WriteReadings(List<ReadingRecord> batch)
@@ -283,14 +344,30 @@ public sealed class ServeStore : IAsyncDisposable
 
     // ---- alarms ---------------------------------------------------------------------------------------------------
 
-    /// <summary>Commits an alarm with its clip (a WAV file's bytes) before returning; its id.</summary>
-    public long AddAlarm(string machine, long utcMs, double score, double threshold, int consecutive, string? band, byte[]? clip)
+    /// <summary>
+    /// Commits an alarm with its clip (a WAV file's bytes) before returning; its id. When the store cannot write, the
+    /// alarm waits in memory, is committed by the first retry that succeeds (after any alarm still waiting: they keep
+    /// their order), and the result is null.
+    /// </summary>
+    public long? AddAlarm(string machine, long utcMs, double score, double threshold, int consecutive, string? band, byte[]? clip)
+    {
+        var alarm = new UnsavedAlarm(machine, utcMs, score, threshold, consecutive, band, clip);
+        if (unsavedAlarms.IsEmpty)
+        {
+            try { return InsertAlarm(alarm); }
+            catch (SqliteException e) { WriteFailed($"the alarm of {machine}", e); }
+        }
+        unsavedAlarms.Enqueue(alarm);
+        return null;
+    }
+
+    long InsertAlarm(UnsavedAlarm a)
     {
         using var c = Open();
         using var cmd = Command(c, """
             INSERT INTO alarms(machine, utc_ms, score, threshold, consecutive, band, clip) VALUES(@m, @t, @s, @th, @c, @b, @clip);
             SELECT last_insert_rowid();
-            """, ("@m", machine), ("@t", utcMs), ("@s", score), ("@th", threshold), ("@c", consecutive), ("@b", band), ("@clip", clip));
+            """, ("@m", a.Machine), ("@t", a.UtcMs), ("@s", a.Score), ("@th", a.Threshold), ("@c", a.Consecutive), ("@b", a.Band), ("@clip", a.Clip));
         return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 

@@ -33,7 +33,7 @@ public sealed class ServeStoreTests
     public async Task An_alarm_keeps_its_clip_and_is_acknowledged_once()
     {
         await using var store = new ServeStore(ServeKit.TempFolder("store"));
-        long id = store.AddAlarm("pump", ServeStore.NowMs(), 9, 4, 3, null, [1, 2, 3]);
+        long id = store.AddAlarm("pump", ServeStore.NowMs(), 9, 4, 3, null, [1, 2, 3])!.Value;
         Assert.Equal([1, 2, 3], store.AlarmClip(id));
         Assert.True(store.Acknowledge(id, "ana"));
         Assert.True(store.Acknowledge(id, "bob"));
