@@ -64,7 +64,7 @@ public static class ServeLoad
             double P(double q) => latencies.Count == 0 ? double.NaN : latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(q * latencies.Count) - 1)];
             var errors = results.Where(r => r.Error is not null).Select(r => r.Error).Distinct().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"machines {machines}, silos {silos}, {seconds} s: readings {received}/{expected} (dropped {expected - received}), latency p50 {P(0.5) * 1000:0} ms, p99 {P(0.99) * 1000:0} ms (without each stream's first reading {SteadyP99 * 1000:0} ms), max {P(1) * 1000:0} ms; server CPU {serverCpu / wall:0.00} cores, all CPUs busy {busy:P0} ({Environment.ProcessorCount} cores)"));
+                $"machines {machines}, silos {silos}, {seconds} s: readings {received}/{expected} (dropped {expected - received}), latency p50 {P(0.5) * 1000:0} ms, p99 {P(0.99) * 1000:0} ms (without each stream's first reading {SteadyP99 * 1000:0} ms), max {P(1) * 1000:0} ms; alarms raised {results.Sum(r => r.Alarms)}; server CPU {serverCpu / wall:0.00} cores, all CPUs busy {busy:P0} ({Environment.ProcessorCount} cores)"));
             // On a shared machine the server gets what the others leave: its CPU time per reading gives the capacity it
             // would have on cores of its own (every machine needs one reading a second).
             double perReading = serverCpu / Math.Max(1, received);
@@ -132,7 +132,7 @@ public static class ServeLoad
         throw new TimeoutException($"nasd serve at {url} did not start");
     }
 
-    sealed record StreamResult(List<double> Latencies, string? Error);
+    sealed record StreamResult(List<double> Latencies, int Alarms, string? Error);
 
     /// <summary>One machine: <paramref name="seconds"/> of audio from byte offset <paramref name="start"/>, at real time.</summary>
     static async Task<StreamResult> Stream(string url, string machine, byte[] pcm, int start, int seconds, Stopwatch clock)
@@ -143,6 +143,7 @@ public static class ServeLoad
         int chunks = seconds * Rate / Chunk;
         var sentAt = new double[chunks];
         var latencies = new List<double>();
+        int alarms = 0;
         string? error = null;
         var receive = Task.Run(async () =>
         {
@@ -157,6 +158,7 @@ public static class ServeLoad
                 }
                 int last = (int)Math.Round(json.GetProperty("time").GetDouble() * Rate / Chunk) - 1;   // the chunk that completed the window
                 latencies.Add(now - sentAt[last]);
+                if (json.GetProperty("alarm").GetBoolean() && json.GetProperty("consecutive").GetInt32() == 3) alarms++;   // raised (and explained) here
             });
             if (broken is not null) error ??= $"the server broke the stream: {broken}";
         });
@@ -171,7 +173,7 @@ public static class ServeLoad
         }
         if (socket.State == WebSocketState.Open) await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "end", CancellationToken.None);
         await receive;
-        return new StreamResult(latencies, error);
+        return new StreamResult(latencies, alarms, error);
     }
 
     /// <summary>Idle and total jiffies of all CPUs (/proc/stat): how busy the whole machine was, other users included.</summary>

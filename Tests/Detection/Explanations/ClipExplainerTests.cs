@@ -104,4 +104,29 @@ public class ClipExplainerTests
         Assert.Equal("kind,index,start,end,unit,contribution", ExplanationCsv.Format(e).Split('\n')[0]);
         Assert.Equal(1 + 1 + e.Segments.Count + e.Bands.Count, ExplanationCsv.Format(e).TrimEnd('\n').Split('\n').Length);
     }
+    /// <summary>The extractor as it is, but without <see cref="FeatureExtractor.SelfContainedPatches"/>: every edit is scored whole.</summary>
+    sealed class WholeClips(FeatureExtractor inner) : FeatureExtractor
+    {
+        public override string Configuration => inner.Configuration;
+        public override int SampleRate => inner.SampleRate;
+        public override NativeASD.Engine.Frontend.FrontendPreset Preset => inner.Preset;
+        public override ClipFeatures Extract(string path) => inner.Extract(path);
+        public override float[,] Spectrogram(AudioClip clip) => inner.Spectrogram(clip);
+        public override ClipFeatures FromSpectrogram(float[,] spectrogram, AudioClip clip) => inner.FromSpectrogram(spectrogram, clip);
+    }
+
+    [Fact]
+    public void OnYamnetPatchesScoringOnlyThePatchesAnEditTouchesGivesTheContributionsOfScoringTheWholeClip()
+    {
+        var (train, faulty) = Clips();
+        using var yamnet = new BackboneExtractor(ShippedBackbone.Locate(ShippedYamNet.File), ShippedYamNet.File.DefaultTaps, int8Activations: false);
+        var detector = new MahalanobisDetector();
+        detector.Fit(train.Select(yamnet.Extract).ToList());
+        var patchwise = ClipExplainer.Explain(detector, yamnet, faulty);
+        var whole = ClipExplainer.Explain(detector, new WholeClips(yamnet), faulty);
+        Assert.Equal(whole.Score, patchwise.Score);
+        double tolerance = 1e-4 * whole.Score;
+        foreach (var (a, b) in whole.Segments.Zip(patchwise.Segments)) Assert.Equal(a.Contribution, b.Contribution, tolerance);
+        foreach (var (a, b) in whole.Bands.Zip(patchwise.Bands)) Assert.Equal(a.Contribution, b.Contribution, tolerance);
+    }
 }
