@@ -33,18 +33,19 @@ public readonly record struct MonitorReading(long Index, double Time, double Sco
 /// <summary>
 /// Scores a live stream with a sliding window: samples are pushed in blocks of any size; once a window is full, and then
 /// every hop, the last window's samples go through the feature extractor and the detector. For an extractor of
-/// self-contained patches (YAMNet) each patch of the stream is computed once and a window takes the rows of the patches
-/// inside it (<see cref="StreamPatches"/>): the hop's new patches are all the work.
-/// <para>Memory is fixed: a ring of one window and one window-sized scratch copy, allocated once; the frontend only ever
-/// sees one window. So hours of input need the same memory as one window.</para>
+/// self-contained patches (YAMNet) each patch of the stream is computed once and a window takes the rows of its newest
+/// patches (<see cref="StreamPatches"/>): the hop's new patches are all the work.
+/// <para>Memory is fixed: a ring of one window (and, for patches, one patch hop more) and window-sized scratch copies,
+/// allocated once; the frontend only ever sees one window. So hours of input need the same memory as one window.</para>
 /// <para>Readings depend only on the samples, never on how the stream was split into pushes.</para>
 /// </summary>
 public sealed class SlidingWindowMonitor
 {
     readonly IAnomalyDetector detector;
     readonly FeatureExtractor extractor;
-    readonly float[] ring;           // the last WindowSamples samples; sample s lives at s % WindowSamples
-    readonly float[] window;         // chronological copy handed to the extractor
+    readonly float[] ring;           // the last WindowSamples (+ the patches' lookback) samples; sample s lives at s % ring.Length
+    readonly float[] history;        // chronological copy of the ring
+    readonly float[] window;         // chronological copy of the last WindowSamples, handed to the extractor
     readonly AudioClip clip;
     readonly StreamPatches? patches;  // null: every window is extracted whole
     long received;
@@ -57,10 +58,11 @@ public sealed class SlidingWindowMonitor
         this.detector = detector;
         this.extractor = extractor;
         Settings = settings;
-        ring = new float[settings.WindowSamples];
+        if (extractor.SelfContainedPatches is { } span) patches = new StreamPatches(extractor, span, settings.WindowSamples);
+        ring = new float[settings.WindowSamples + (patches?.Lookback ?? 0)];
+        history = new float[ring.Length];
         window = new float[settings.WindowSamples];
         clip = new AudioClip(window, extractor.SampleRate, source);
-        if (extractor.SelfContainedPatches is { } span) patches = new StreamPatches(extractor, span, settings.WindowSamples);
     }
 
     public MonitorSettings Settings { get; }
@@ -108,12 +110,15 @@ public sealed class SlidingWindowMonitor
 
     MonitorReading Score()
     {
-        int w = ring.Length, at = (int)(received % w);
-        // Oldest sample is at 'at': [at, w) then [0, at).
-        ring.AsSpan(at).CopyTo(window);
-        ring.AsSpan(0, at).CopyTo(window.AsSpan(w - at));
+        int n = ring.Length, at = (int)(received % n);
+        // Oldest sample is at 'at': [at, n) then [0, at).
+        ring.AsSpan(at).CopyTo(history);
+        ring.AsSpan(0, at).CopyTo(history.AsSpan(n - at));
+        history.AsSpan(n - window.Length).CopyTo(window);
         long start = Stopwatch.GetTimestamp();
-        var features = patches is null ? extractor.Extract(clip) : patches.Window(window, received, clip.SampleRate, clip.Source);
+        // Before the ring first fills, its oldest part holds no samples yet.
+        var features = patches is null ? extractor.Extract(clip)
+            : patches.Window(history.AsSpan((int)Math.Max(0, n - received)), received, clip.SampleRate, clip.Source);
         double score = detector.Score(features);
         double latency = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         if (!double.IsFinite(score))

@@ -8,17 +8,20 @@ namespace NativeASD.Detection.Monitoring;
 /// The feature rows of a live stream for an extractor whose rows are self-contained patches
 /// (<see cref="FeatureExtractor.SelfContainedPatches"/>, e.g. YAMNet), each patch computed once. Patches lie on a grid
 /// fixed to the stream: patch j covers stream samples [j·hop, j·hop + length). A window's features are the rows of the
-/// patches that lie wholly inside it, so consecutive windows share all but their newest patches: a 1 s hop over a 10 s
-/// window runs the backbone on 2 or 3 patches of 0.96 s instead of 19.
+/// newest complete patches, as many as a clip of the window's length has (<see cref="Count"/>), so consecutive windows
+/// share all but their newest patches: a 1 s hop over a 10 s window runs the backbone on 2 or 3 patches of 0.96 s
+/// instead of 19.
 /// <para>Against extracting each window as a clip, only where the patches start differs (a clip's grid starts at its
-/// first sample); when the hop is a multiple of the patch hop the rows are the same.</para>
+/// first sample): the patches may start up to one patch hop earlier (<see cref="Lookback"/>), and the window's last
+/// samples after the newest complete patch wait for the next reading. When the hop is a multiple of the patch hop the
+/// rows are the clip's. Always the clip's number of rows: a mean over fewer patches would score higher.</para>
 /// <para>Memory is fixed: the rows of one window's patches, in a ring.</para>
 /// </summary>
 sealed class StreamPatches
 {
     readonly FeatureExtractor extractor;
     readonly PatchSpan span;
-    readonly int capacity;           // most patches wholly inside one window
+    readonly int capacity;           // rows per window, as in a clip of the window's length
     float[]? rows;                   // row of patch j at slot j % capacity; sized when the first row's width is known
     int dimension;
     int[] levels = [];
@@ -33,17 +36,24 @@ sealed class StreamPatches
         capacity = (windowSamples - span.Samples) / span.HopSamples + 1;
     }
 
+    /// <summary>Patches a window's features have: those of a clip of the window's length.</summary>
+    public int Count => capacity;
+
+    /// <summary>Samples before the window the oldest of its patches may start at: the history a reading needs is the window and these.</summary>
+    public int Lookback => span.HopSamples;
+
     /// <summary>
-    /// The features of the window of <paramref name="window"/>.Length samples ending at stream sample
-    /// <paramref name="end"/>: computes the patches that became complete since the last call, then gathers the window's rows.
+    /// The features of the window ending at stream sample <paramref name="end"/>, given the <paramref name="history"/> of
+    /// samples that ends there (the window and <see cref="Lookback"/> samples before it, or all samples so far when
+    /// fewer): computes the patches that became complete since the last call, then gathers the newest <see cref="Count"/> rows.
     /// </summary>
-    public ClipFeatures Window(ReadOnlySpan<float> window, long end, int sampleRate, string source)
+    public ClipFeatures Window(ReadOnlySpan<float> history, long end, int sampleRate, string source)
     {
-        long start = end - window.Length;
-        long first = CeilDiv(start, span.HopSamples);                    // first patch starting inside the window
-        long last = (end - span.Samples) / span.HopSamples;             // last patch ending inside it
+        long start = end - history.Length;
+        long last = (end - span.Samples) / span.HopSamples;             // the newest complete patch
+        long first = last - capacity + 1;                               // ≥ 0: the first window holds exactly the clip's patches
         long from = Math.Max(first, computed);
-        if (from <= last) Compute(window, start, from, last, sampleRate, source);
+        if (from <= last) Compute(history, start, from, last, sampleRate, source);
         computed = last + 1;
 
         int count = (int)(last - first + 1);
@@ -54,11 +64,11 @@ sealed class StreamPatches
     }
 
     /// <summary>Runs patches <paramref name="from"/> … <paramref name="to"/> as one clip of their samples (its own grid is the stream's there).</summary>
-    void Compute(ReadOnlySpan<float> window, long windowStart, long from, long to, int sampleRate, string source)
+    void Compute(ReadOnlySpan<float> history, long historyStart, long from, long to, int sampleRate, string source)
     {
-        int offset = (int)(from * span.HopSamples - windowStart);
+        int offset = (int)(from * span.HopSamples - historyStart);
         int length = (int)((to - from) * span.HopSamples) + span.Samples;
-        var features = extractor.Extract(new AudioClip(window.Slice(offset, length).ToArray(), sampleRate, source));
+        var features = extractor.Extract(new AudioClip(history.Slice(offset, length).ToArray(), sampleRate, source));
         int expected = (int)(to - from + 1);
         if (features.Rows != expected)
             throw new InvalidOperationException($"{source}: {expected} patches gave {features.Rows} feature rows");
@@ -71,6 +81,4 @@ sealed class StreamPatches
         for (int r = 0; r < expected; r++)
             features.Row(r).CopyTo(rows.AsSpan((int)((from + r) % capacity) * dimension, dimension));
     }
-
-    static long CeilDiv(long a, long b) => a <= 0 ? 0 : (a + b - 1) / b;
 }

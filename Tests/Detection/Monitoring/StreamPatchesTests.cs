@@ -10,7 +10,8 @@ namespace NativeASD.Tests.Detection.Monitoring;
 
 /// <summary>
 /// A stream through the shipped YAMNet (self-contained 0.96 s patches): the monitor computes each patch once and a
-/// window takes the rows of the patches inside it. Checked against extracting patches and windows as clips.
+/// window takes the rows of its newest patches, as many as a clip of its length has. Checked against extracting
+/// patches and windows as clips.
 /// </summary>
 public sealed class StreamPatchesTests
 {
@@ -95,18 +96,20 @@ public sealed class StreamPatchesTests
     }
 
     [Fact]
-    public void WithASecondHopAWindowHasThePatchesOnTheStreamsGridThatLieInsideIt()
+    public void WithASecondHopAWindowHasTheClipsNumberOfTheNewestPatchesOnTheStreamsGrid()
     {
-        var stream = Stream(5);
+        var stream = Stream(6);
         int window = 3 * Rate, hop = Rate;
         var (windows, _) = Run(stream, window, hop, block: 16000);
         using var yamnet = NewYamnet();
-        Assert.Equal(3, windows.Count);   // ending at 3, 4, 5 s
+        Assert.Equal(4, windows.Count);   // ending at 3, 4, 5, 6 s
+        int count = yamnet.Extract(new AudioClip(new float[window], Rate, "clip")).Rows;
+        Assert.Equal(5, count);
         for (int k = 0; k < windows.Count; k++)
         {
-            long start = (long)k * hop, first = (start + Yamnet.HopSamples - 1) / Yamnet.HopSamples;
-            long last = (start + window - Yamnet.Samples) / Yamnet.HopSamples;
-            Assert.Equal(last - first + 1, windows[k].Rows);
+            long end = (long)k * hop + window, last = (end - Yamnet.Samples) / Yamnet.HopSamples, first = last - count + 1;
+            Assert.Equal(count, windows[k].Rows);
+            Assert.True(first * Yamnet.HopSamples > end - window - Yamnet.HopSamples, $"window {k}: patch {first} starts more than a patch hop before the window");
             for (long j = first; j <= last; j++)
             {
                 var patch = yamnet.Extract(new AudioClip(stream.AsSpan((int)(j * Yamnet.HopSamples), Yamnet.Samples).ToArray(), Rate, "patch"));
