@@ -33,7 +33,8 @@ public sealed record Explanation(string Source, double Score, IReadOnlyList<Segm
 /// is; a fault that fills the whole clip evenly is in the replacement too, so it shows in neither panel; neighbouring mel
 /// bands overlap, so a narrow fault shows in two or three adjacent bands. Cost: one scoring per segment and per band;
 /// for an extractor of self-contained patches (YAMNet) each scoring recomputes only the patches that overlap the edited
-/// frames (about 4 of a 10 s window's 19 for a 1 s segment) and keeps the clip's other rows.
+/// frames (about 4 of a 10 s window's 19 for a 1 s segment) and keeps the clip's other rows, and the patches of all
+/// segment edits, then of all band edits, go through the network as one batch.
 /// </summary>
 public static class ClipExplainer
 {
@@ -46,15 +47,15 @@ public static class ClipExplainer
         double score = detector.Score(features);
         var patches = PatchRows.For(extractor, features, frames);
         // Original score minus the score after the frames [f0, f1) of the chosen bands take the values of the frames from n0 on.
-        double Without(int f0, int f1, int n0, int b0, int b1)
+        double[] Without(IReadOnlyList<Edit> edits)
         {
-            var edited = (float[,])spectrogram.Clone();
-            for (int t = f0; t < f1; t++)
+            var edited = patches?.Edited(spectrogram, edits) ?? edits.Select(e =>
             {
-                int from = Math.Min(frames - 1, n0 + (t - f0));
-                for (int b = b0; b < b1; b++) edited[t, b] = spectrogram[from, b];
-            }
-            return score - detector.Score(patches?.Edited(edited, f0, f1) ?? extractor.FromSpectrogram(edited, clip));
+                var copy = (float[,])spectrogram.Clone();
+                e.Apply(spectrogram, copy, 0);
+                return extractor.FromSpectrogram(copy, clip);
+            }).ToList();
+            return [.. edited.Select(f => score - detector.Score(f))];
         }
 
         var preset = extractor.Preset;
@@ -62,51 +63,74 @@ public static class ClipExplainer
         // Equal parts of about segmentSeconds each (a centred frontend's extra frame joins the last part).
         int count = Math.Clamp((int)Math.Round(frames / (segmentSeconds * framesPerSecond)), 1, frames);
         int Start(int s) => (int)((long)(s % count) * frames / count);
-        var segments = new List<SegmentContribution>();
-        for (int s = 0; s < count; s++)
-            segments.Add(new SegmentContribution(s, Math.Round(Start(s) / framesPerSecond, 3),
-                Math.Round(Math.Min((s + 1 == count ? frames : Start(s + 1)) / framesPerSecond, clip.Seconds), 3),
-                Without(Start(s), s + 1 == count ? frames : Start(s + 1), Start(s + 1), 0, bands)));
+        int End(int s) => s + 1 == count ? frames : Start(s + 1);
+        var bySegment = Without([.. Enumerable.Range(0, count).Select(s => new Edit(Start(s), End(s), Start(s + 1), 0, bands))]);
+        var segments = Enumerable.Range(0, count).Select(s => new SegmentContribution(s, Math.Round(Start(s) / framesPerSecond, 3),
+            Math.Round(Math.Min(End(s) / framesPerSecond, clip.Seconds), 3), bySegment[s])).ToList();
 
         int top = segments.MaxBy(x => x.Contribution)!.Segment;
-        int topEnd = top + 1 == count ? frames : Start(top + 1);
         var edges = BandEdges(preset, bands);
-        var perBand = new List<BandContribution>();
-        for (int b = 0; b < bands; b++)
-            perBand.Add(new BandContribution(b, edges[b].Low, edges[b].Centre, edges[b].High, Without(Start(top), topEnd, Start(top + 1), b, b + 1)));
+        var byBand = Without([.. Enumerable.Range(0, bands).Select(b => new Edit(Start(top), End(top), Start(top + 1), b, b + 1))]);
+        var perBand = Enumerable.Range(0, bands).Select(b => new BandContribution(b, edges[b].Low, edges[b].Centre, edges[b].High, byBand[b])).ToList();
         return new Explanation(clip.Source, score, segments, perBand);
+    }
+
+    /// <summary>Frames [F0, F1) of bands [B0, B1) take the values of the frames from N0 on (the last frame past the end).</summary>
+    readonly record struct Edit(int F0, int F1, int N0, int B0, int B1)
+    {
+        /// <summary>Edits <paramref name="target"/>, a copy of <paramref name="spectrogram"/>'s frames from <paramref name="offset"/> on.</summary>
+        public void Apply(float[,] spectrogram, float[,] target, int offset)
+        {
+            int frames = spectrogram.GetLength(0);
+            for (int t = Math.Max(F0, offset); t < Math.Min(F1, offset + target.GetLength(0)); t++)
+            {
+                int from = Math.Min(frames - 1, N0 + (t - F0));
+                for (int b = B0; b < B1; b++) target[t - offset, b] = spectrogram[from, b];
+            }
+        }
     }
 
     /// <summary>
     /// The rows of a clip of self-contained patches (one row per patch of <c>PatchFrames</c> frames, <c>PatchHop</c>
     /// apart): an edit of frames [f0, f1) changes only the rows of the patches that overlap it.
     /// </summary>
-    sealed class PatchRows(FeatureExtractor extractor, ClipFeatures original, PatchSpan span)
+    sealed class PatchRows(FeatureExtractor extractor, ClipFeatures original)
     {
         readonly int patchFrames = extractor.Preset.PatchFrames, patchHop = extractor.Preset.PatchHop;
 
         public static PatchRows? For(FeatureExtractor extractor, ClipFeatures features, int frames)
         {
             var preset = extractor.Preset;
-            if (extractor.SelfContainedPatches is not { } span || frames < preset.PatchFrames) return null;
-            return features.Rows == (frames - preset.PatchFrames) / preset.PatchHop + 1 ? new PatchRows(extractor, features, span) : null;
+            if (extractor.SelfContainedPatches is null || frames < preset.PatchFrames) return null;
+            return features.Rows == (frames - preset.PatchFrames) / preset.PatchHop + 1 ? new PatchRows(extractor, features) : null;
         }
 
-        /// <summary>The clip's features with the rows of the patches overlapping frames [f0, f1) computed from <paramref name="edited"/>.</summary>
-        public ClipFeatures Edited(float[,] edited, int f0, int f1)
+        /// <summary>The clip's features after each edit: the rows of the patches an edit overlaps come from the edited
+        /// frames (all edits' patches in one batch), the other rows are the clip's.</summary>
+        public List<ClipFeatures> Edited(float[,] spectrogram, IReadOnlyList<Edit> edits)
         {
-            int first = Math.Max(0, FloorDiv(f0 - patchFrames, patchHop) + 1), last = Math.Min(original.Rows - 1, (f1 - 1) / patchHop);
-            if (first > last) return original;
-            int count = last - first + 1, bands = edited.GetLength(1);
-            var part = new float[(count - 1) * patchHop + patchFrames, bands];
-            Buffer.BlockCopy(edited, first * patchHop * bands * sizeof(float), part, 0, part.Length * sizeof(float));
-            // A clip as long as the patches' samples: the extractor reads its length (one patch is one segment).
-            var clip = new AudioClip(new float[(count - 1) * span.HopSamples + span.Samples], extractor.SampleRate, original.Source);
-            var rows = extractor.FromSpectrogram(part, clip);
-            if (rows.Rows != count) throw new InvalidOperationException($"{original.Source}: {count} patches gave {rows.Rows} feature rows");
-            var values = (float[])original.Values.Clone();
-            Array.Copy(rows.Values, 0, values, first * original.Dimension, rows.Values.Length);
-            return original with { Values = values };
+            int bands = spectrogram.GetLength(1);
+            var ranges = edits.Select(e => (First: Math.Max(0, FloorDiv(e.F0 - patchFrames, patchHop) + 1), Last: Math.Min(original.Rows - 1, (e.F1 - 1) / patchHop))).ToList();
+            var touched = Enumerable.Range(0, edits.Count).Where(i => ranges[i].First <= ranges[i].Last).ToList();
+            var parts = touched.Select(i =>
+            {
+                var (first, last) = ranges[i];
+                var part = new float[(last - first) * patchHop + patchFrames, bands];
+                Buffer.BlockCopy(spectrogram, first * patchHop * bands * sizeof(float), part, 0, part.Length * sizeof(float));
+                edits[i].Apply(spectrogram, part, first * patchHop);
+                return part;
+            }).ToList();
+            var rows = parts.Count == 0 ? [] : extractor.FromPatchSpectrograms(parts, original.Source);
+            var result = Enumerable.Repeat(original, edits.Count).ToList();
+            for (int k = 0; k < touched.Count; k++)
+            {
+                var (first, last) = ranges[touched[k]];
+                if (rows[k].Rows != last - first + 1) throw new InvalidOperationException($"{original.Source}: {last - first + 1} patches gave {rows[k].Rows} feature rows");
+                var values = (float[])original.Values.Clone();
+                Array.Copy(rows[k].Values, 0, values, first * original.Dimension, rows[k].Values.Length);
+                result[touched[k]] = original with { Values = values };
+            }
+            return result;
         }
 
         static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);

@@ -89,17 +89,52 @@ public sealed class BackboneExtractor : FeatureExtractor
         using var x = TapFeatures.Input(_model.Frontend, features, path, _backend);
         using var outputs = _model.Model.Forward(x, _taps);
         var perTap = _taps.Select(t => Segment(outputs[t], clip.Seconds, path)).ToList();
-        int rows = perTap.Min(p => p.Rows);
+        return Rows(perTap, 0, perTap.Min(p => p.Rows), path);
+    }
+
+    /// <summary>All parts' patches through the network as one batch (patches are independent); each part gets its patches' rows.</summary>
+    public override IReadOnlyList<ClipFeatures> FromPatchSpectrograms(IReadOnlyList<float[,]> parts, string source)
+    {
+        var preset = _model.Frontend;
+        if (SelfContainedPatches is null) return base.FromPatchSpectrograms(parts, source);
+        var counts = parts.Select(p => FrameStacking.Patches(p, preset.PatchFrames, preset.PatchHop)).ToList();
+        int total = counts.Sum(p => p.GetLength(0)), size = preset.PatchFrames * preset.Bins;
+        if (total == 0) throw new ArgumentException($"{source}: no whole {preset.PatchFrames}-frame patch in the parts");
+        var input = new float[total * size];
+        int at = 0;
+        foreach (var p in counts)
+        {
+            Buffer.BlockCopy(p, 0, input, at * sizeof(float), p.Length * sizeof(float));
+            at += p.Length;
+        }
+        using var x = Tensor.FromSpan(input, [total, 1, preset.PatchFrames, preset.Bins], _backend);
+        using var outputs = _model.Model.Forward(x, _taps);
+        // One row per patch: a batch of one patch is one segment of one patch's length.
+        var perTap = _taps.Select(t => Segment(outputs[t], preset.PatchFrames * (double)preset.Hop / preset.SampleRate, source)).ToList();
+        var result = new List<ClipFeatures>(parts.Count);
+        int first = 0;
+        foreach (var p in counts)
+        {
+            result.Add(Rows(perTap, first, p.GetLength(0), source));
+            first += p.GetLength(0);
+        }
+        return result;
+    }
+
+    /// <summary>Rows <paramref name="first"/> … + <paramref name="rows"/> of every tap, the taps of one row side by side.</summary>
+    static ClipFeatures Rows(List<(float[] Values, int Rows, int Channels)> perTap, int first, int rows, string path)
+    {
         var levels = perTap.Select(p => p.Channels).ToArray();
         int dim = levels.Sum();
         var data = new float[rows * dim];
         int at = 0;
+        int all = perTap.Min(p => p.Rows);
         foreach (var (values, segRows, channels) in perTap)
         {
             for (int r = 0; r < rows; r++)
             {
                 // Taps of equal segment counts line up; otherwise map row r to the proportional segment.
-                int src = (int)((long)r * segRows / rows);
+                int src = (int)((long)(first + r) * segRows / all);
                 Array.Copy(values, src * channels, data, r * dim + at, channels);
             }
             at += channels;

@@ -39,6 +39,21 @@ public abstract class FeatureExtractor : IDisposable
     /// </summary>
     public virtual PatchSpan? SelfContainedPatches => null;
 
+    /// <summary>
+    /// For an extractor of <see cref="SelfContainedPatches"/>: the rows of spectrogram parts that each hold whole patches
+    /// (<c>PatchFrames + (k − 1)·PatchHop</c> frames), one row per patch. Part by part here; a backbone runs all their
+    /// patches as one batch.
+    /// </summary>
+    public virtual IReadOnlyList<ClipFeatures> FromPatchSpectrograms(IReadOnlyList<float[,]> parts, string source)
+    {
+        var span = SelfContainedPatches ?? throw new InvalidOperationException($"{Configuration}: features are not self-contained patches");
+        return [.. parts.Select(part =>
+        {
+            int patches = (part.GetLength(0) - Preset.PatchFrames) / Preset.PatchHop + 1;
+            return FromSpectrogram(part, new AudioClip(new float[(patches - 1) * span.HopSamples + span.Samples], SampleRate, source));
+        })];
+    }
+
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
 
