@@ -3,7 +3,8 @@
 # synthetic benchmark (seeds 0 and 1, 'nasd synth' defaults) and on every real set in ../shared/data, each with the default
 # detector (no --detector: the catalogue's default, or the layout's default for DCASE 2021–2024 names) and with
 # mahalanobis. Prints one markdown row per run: the mean false-alarm rate (mean of the machine-type averages, as eval
-# reports it), the pooled count with a 95 % Wilson interval, detection rate, AUC and the threshold sources used.
+# reports it), the pooled count with a 95 % Wilson interval, detection rate, AUC and the threshold sources used; then
+# the summary line of 'nasd demo --out DIR' (the default detector on its own generated synth).
 # The test clips are only scored and counted here; nothing is set from them.
 # Usage: scripts/decision_table.sh [WORKDIR]   (default /tmp/nasd-decision-table; features cached in WORKDIR/cache)
 #        SHARED=/path/to/shared scripts/decision_table.sh   (default: ../shared beside the checkout)
@@ -38,7 +39,11 @@ groups = r["groups"]
 def detector(model):   # the model file's own record (safetensors metadata), whatever the default was at the time
     with open(model, "rb") as f:
         header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-    return json.loads(header["__metadata__"]["info"])["Detector"]
+    info = json.loads(header["__metadata__"]["info"])
+    backbone = info.get("BackboneFile")
+    features = "log-mel" if backbone is None else {"yamnet_spectra_in.tflite": "YAMNet", "nasd-resnet-small.safetensors": "shipped ResNet"}.get(
+        backbone.rsplit("/", 1)[-1], backbone.rsplit("/", 1)[-1])
+    return f"{info['Detector']} ({features})"
 def wilson(k, n, z=1.96):
     if n == 0: return float("nan"), float("nan")
     p = k / n; d = 1 + z * z / n; c = (p + z * z / (2 * n)) / d; h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
@@ -56,3 +61,10 @@ EOF
     fi
   done
 done
+
+# nasd demo (generated synth, the default detector): its own summary line, as a user sees it
+if nasd demo --out "$work/demo" >"$work/demo.out" 2>"$work/demo.err"; then
+  echo "| nasd demo --out DIR | $(grep '^decisions:' "$work/demo.out" | sed 's/|/\\|/g') |"
+else
+  echo "| nasd demo --out DIR | fails: $(tail -n 1 "$work/demo.err") |"
+fi
