@@ -106,8 +106,10 @@ public static class CrossFitting
     public static int[] KnownMachineClips(IReadOnlyList<ClipFeatures> clips, int[] foldOf)
     {
         var groups = clips.Select(c => ClipName.Parse(c.Source).Group).ToList();
-        var known = Enumerable.Range(0, clips.Count)
-            .Where(i => Enumerable.Range(0, clips.Count).Any(j => groups[j] == groups[i] && foldOf[j] != foldOf[i])).ToArray();
+        // an ID's clips in more than one fold: each of its fold models holds some of them
+        var spread = Enumerable.Range(0, clips.Count).GroupBy(i => groups[i])
+            .Where(g => g.Select(i => foldOf[i]).Distinct().Skip(1).Any()).Select(g => g.Key).ToHashSet();
+        var known = Enumerable.Range(0, clips.Count).Where(i => spread.Contains(groups[i])).ToArray();
         return known.Length >= 2 ? known : [.. Enumerable.Range(0, clips.Count)];
     }
 
