@@ -19,7 +19,7 @@ public static class Program
         ("efficientat-quick", "[repeats] [shared]: EfficientAT mn04 on a 10 s clip (frontend + network to the embedding), 1 and 2 threads, vs Debian torch; convs per kind", EfficientAtQuick.Run),
         ("train-step-quick", "[threads] [batch]: a training step of the autoencoder and VAE baselines", TrainStepQuick.Run),
         ("detector-quick", "[threads] [clips] [yamnet.tflite]: metric fit on 1000 cached clips; scoring clips/s per detector and backbone", DetectorQuick.Run),
-        ("threshold-study", "DATA [detector] [cache] [threads] [folds]: per machine ID, out-of-fold scores, the gamma threshold and the test scores it meets", ThresholdStudy.Run),
+        ("threshold-study", "DATA [detector[@backbone]|default] [cache] [threads] [folds] [json]: per machine ID (and its machine type's model where eval uses it), out-of-fold scores, the gamma threshold and the test scores it meets", ThresholdStudy.Run),
         ("monitor-stream", "OUTDIR SECONDS ANOMALY_START …: a generated stream for nasd monitor (see MonitorStream)", MonitorStream.Run),
         ("serve-load", "NASD_DLL OUTDIR MACHINES SECONDS [SILOS]: machines streaming at real time to nasd serve, reading latency and drops (see ServeLoad)", ServeLoad.Run),
     ];

@@ -98,7 +98,7 @@ public static class FitCommand
     internal static object ThresholdJson(ThresholdProvenance p) => new
     {
         source = p.Source, clips = p.Clips, folds = p.Folds == 0 ? (int?)null : p.Folds, folder = p.Folder, calibrated_utc = p.CalibratedUtc,
-        machine_type = p.MachineType, description = p.Describe(),
+        machine_type = p.MachineType, scores = p.Scores, description = p.Describe(),
     };
 
     /// <summary>--detector's value, checked against the catalogue.</summary>

@@ -144,10 +144,11 @@ public static class DetectorRunner
         int folds = CrossFitting.FoldsFor(features.Count, settings.Folds);
         string? crossFitFailure = folds == 0 && settings.Folds >= 2 ? $"{features.Count} training clip is too few to cross-fit" : null;
         double[]? outOfFold = null;
+        int[] foldOf = folds > 0 ? CrossFitting.Assign(features, folds) : [];
         if (folds > 0)
         {
             // A fold model cannot be fitted on its share (e.g. a covariance from 2 clips): the training scores are all there is.
-            try { outOfFold = CrossFitting.OutOfFoldScores(features, folds, () => WithNegatives(Create(settings, backend), negatives), progress); }
+            try { outOfFold = CrossFitting.OutOfFoldScores(features, foldOf, folds, () => WithNegatives(Create(settings, backend), negatives), progress); }
             catch (ArgumentException e) { crossFitFailure = $"{folds}-fold cross-fitting failed: {e.Message}"; }
         }
         if (outOfFold is null)
@@ -158,9 +159,12 @@ public static class DetectorRunner
             return (ThresholdOf(features, features.Select(detector.Score).ToArray(), settings.Percentile),
                 new ThresholdProvenance(ThresholdProvenance.InSample, features.Count));
         }
-        var threshold = ThresholdOf(features, outOfFold, settings.Percentile);
-        if (CrossFitting.DisagreeingFolds(outOfFold, folds, threshold.Threshold, settings.Percentile) is string disagreement) warn?.Invoke(disagreement);
-        return (threshold, new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds));
+        int[] known = CrossFitting.KnownMachineClips(features, foldOf);
+        double[] scores = [.. known.Select(i => outOfFold[i])];
+        var threshold = ThresholdOf([.. known.Select(i => features[i])], scores, settings.Percentile);
+        if (CrossFitting.DisagreeingFolds(scores, [.. known.Select(i => foldOf[i])], folds, threshold.Threshold, settings.Percentile) is string disagreement)
+            warn?.Invoke(disagreement);
+        return (threshold, new ThresholdProvenance(ThresholdProvenance.CrossFit, features.Count, folds, Scores: known.Length < features.Count ? known.Length : null));
     }
 
     /// <summary>Features of normal clips that set a threshold: every clip must be read (a threshold is not set from a silently smaller set).</summary>
@@ -175,13 +179,13 @@ public static class DetectorRunner
         return clips;
     }
 
-    /// <summary>The gamma threshold of <paramref name="scores"/>; a non-finite score (a diverged or damaged model) is named.</summary>
+    /// <summary>The threshold of <paramref name="scores"/> (<see cref="GammaThreshold.Predictive"/>); a non-finite score (a diverged or damaged model) is named.</summary>
     public static GammaThreshold ThresholdOf(IReadOnlyList<ClipFeatures> clips, double[] scores, double percentile)
     {
         int bad = Array.FindIndex(scores, s => !double.IsFinite(s));
         if (bad >= 0)
             throw new InvalidDataException($"{clips[bad].Source}: scored {scores[bad]} by the model; training diverged or the model is damaged (lower --lr)");
-        return GammaThreshold.Fit(scores, percentile);
+        return GammaThreshold.Predictive(scores, percentile);
     }
 
     /// <summary>

@@ -36,10 +36,10 @@ public static class ModelValidation
         var t = info.Threshold ?? throw Damaged(path, "no threshold");
         if (!double.IsFinite(t.Threshold)) throw Damaged(path, $"threshold is {t.Threshold}");
         if (!(t.Percentile > 0 && t.Percentile < 1)) throw Damaged(path, $"threshold percentile {t.Percentile} is outside (0, 1)");
-        if (t.Method is not ("gamma-mle" or "empirical")) throw Damaged(path, $"unknown threshold method '{t.Method}'");
+        if (t.Method is not (Thresholds.GammaThreshold.MleMethod or Thresholds.GammaThreshold.PredictiveMethod or Thresholds.GammaThreshold.EmpiricalMethod)) throw Damaged(path, $"unknown threshold method '{t.Method}'");
         if (info.TrainingClips < 1) throw Damaged(path, $"{info.TrainingClips} training clips");
-        if (info.ThresholdSource is { } s && (s.Clips < 1 || s.Folds < 0 || s.Source is not (Thresholds.ThresholdProvenance.CrossFit or Thresholds.ThresholdProvenance.Calibration or Thresholds.ThresholdProvenance.InSample)))
-            throw Damaged(path, $"threshold source '{s.Source}' ({s.Clips} clips, {s.Folds} folds)");
+        if (info.ThresholdSource is { } s && (s.Clips < 1 || s.Folds < 0 || s.Scores is < 1 || s.Scores > s.Clips || s.Source is not (Thresholds.ThresholdProvenance.CrossFit or Thresholds.ThresholdProvenance.Calibration or Thresholds.ThresholdProvenance.InSample)))
+            throw Damaged(path, $"threshold source '{s.Source}' ({s.Clips} clips, {s.Folds} folds{(s.Scores is int n ? $", {n} scores" : "")})");
         if (info.TrainingSampleRate is int rate && (rate < 1 || rate > 10_000_000))
             throw Damaged(path, string.Create(CultureInfo.InvariantCulture, $"training sample rate {rate} Hz"));
     }

@@ -355,7 +355,7 @@ public static class DcaseEvaluation
     {
         s.Fit.Detector, s.Fit.Seed, s.Fit.Percentile, Channel = s.Fit.Channel.IsMean ? "mean" : s.Fit.Channel.Channel.ToString(CultureInfo.InvariantCulture),
         s.Fit.Metric, s.Fit.Autoencoder, s.Fit.Vae, s.Fit.Domains, s.PerType, s.MaxFpr, DetectorRunner.EngineVersion,
-        Threshold = $"{s.Fit.Folds}-fold cross-fit; the machine type's model for IDs too few to cross-fit",
+        Threshold = $"{s.Fit.Folds}-fold cross-fit, folds per ID, scores of known IDs, predictive gamma point; the machine type's model for IDs too few to cross-fit",
         s.OutlierExposure,
         s.Fit.Backbone, s.Fit.Taps, s.Fit.Init, s.Fit.Int8Activations,   // other features are another model: never resume across them
     });

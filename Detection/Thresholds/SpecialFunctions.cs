@@ -1,6 +1,6 @@
 namespace NativeASD.Detection.Thresholds;
 
-/// <summary>Gamma-family special functions in double precision (enough for fitting and quantiles, ~1e-13 relative), and the binomial tail built on them.</summary>
+/// <summary>Gamma-family special functions in double precision (enough for fitting and quantiles, ~1e-13 relative), and the binomial tail, incomplete beta and F quantile built on them.</summary>
 public static class SpecialFunctions
 {
     static readonly double[] Lanczos =
@@ -52,6 +52,58 @@ public static class SpecialFunctions
         for (int j = k; j <= n; j++)
             sum += Math.Exp(logChoose - LogGamma(j + 1.0) - LogGamma(n - j + 1.0) + j * Math.Log(p) + (n - j) * Math.Log(1 - p));
         return Math.Min(1, sum);
+    }
+
+    /// <summary>Regularised incomplete beta I_x(a, b) for a, b > 0: the continued fraction on the side of the mean where it converges fast.</summary>
+    public static double BetaRegularized(double a, double b, double x)
+    {
+        if (x <= 0) return 0;
+        if (x >= 1) return 1;
+        double logFront = LogGamma(a + b) - LogGamma(a) - LogGamma(b) + a * Math.Log(x) + b * Math.Log(1 - x);
+        return x < (a + 1) / (a + b + 2)
+            ? Math.Exp(logFront) * BetaFraction(a, b, x) / a
+            : 1 - Math.Exp(logFront) * BetaFraction(b, a, 1 - x) / b;
+    }
+
+    /// <summary>The continued fraction of I_x(a, b) by Lentz's method; its terms need about √max(a, b) steps.</summary>
+    static double BetaFraction(double a, double b, double x)
+    {
+        const double tiny = 1e-300;
+        double c = 1, d = 1 - (a + b) * x / (a + 1);
+        if (Math.Abs(d) < tiny) d = tiny;
+        d = 1 / d;
+        double h = d;
+        for (int m = 1; m < 1_000_000; m++)
+        {
+            double even = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+            d = 1 + even * d; if (Math.Abs(d) < tiny) d = tiny;
+            c = 1 + even / c; if (Math.Abs(c) < tiny) c = tiny;
+            d = 1 / d;
+            h *= d * c;
+            double odd = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+            d = 1 + odd * d; if (Math.Abs(d) < tiny) d = tiny;
+            c = 1 + odd / c; if (Math.Abs(c) < tiny) c = tiny;
+            d = 1 / d;
+            double delta = d * c;
+            h *= delta;
+            if (Math.Abs(delta - 1) < 1e-15) break;
+        }
+        return h;
+    }
+
+    /// <summary>The <paramref name="p"/> quantile of the F distribution with <paramref name="d1"/> and <paramref name="d2"/>
+    /// degrees of freedom: F = (d2/d1)·B/(1 − B) with B ~ Beta(d1/2, d2/2), B's quantile by bisection.</summary>
+    public static double InverseF(double d1, double d2, double p)
+    {
+        if (!(p > 0 && p < 1) || !(d1 > 0) || !(d2 > 0)) throw new ArgumentOutOfRangeException(nameof(p), $"F quantile: p = {p}, d1 = {d1}, d2 = {d2}");
+        double lo = 0, hi = 1;
+        for (int i = 0; i < 200 && hi - lo > 1e-17; i++)
+        {
+            double mid = (lo + hi) / 2;
+            if (BetaRegularized(d1 / 2, d2 / 2, mid) < p) lo = mid; else hi = mid;
+        }
+        double y = (lo + hi) / 2;
+        return d2 / d1 * y / (1 - y);
     }
 
     /// <summary>Regularised lower incomplete gamma P(a, x): series for x &lt; a + 1, continued fraction otherwise.</summary>

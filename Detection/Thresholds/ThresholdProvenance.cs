@@ -16,8 +16,11 @@ namespace NativeASD.Detection.Thresholds;
 /// <param name="MachineType">Set by <c>eval</c> for a machine ID whose own training clips are too few for its model to be
 /// cross-fitted: the ID was scored by the model of its machine type (all its IDs' training clips), whose threshold this
 /// is; null otherwise.</param>
+/// <param name="Scores">Cross-fit on clips of several machine IDs: the out-of-fold scores fitted when fewer than
+/// <paramref name="Clips"/> (the held-out clips of IDs with one clip, scored as unknown machines, are left out:
+/// <c>CrossFitting.KnownMachineClips</c>); null when every clip's score was used.</param>
 public sealed record ThresholdProvenance(string Source, int Clips, int Folds = 0, string? Folder = null, string? CalibratedUtc = null,
-    string? MachineType = null)
+    string? MachineType = null, int? Scores = null)
 {
     public const string CrossFit = "cross-fit", Calibration = "calibration", InSample = "in-sample";
 
@@ -28,7 +31,8 @@ public sealed record ThresholdProvenance(string Source, int Clips, int Folds = 0
     /// clips", "5-fold cross-fit on 7 training clips of the machine type's model (ToyCar, all IDs: this ID's own clips are too few to cross-fit)".</summary>
     public string Describe() => (Source switch
     {
-        CrossFit => string.Create(CultureInfo.InvariantCulture, $"{Folds}-fold cross-fit on {Clips} training clips"),
+        CrossFit => string.Create(CultureInfo.InvariantCulture, $"{Folds}-fold cross-fit on {Clips} training clips") +
+            (Scores is int scores ? string.Create(CultureInfo.InvariantCulture, $" ({scores} scores: clips of single-clip IDs left out)") : ""),
         Calibration => string.Create(CultureInfo.InvariantCulture, $"calibrated on {Clips} normal clips{(Folder is null ? "" : $" ({Folder})")}"),
         _ => string.Create(CultureInfo.InvariantCulture, $"in-sample scores of {Clips} training clips"),
     }) + (MachineType is null ? "" : $" of the machine type's model ({MachineType}, all IDs: this ID's own clips are too few to cross-fit)");

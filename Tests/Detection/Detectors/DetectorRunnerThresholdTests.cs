@@ -12,12 +12,12 @@ public sealed class DetectorRunnerThresholdTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, true);
 
     /// <summary>1 s noise clips in name order; those from <paramref name="changeAt"/> on carry a 1 kHz hum (the recording changed).</summary>
-    List<string> Clips(int count, int changeAt = int.MaxValue)
+    List<string> Clips(int count, int changeAt = int.MaxValue, string id = "00")
     {
-        var rng = new Random(4);
+        var rng = new Random(4 + int.Parse(id));
         return Enumerable.Range(0, count).Select(i =>
         {
-            string path = Path.Combine(_dir, $"normal_id_00_{i:00000000}.wav");
+            string path = Path.Combine(_dir, $"normal_id_{id}_{i:00000000}.wav");
             WavWriter.Write(path, Enumerable.Range(0, 16000)
                 .Select(t => (float)((rng.NextDouble() - 0.5) * 0.1 + (i >= changeAt ? 0.2 * Math.Sin(2 * Math.PI * 1000 * t / 16000) : 0))).ToArray(), 16000);
             return path;
@@ -71,5 +71,17 @@ public sealed class DetectorRunnerThresholdTests : IDisposable
         var (source, warnings) = Fit(Clips(4), new FitSettings("mahalanobis", Folds: 1));
         Assert.Equal(ThresholdProvenance.InSample, source.Source);
         Assert.Empty(warnings);
+    }
+
+    /// <summary>Clips of several IDs (a machine type's model): the held-out clip of a single-clip ID is scored as an unknown
+    /// machine and left out of the threshold, and the record says how many scores were fitted.</summary>
+    [Fact]
+    public void ASingleClipIdsOutOfFoldScoreIsLeftOutAndCounted()
+    {
+        var (source, _) = Fit([.. Clips(4, id: "00"), .. Clips(1, id: "02"), .. Clips(3, id: "04")], new FitSettings("knn"));
+        Assert.Equal(ThresholdProvenance.CrossFit, source.Source);
+        Assert.Equal(8, source.Clips);
+        Assert.Equal(7, source.Scores);
+        Assert.Null(Fit(Clips(8), new FitSettings("knn")).Source.Scores);
     }
 }

@@ -33,4 +33,15 @@ public class SpecialFunctionsTests
         Assert.Equal(1 - Math.Pow(0.9, 20000), SpecialFunctions.BinomialUpperTail(1, 20000, 0.1), 12);   // (0.9)^n underflows; the terms do not overflow
         Assert.InRange(SpecialFunctions.BinomialUpperTail(2000, 20000, 0.1), 0.49, 0.51);   // the mean: about one half
     }
+
+    /// <summary>Against SciPy (<c>special.betainc</c>, <c>stats.f.ppf</c>), including shapes as large as a near-constant score set gives.</summary>
+    [Fact]
+    public void IncompleteBetaAndTheFQuantileEqualScipy()
+    {
+        Assert.Equal(0.3916181205415503, SpecialFunctions.BetaRegularized(3.5, 20, 0.12), 1e-12);
+        Assert.Equal(0.7407408279886063, SpecialFunctions.BetaRegularized(2e4, 8e5, 0.0245), 1e-6);
+        Assert.Equal(1.7368859807801427, SpecialFunctions.InverseF(7, 300, 0.9), 1e-10);
+        Assert.Equal(0, SpecialFunctions.BetaRegularized(2, 3, 0));
+        Assert.Equal(1, SpecialFunctions.BetaRegularized(2, 3, 1));
+    }
 }

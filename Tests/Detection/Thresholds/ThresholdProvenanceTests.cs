@@ -28,4 +28,14 @@ public class ThresholdProvenanceTests
         Assert.Null(older!.MachineType);
         Assert.Equal(9, older.Clips);
     }
+
+    /// <summary>A cross-fit over several IDs that left out the scores of single-clip IDs says how many it fitted; JSON keeps it.</summary>
+    [Fact]
+    public void ScoresLeftOutOfACrossFitAreStated()
+    {
+        var source = new ThresholdProvenance(ThresholdProvenance.CrossFit, 7, 5, Scores: 5);
+        Assert.Equal("5-fold cross-fit on 7 training clips (5 scores: clips of single-clip IDs left out)", source.Describe());
+        Assert.Equal(source, JsonSerializer.Deserialize<ThresholdProvenance>(JsonSerializer.Serialize(source)));
+        Assert.Null(JsonSerializer.Deserialize<ThresholdProvenance>("""{"Source":"cross-fit","Clips":9,"Folds":5}""")!.Scores);
+    }
 }
