@@ -238,6 +238,11 @@ def maha_mean_std(train, test):
     return Gaussian(both(train)).distance(both(test))
 
 
+def transformed(fn, f):
+    """A detector on element-wise transformed rows (ReLU6 activations are skewed; a Gaussian fits their root or log better)."""
+    return lambda train, test: fn([f(c) for c in train], [f(c) for c in test])
+
+
 def maha_patch(pool):
     def score(train, test):
         g = Gaussian(np.concatenate(train))
@@ -328,6 +333,16 @@ CANDIDATES = {
     "backbones: YAMNet l14 ‖ mn04 f12 concatenated, one Gaussian": lambda train, test: maha_mean(
         [np.c_[a.mean(0, keepdims=True), b.mean(0, keepdims=True)] for a, b in zip(view(train, "yamnet", ["layer14"]), view(train, "mn04", ["features.12"]))],
         [np.c_[a.mean(0, keepdims=True), b.mean(0, keepdims=True)] for a, b in zip(view(test, "yamnet", ["layer14"]), view(test, "mn04", ["features.12"]))]),
+    "transform: √ of the rows, then Mahalanobis of the mean row (YAMNet layer14)": single(
+        "yamnet", ["layer14"], transformed(maha_mean, lambda x: np.sqrt(np.maximum(x, 0)))),
+    "transform: log(0.01 + rows), then Mahalanobis of the mean row (YAMNet layer14)": single(
+        "yamnet", ["layer14"], transformed(maha_mean, lambda x: np.log(0.01 + np.maximum(x, 0)))),
+    "taps: layer10 + layer12, distances summed": raw_sum([("yamnet", "layer10"), ("yamnet", "layer12")]),
+    "taps: layer10 + layer12 + layer14, z-scored by out-of-fold spread, summed": z_sum(
+        [("yamnet", ["layer10"]), ("yamnet", ["layer12"]), ("yamnet", ["layer14"])]),
+    "backbones: YAMNet l10 + mn04 f12, z-summed": z_sum([("yamnet", ["layer10"]), ("mn04", ["features.12"])]),
+    "backbones: YAMNet l10 + l14 + mn04 f12, z-summed": z_sum([("yamnet", ["layer10"]), ("yamnet", ["layer14"]), ("mn04", ["features.12"])]),
+    "taps: layer12 + layer14, z-scored by out-of-fold spread, summed": z_sum([("yamnet", ["layer12"]), ("yamnet", ["layer14"])]),
     "kNN (k 1) on patch rows, standardised (YAMNet layer14)": single("yamnet", ["layer14"], knn_patch("standardised")),
     "kNN (k 1) on patch rows, Ledoit–Wolf whitened (YAMNet layer14)": single("yamnet", ["layer14"], knn_patch("whitened")),
     "PCA residual of the mean row, outside 90 % of the variance (YAMNet layer14)": single("yamnet", ["layer14"], pca_residual(0.90)),
