@@ -102,7 +102,7 @@ def dataset_root(work, name, loudness):
     return root
 
 
-def units_of(work):
+def units_of():
     """(set, loudness) pairs studied; synth seeds only as generated (already loudness-normalised)."""
     return [(s, l) for s in REAL_SETS for l in ("recorded", "normalised")] + [(f"synth{s}", "recorded") for s in SYNTH_SEEDS]
 
@@ -155,7 +155,7 @@ class Features:
         weights, taps, _ = BACKBONES[backbone]
         sha = hashlib.sha256(open(os.path.join(WEIGHTS, weights), "rb").read()).hexdigest()
         self.config = f"backbone:{sha}:{','.join(taps)}:ch0"
-        self.cache, self.taps = cache, taps
+        self.cache = cache
 
     def rows(self, path):
         key = hashlib.sha256(open(path, "rb").read() + b"\n" + self.config.encode()).hexdigest()
@@ -310,7 +310,7 @@ def z_sum(parts, fn=maha_mean):
     return lambda train, test: sum(standardised(single(b, levels, fn), train, test) for b, levels in parts)
 
 
-REFERENCE = "Mahalanobis, mean row, YAMNet layer14 (today's default)"
+REFERENCE = "Mahalanobis, mean row, YAMNet layer14 (the reference: the default before this study)"
 CANDIDATES = {
     REFERENCE: single("yamnet", ["layer14"], maha_mean),
     "Mahalanobis, mean row, YAMNet layer10": single("yamnet", ["layer10"], maha_mean),
@@ -439,7 +439,7 @@ def tables(results, candidates):
                    np.mean([numbers[c][u][2] for u in us], axis=0)) for g, us in groups.items()} for c in candidates}
     head = ["candidate", "mt n", "d20 n", "mt", "d20", "syn2", "syn3"]
     for g in groups:
-        head += [f"{g} AUC [90 %]", f"{g} − default [90 %]"]
+        head += [f"{g} AUC [90 %]", f"{g} − reference [90 %]"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     verdicts = {}
     for c in candidates:
@@ -469,7 +469,7 @@ def main():
     NASD.extend(args.nasd.split())
     wanted = [c for c in CANDIDATES if not args.candidates or c == REFERENCE or any(k in c for k in args.candidates.split("|"))]
     results = {}
-    for name, loudness in units_of(args.work):
+    for name, loudness in units_of():
         if args.tables_only:
             results[(name, loudness)] = pickle.load(open(os.path.join(args.work, "results", f"{name}-{loudness}.pkl"), "rb"))
         else:
