@@ -32,24 +32,20 @@ candidates the one with the largest smaller-of-the-two difference, and of near-e
 import argparse
 import glob
 import hashlib
-import json
 import os
+import pickle
 import re
 import shutil
-import subprocess
 import sys
-
-import pickle
 
 import numpy as np
 from scipy.linalg import solve_triangular
 
+import accuracy
+from accuracy import WEIGHTS, dataset_root, run
 from accuracy_stats import auc_pauc, resamples, BOOTSTRAP
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(os.path.dirname(ROOT), "shared")
-DATA, WEIGHTS = os.path.join(SHARED, "data"), os.path.join(SHARED, "weights")
-RMS_DBFS = -30
 
 REAL_SETS = ["machine-tools", "dcase2020-lite", "sensiml-fan"]
 SYNTH_SEEDS = [2, 3]
@@ -59,48 +55,9 @@ BACKBONES = {
     "mn04": ("mn04_as_mAP_432.pt", ["features.12", "features.16"], []),
     "yamnet256": ("yamnet_256_f32.h5", ["layer6"], []),
 }
-NASD = []
-
-
-def run(args):
-    r = subprocess.run(NASD + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        sys.exit(f"default_detector_studies.py: nasd {' '.join(args)} failed (exit {r.returncode}): {r.stderr.strip()}")
-    return r.stdout
 
 
 # ---- data ----------------------------------------------------------------------------------------------------------
-
-def set_sources(name):
-    """(type, source folder) of a real set, as Bench/accuracy.py lays them out."""
-    if name == "machine-tools":
-        return [(t, os.path.join(DATA, name, t)) for t in ["lathe", "vmc"]]
-    if name == "dcase2020-lite":
-        root = os.path.join(DATA, name)
-        return [(t, os.path.join(root, t)) for t in sorted(os.listdir(root))]
-    return [("fan", os.path.join(DATA, name))]
-
-
-def dataset_root(work, name, loudness):
-    """A DCASE-layout root: links to the recorded folders, normalised copies, or a generated synth seed."""
-    root = os.path.join(work, loudness, name)
-    if os.path.isdir(root):
-        return root
-    tmp = root + ".tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(os.path.dirname(tmp), exist_ok=True)
-    if name.startswith("synth"):
-        run(["synth", "--out", tmp, "--seed", name[len("synth"):]])
-    else:
-        os.makedirs(tmp)
-        for t, source in set_sources(name):
-            if loudness == "recorded":
-                os.symlink(os.path.abspath(source), os.path.join(tmp, t))
-            else:
-                run(["normalise", "--rms-dbfs", str(RMS_DBFS), "--out", os.path.join(tmp, t), source])
-    os.replace(tmp, root)
-    return root
-
 
 def units_of():
     """(set, loudness) pairs studied; synth seeds only as generated (already loudness-normalised)."""
@@ -168,7 +125,7 @@ class Features:
 
 def extract(work, cache, name, loudness, backbone):
     """Runs Mahalanobis through nasd eval (fills the cache); returns the eval folder (kept for the split and the check)."""
-    root = dataset_root(work, name, loudness)
+    root = dataset_root(name, loudness, work)
     out = os.path.join(work, "eval", f"{name}-{loudness}-{backbone}")
     if os.path.exists(os.path.join(out, "done")):
         return root, out
@@ -466,7 +423,7 @@ def main():
     ap.add_argument("--candidates", default="", help="comma-free substrings: only candidates whose name contains one (repeatable via |)")
     ap.add_argument("--tables-only", action="store_true", help="only the tables, from the stored results")
     args = ap.parse_args()
-    NASD.extend(args.nasd.split())
+    accuracy.NASD.extend(args.nasd.split())
     wanted = [c for c in CANDIDATES if not args.candidates or c == REFERENCE or any(k in c for k in args.candidates.split("|"))]
     results = {}
     for name, loudness in units_of():
