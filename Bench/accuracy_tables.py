@@ -250,8 +250,8 @@ def write(md, configs, backbones):
             f"Mean over {', '.join(MEAN_SETS)} of each set's mean AUC over its machine types (lathe and VMC; the six DCASE 2020 "
             "types; the fan), so each set weighs a third. Sorted by the normalised mean AUC; the best of each column in bold. "
             "Intervals: 90 % stratified bootstrap of the mean (every machine ID's normal and anomalous test clips resampled "
-            "independently, 1000 times). Nothing was tuned on these clips except the three taps the backbones table marks as "
-            "chosen on reported data.\n", *real])
+            "independently, 1000 times). Nothing was tuned on these clips except the taps the backbones table marks as chosen "
+            "on reported data (machine-tools, or the real sets: yamnet10's `layer10`, the default's tap).\n", *real])
     per_set = []
     for name in REAL_SETS:
         t = set_table(scores, configs, backbones, name)
