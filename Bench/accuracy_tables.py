@@ -1,6 +1,7 @@
 """The generated sections of Bench/ACCURACY.md, derived only from Bench/accuracy/*.csv(.gz): no evaluation runs here."""
 import csv
 import os
+import re
 import sys
 
 import numpy as np
@@ -115,7 +116,8 @@ def set_table(scores, configs, backbones, name):
         for r in csv.DictReader(open(path)):
             if r["set"] == name and r["subset"] == "mean":
                 results[(r["loudness"], r["config"])] = r
-    refused = sorted({f"{r['config']}: {r['note']}" for r in results.values() if r.get("note")})
+    # Notes name clips by file only: the folders are the run's work copies (recorded or normalised), not the set's.
+    refused = sorted({f"{r['config']}: {re.sub(r'/[^ ,]*/', '', r['note'])}" for r in results.values() if r.get("note")})
     any_row = False
     for c in configs:
         det, feat = scores.label(c, backbones, [name])
