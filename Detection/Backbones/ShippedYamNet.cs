@@ -11,6 +11,10 @@ public static class ShippedYamNet
     /// <summary>The name <c>--backbone</c> takes for it.</summary>
     public const string Name = "yamnet";
 
-    /// <summary>The file, its default tap and float activations (<see cref="ShippedBackbone.Named"/> resolves the name).</summary>
-    public static readonly ShippedFile File = new(Name, "yamnet_spectra_in.tflite", ["layer14"], FloatActivations: true);
+    /// <summary>
+    /// The file, its default tap and float activations (<see cref="ShippedBackbone.Named"/> resolves the name). Tap
+    /// layer10 (512 channels): Mahalanobis on it beat layer14 (the default before), layer12 and every other variant
+    /// studied on the real dev sets and synth seeds 2/3 (docs/default-detector-studies.md).
+    /// </summary>
+    public static readonly ShippedFile File = new(Name, "yamnet_spectra_in.tflite", ["layer10"], FloatActivations: true);
 }

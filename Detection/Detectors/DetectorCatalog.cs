@@ -43,8 +43,8 @@ public static class DetectorCatalog
 {
     /// <summary>
     /// The default of <c>fit</c>, <c>demo</c> and <c>eval</c> on flat and DCASE 2020 layouts, when --detector is not given:
-    /// Mahalanobis on <see cref="DefaultBackbone"/>, the best mean AUC on the loudness-normalised real dev sets and synth
-    /// seed 2 (docs/detectors.md has the table). With --detector, a detector uses its own default backbone.
+    /// Mahalanobis on <see cref="DefaultBackbone"/> at its default tap, the best mean AUC on the loudness-normalised real
+    /// dev sets and synth seeds 2/3 (docs/detectors.md, docs/default-detector-studies.md). With --detector, a detector uses its own default backbone.
     /// </summary>
     public const string DefaultName = "mahalanobis";
     /// <summary>The backbone of the default detector (float activations, taps <see cref="ShippedYamNet.File.DefaultTaps"/>).</summary>
@@ -182,7 +182,7 @@ public static class DetectorCatalog
 
     static string Described(DetectorKind k) => k.Summary is null ? k.Name : $"{k.Name} ({k.Summary})";
 
-    /// <summary>--backbone's default as help shows it: "yamnet (layer14) without --detector, shipped for metric, none otherwise".</summary>
+    /// <summary>--backbone's default as help shows it: "yamnet (layer10) without --detector, shipped for metric, none otherwise".</summary>
     public static string BackboneDefault =>
         $"{DefaultBackbone} ({string.Join(",", ShippedYamNet.File.DefaultTaps)}) without --detector, {ShippedBackboneName} for {string.Join(", ", All.Where(k => k.ShippedBackboneByDefault).Select(k => k.Name))}, none otherwise";
 

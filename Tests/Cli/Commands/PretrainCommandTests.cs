@@ -148,7 +148,7 @@ public sealed class PretrainCommandTests : IDisposable
 
 
     [Fact]
-    public void FitWithoutOptionsIsMahalanobisOnTheShippedYamNetsLayer14WithFloatActivations()
+    public void FitWithoutOptionsIsMahalanobisOnTheShippedYamNetsLayer10WithFloatActivations()
     {
         Assert.True(File.Exists(ShippedYamNet.File.Path), $"the shipped YAMNet is not next to the program: {ShippedYamNet.File.Path}");
         Assert.True(File.Exists(Path.Combine(AppContext.BaseDirectory, "LICENSE-yamnet.txt")), "its licence notice is not next to the program");
@@ -159,7 +159,7 @@ public sealed class PretrainCommandTests : IDisposable
         Assert.Equal(DetectorCatalog.DefaultName, json.RootElement.GetProperty("detector").GetString());
         Assert.Equal("mahalanobis", DetectorCatalog.DefaultName);
         string features = json.RootElement.GetProperty("features").GetString()!;
-        Assert.Contains($"backbone:{BackboneSha(ShippedYamNet.File.Path)}:layer14", features);
+        Assert.Contains($"backbone:{BackboneSha(ShippedYamNet.File.Path)}:layer10:", features);
         Assert.DoesNotContain(":int8", features);   // the int8 file's weights with float activations
         // --detector alone keeps that detector's own backbone: mahalanobis means log-mel statistics, as before.
         var logMel = NasdProcess.Run("fit", "--train", train, "--out", Path.Combine(_dir, "l.safetensors"), "--detector", "mahalanobis", "--no-cache", "--json");
