@@ -101,7 +101,7 @@ public sealed class BackboneExtractor : FeatureExtractor
     public override IReadOnlyList<ClipFeatures> FromPatchSpectrograms(IReadOnlyList<float[,]> parts, string source)
     {
         var preset = _model.Frontend;
-        if (SelfContainedPatches is null) return base.FromPatchSpectrograms(parts, source);
+        if (SelfContainedPatches is null) return base.FromPatchSpectrograms(parts, source);   // throws: not patches
         var patches = parts.Select(p => FrameStacking.Patches(p, preset.PatchFrames, preset.PatchHop)).ToList();
         if (patches.Any(p => p.GetLength(0) == 0)) throw new ArgumentException($"{source}: a part holds no whole {preset.PatchFrames}-frame patch");
         var result = new List<ClipFeatures>(parts.Count);

@@ -41,18 +41,11 @@ public abstract class FeatureExtractor : IDisposable
 
     /// <summary>
     /// For an extractor of <see cref="SelfContainedPatches"/>: the rows of spectrogram parts that each hold whole patches
-    /// (<c>PatchFrames + (k − 1)·PatchHop</c> frames), one row per patch. Part by part here; a backbone runs all their
-    /// patches as one batch.
+    /// (<c>PatchFrames + (k − 1)·PatchHop</c> frames), one row per patch. An extractor that sets SelfContainedPatches
+    /// provides it (a backbone runs the parts' patches in batches).
     /// </summary>
-    public virtual IReadOnlyList<ClipFeatures> FromPatchSpectrograms(IReadOnlyList<float[,]> parts, string source)
-    {
-        var span = SelfContainedPatches ?? throw new InvalidOperationException($"{Configuration}: features are not self-contained patches");
-        return [.. parts.Select(part =>
-        {
-            int patches = (part.GetLength(0) - Preset.PatchFrames) / Preset.PatchHop + 1;
-            return FromSpectrogram(part, new AudioClip(new float[(patches - 1) * span.HopSamples + span.Samples], SampleRate, source));
-        })];
-    }
+    public virtual IReadOnlyList<ClipFeatures> FromPatchSpectrograms(IReadOnlyList<float[,]> parts, string source) =>
+        throw new InvalidOperationException($"{Configuration}: features are not self-contained patches");
 
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
