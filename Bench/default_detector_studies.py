@@ -24,6 +24,9 @@ three real sets and "synth" = mean over the two seeds. Intervals: 90 % of 1000 p
 (Bench/accuracy_stats.resamples: each ID's normal and anomalous test clips resampled independently, indices fixed by
 set/type/ID), of the candidate's mean and of its difference to the reference on the same resamples.
 
+A second study (`--study below-layer10`, run after layer10 became the default) judges YAMNet taps layer6-layer9 and
+layer11, alone and summed with layer10, against layer10 by the same rule on the same data.
+
 The choice rule, written before any number of seeds 0/1 was looked at: a candidate replaces the default only if its
 paired difference to the reference is >= +0.02 mean AUC on the real sets loudness-normalised AND on synth seeds 2/3,
 with both 90 % intervals above 0, and it is not worse than the reference as recorded (difference >= 0); among such
@@ -54,6 +57,8 @@ BACKBONES = {
     "yamnet": ("yamnet_spectra_in.tflite", ["layer10", "layer12", "layer14"], ["--float-activations"]),
     "mn04": ("mn04_as_mAP_432.pt", ["features.12", "features.16"], []),
     "yamnet256": ("yamnet_256_f32.h5", ["layer6"], []),
+    # the second study (below layer10): YAMNet's 256- and 512-channel blocks before and after the default tap
+    "yamnetlow": ("yamnet_spectra_in.tflite", ["layer6", "layer7", "layer8", "layer9", "layer11"], ["--float-activations"]),
 }
 
 
@@ -304,7 +309,22 @@ CANDIDATES = {
     "kNN (k 1) on patch rows, Ledoit–Wolf whitened (YAMNet layer14)": single("yamnet", ["layer14"], knn_patch("whitened")),
     "PCA residual of the mean row, outside 90 % of the variance (YAMNet layer14)": single("yamnet", ["layer14"], pca_residual(0.90)),
     "PCA residual of the mean row, outside 99 % of the variance (YAMNet layer14)": single("yamnet", ["layer14"], pca_residual(0.99)),
+    # the second study: taps below and around layer10, against layer10 (--reference layer10)
+    "Mahalanobis, mean row, YAMNet layer6": single("yamnetlow", ["layer6"], maha_mean),
+    "Mahalanobis, mean row, YAMNet layer7": single("yamnetlow", ["layer7"], maha_mean),
+    "Mahalanobis, mean row, YAMNet layer8": single("yamnetlow", ["layer8"], maha_mean),
+    "Mahalanobis, mean row, YAMNet layer9": single("yamnetlow", ["layer9"], maha_mean),
+    "Mahalanobis, mean row, YAMNet layer11": single("yamnetlow", ["layer11"], maha_mean),
+    "taps: layer8 + layer10, distances summed": raw_sum([("yamnetlow", "layer8"), ("yamnet", "layer10")]),
+    "taps: layer9 + layer10, distances summed": raw_sum([("yamnetlow", "layer9"), ("yamnet", "layer10")]),
+    "taps: layer9 + layer10 + layer11, distances summed": raw_sum([("yamnetlow", "layer9"), ("yamnet", "layer10"), ("yamnetlow", "layer11")]),
 }
+# --study below-layer10: these candidates, judged against the default they would replace
+SECOND_REFERENCE = "Mahalanobis, mean row, YAMNet layer10"
+SECOND_STUDY = [SECOND_REFERENCE, "Mahalanobis, mean row, yamnet_256 layer6"] + [
+    f"Mahalanobis, mean row, YAMNet layer{k}" for k in (6, 7, 8, 9, 11)] + [
+    "taps: layer8 + layer10, distances summed", "taps: layer9 + layer10, distances summed",
+    "taps: layer9 + layer10 + layer11, distances summed"]
 
 
 # ---- runs, numbers, tables -----------------------------------------------------------------------------------------
@@ -388,7 +408,7 @@ def signed_ci(boot):
     return f"[{lo:+.3f}, {hi:+.3f}]"
 
 
-def tables(results, candidates):
+def tables(results, candidates, reference=REFERENCE):
     groups = {"real, normalised": [(s, "normalised") for s in REAL_SETS], "real, recorded": [(s, "recorded") for s in REAL_SETS],
               "synth 2/3": [(f"synth{s}", "recorded") for s in SYNTH_SEEDS]}
     numbers = {c: {u: set_numbers(u[0], results[u][c]) for us in groups.values() for u in us} for c in candidates}
@@ -406,9 +426,9 @@ def tables(results, candidates):
         diffs = {}
         for g in groups:
             a, _, b = agg[c][g]
-            d = b - agg[REFERENCE][g][2]
-            diffs[g] = (a - agg[REFERENCE][g][0], np.percentile(d, 5))
-            cells += [f"{a:.3f} {ci(b)}", "—" if c == REFERENCE else f"{a - agg[REFERENCE][g][0]:+.3f} {signed_ci(d)}"]
+            d = b - agg[reference][g][2]
+            diffs[g] = (a - agg[reference][g][0], np.percentile(d, 5))
+            cells += [f"{a:.3f} {ci(b)}", "—" if c == reference else f"{a - agg[reference][g][0]:+.3f} {signed_ci(d)}"]
         lines.append("| " + " | ".join(cells) + " |")
         verdicts[c] = (diffs["real, normalised"][0] >= 0.02 and diffs["synth 2/3"][0] >= 0.02 and diffs["real, normalised"][1] > 0
                        and diffs["synth 2/3"][1] > 0 and diffs["real, recorded"][0] >= 0, min(diffs["real, normalised"][0], diffs["synth 2/3"][0]))
@@ -422,9 +442,12 @@ def main():
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "nasd-default-studies", "cache"))
     ap.add_argument("--candidates", default="", help="comma-free substrings: only candidates whose name contains one (repeatable via |)")
     ap.add_argument("--tables-only", action="store_true", help="only the tables, from the stored results")
+    ap.add_argument("--study", choices=["first", "below-layer10"], default="first",
+                    help="first: every candidate against layer14 (the default then); below-layer10: taps around layer10 against it")
     args = ap.parse_args()
     accuracy.NASD.extend(args.nasd.split())
-    wanted = [c for c in CANDIDATES if not args.candidates or c == REFERENCE or any(k in c for k in args.candidates.split("|"))]
+    reference, pool = (REFERENCE, list(CANDIDATES)) if args.study == "first" else (SECOND_REFERENCE, SECOND_STUDY)
+    wanted = [c for c in pool if not args.candidates or c == reference or any(k in c for k in args.candidates.split("|"))]
     results = {}
     for name, loudness in units_of():
         if args.tables_only:
@@ -432,11 +455,11 @@ def main():
         else:
             results[(name, loudness)] = scored(args.work, args.cache, name, loudness, wanted)
     wanted = [c for c in wanted if all(c in r for r in results.values())]
-    table, verdicts, _ = tables(results, wanted)
+    table, verdicts, _ = tables(results, wanted, reference)
     print(table)
     print()
     passing = sorted((v[1], c) for c, v in verdicts.items() if v[0])
-    best = max((v[1], c) for c, v in verdicts.items() if c != REFERENCE)
+    best = max((v[1], c) for c, v in verdicts.items() if c != reference)
     print(f"choice rule: {'adopt ' + passing[-1][1] if passing else 'nothing passes'}; "
           f"best smaller-of-(real normalised, synth) difference: {best[0]:+.3f} ({best[1]})")
     return 0
