@@ -143,12 +143,5 @@ internal static class ThresholdStudy
     static string Quantiles(double[] scores) => scores.Length == 0 ? "none" : string.Create(CultureInfo.InvariantCulture,
         $"{scores.Min():G4} / {Quantile(scores, 0.5):G4} / {Quantile(scores, 0.9):G4} / {scores.Max():G4}");
 
-    static double Quantile(double[] values, double q)
-    {
-        if (values.Length == 0) return double.NaN;
-        var sorted = values.Order().ToArray();
-        double position = q * (sorted.Length - 1);
-        int lo = (int)position, hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (sorted[hi] - sorted[lo]) * (position - lo);
-    }
+    static double Quantile(double[] values, double q) => GammaThreshold.EmpiricalQuantile(values, q);
 }

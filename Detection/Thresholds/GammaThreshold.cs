@@ -69,9 +69,10 @@ public sealed record GammaThreshold(double Shape, double Scale, double Percentil
         return new(k, scale, percentile, scale * SpecialFunctions.InverseGammaP(k, percentile), MleMethod);
     }
 
-    /// <summary>Linear-interpolation quantile (numpy's default).</summary>
-    static double EmpiricalQuantile(ReadOnlySpan<double> values, double q)
+    /// <summary>Linear-interpolation quantile (numpy's default); NaN for no values.</summary>
+    public static double EmpiricalQuantile(ReadOnlySpan<double> values, double q)
     {
+        if (values.IsEmpty) return double.NaN;
         var sorted = values.ToArray();
         Array.Sort(sorted);
         double position = q * (sorted.Length - 1);
