@@ -118,33 +118,27 @@ public sealed class DecisionsCommandTests : IDisposable
         var fit = NasdProcess.Run("fit", "--train", _train, "--out", metric, "--detector", "metric", "--backbone", "none", "--epochs", "1", "--head-input", "standardise", "--no-cache");
         Assert.True(fit.ExitCode == 0, fit.Stderr);
         foreach (var (options, expected) in new[] { ("\"Width\":-4", "invalid options"), ("\"Width\":65536", "imply"), ("\"Depth\":64", "imply") })
-        {
-            var (state, info) = DetectorFile.Read(metric);
-            state.Metadata["options"] = System.Text.RegularExpressions.Regex.Replace(state.Metadata["options"], options.Split(':')[0] + @":-?\d+", options);
-            string bad = Path.Combine(_dir, "badmetric.safetensors");
-            DetectorFile.Write(bad, state, info);
-            var r = NasdProcess.Run("score", "--model", bad, _calibration, "--no-cache");
-            Assert.Equal(2, r.ExitCode);
-            Assert.Contains("damaged model: ", r.Stderr);
-            Assert.Contains(expected, r.Stderr);
-        }
-        var (zeroStd, meta) = DetectorFile.Read(metric);
-        zeroStd.Tensors["standardise.std"].Data[0] = 0;
-        DetectorFile.Write(metric, zeroStd, meta);
-        var z = NasdProcess.Run("score", "--model", metric, _calibration, "--no-cache");
-        Assert.Equal(2, z.ExitCode);
-        Assert.Contains("tensor standardise.std holds 0 at index 0", z.Stderr);
+            AssertScoreRefuses(metric, s => s.Metadata["options"] = System.Text.RegularExpressions.Regex.Replace(s.Metadata["options"], options.Split(':')[0] + @":-?\d+", options), expected);
+        AssertScoreRefuses(metric, s => s.Tensors["standardise.std"].Data[0] = 0, "tensor standardise.std holds 0 at index 0");
 
         // A whitened head (the metric head's default input): its covariance factor is checked like Mahalanobis's.
         string whitened = Path.Combine(_dir, "whitened.safetensors");
         fit = NasdProcess.Run("fit", "--train", _train, "--out", whitened, "--detector", "metric", "--backbone", "none", "--epochs", "1", "--no-cache");
         Assert.True(fit.ExitCode == 0, fit.Stderr);
-        var (factor, whitenedInfo) = DetectorFile.Read(whitened);
-        factor.Float64["whiten.cholesky"].Data[0] = 0;
-        DetectorFile.Write(whitened, factor, whitenedInfo);
-        var w = NasdProcess.Run("score", "--model", whitened, _calibration, "--no-cache");
-        Assert.Equal(2, w.ExitCode);
-        Assert.Contains("tensor whiten.cholesky has 0 on its diagonal at 0", w.Stderr);
+        AssertScoreRefuses(whitened, s => s.Float64["whiten.cholesky"].Data[0] = 0, "tensor whiten.cholesky has 0 on its diagonal at 0");
+    }
+
+    /// <summary>A copy of <paramref name="model"/> damaged by <paramref name="damage"/> makes `score` exit 2 with <paramref name="expected"/> in its "damaged model" line.</summary>
+    void AssertScoreRefuses(string model, Action<DetectorState> damage, string expected)
+    {
+        var (state, info) = DetectorFile.Read(model);
+        damage(state);
+        string bad = Path.Combine(_dir, $"bad{Guid.NewGuid():N}.safetensors");
+        DetectorFile.Write(bad, state, info);
+        var r = NasdProcess.Run("score", "--model", bad, _calibration, "--no-cache");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("damaged model: ", r.Stderr);
+        Assert.Contains(expected, r.Stderr);
     }
 
     [Fact]
