@@ -23,6 +23,19 @@ public abstract class FeatureExtractor : IDisposable
     /// <summary>Features of mono samples at <see cref="SampleRate"/> (e.g. a window of a live stream); <c>clip.Source</c> names it in errors.</summary>
     public ClipFeatures Extract(AudioClip clip) => FromSpectrogram(Spectrogram(clip), clip);
 
+    /// <summary>
+    /// The samples <c>Extract(path)</c> would extract, read (and resampled) by the caller — on a decoding thread of
+    /// <see cref="FeaturePipeline"/>, ahead of the network — or null when the extractor reads the file its own way
+    /// (a long file streamed in blocks): then <c>Extract(path)</c> is called.
+    /// </summary>
+    public virtual AudioClip? ReadWhole(string path) => null;
+
+    /// <summary>
+    /// Features of clips that <see cref="ReadWhole"/> gave, result i of clip i: what <c>Extract(clip)</c> gives one by one,
+    /// within the backend's parity bounds. A backbone runs clips of one length through its network as one batch.
+    /// </summary>
+    public virtual IReadOnlyList<ClipFeatures> ExtractBatch(IReadOnlyList<AudioClip> clips) => [.. clips.Select(Extract)];
+
     /// <summary>The frontend whose output (<see cref="Spectrogram"/>) the features are computed from: rate, hop, bands.</summary>
     public abstract FrontendPreset Preset { get; }
 
@@ -61,6 +74,8 @@ public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", Chann
 
     public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
 
+    public override AudioClip? ReadWhole(string path) => AudioFile.Read(path, mix, SampleRate);
+
     public override FrontendPreset Preset => _frontend.Preset;
 
     public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
@@ -86,6 +101,8 @@ public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix
     public override int SampleRate => _frontend.Preset.SampleRate;
 
     public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
+
+    public override AudioClip? ReadWhole(string path) => AudioFile.Read(path, mix, SampleRate);
 
     public override FrontendPreset Preset => _frontend.Preset;
 
@@ -124,16 +141,31 @@ public sealed class FeatureCache(string directory)
 
     public ClipFeatures GetOrExtract(string path, FeatureExtractor extractor)
     {
-        string key = Key(path, extractor.Configuration);
-        if (TryRead(path, key) is ClipFeatures cached)
-        {
-            lock (this) Hits++;
-            return cached;
-        }
+        var (cached, key) = TryGet(path, extractor.Configuration);
+        if (cached is not null) return cached;
         var computed = extractor.Extract(path);
-        lock (this) Misses++;
-        if (WriteFailure is null) TryWrite(key, computed);
+        Put(key, computed);
         return computed;
+    }
+
+    /// <summary>The cached features of <paramref name="path"/> under <paramref name="configuration"/> (a hit), or null and
+    /// the key to <see cref="Put"/> them under once computed (a miss). Reads the whole file to hash it.</summary>
+    public (ClipFeatures? Features, string Key) TryGet(string path, string configuration)
+    {
+        string key = Key(path, configuration);
+        var cached = TryRead(path, key);
+        lock (this)
+        {
+            if (cached is null) Misses++;
+            else Hits++;
+        }
+        return (cached, key);
+    }
+
+    /// <summary>Stores features computed after a miss of <see cref="TryGet"/>; a failed write stops writing (<see cref="WriteFailure"/>).</summary>
+    public void Put(string key, ClipFeatures features)
+    {
+        if (WriteFailure is null) TryWrite(key, features);
     }
 
     ClipFeatures? TryRead(string path, string key)
