@@ -192,7 +192,7 @@ public static class DetectorRunner
     /// <paramref name="backend"/> (its threads; the backbone's frontend also on its device).
     /// </summary>
     public static FeatureExtractor ExtractorFor(FitSettings settings, IBackend? backend) => settings.Backbone is null
-        ? DetectorCatalog.Get(settings.Detector).LogMelFeatures(settings.Channel, backend?.Threads ?? 0)
+        ? FeatureExtractors.OnBackend(DetectorCatalog.Get(settings.Detector).LogMelFeatures(settings.Channel, backend?.Threads ?? 0), backend)
         : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend,
             int8Activations: settings.Int8Activations);
 
@@ -251,7 +251,7 @@ public static class DetectorRunner
     /// <summary>The model's feature extractor; a backbone must be the very file the model was trained with (by SHA-256).</summary>
     public static FeatureExtractor ExtractorFor(string modelPath, DetectorModelInfo info, IBackend? backend, string? backboneOverride = null)
     {
-        if (info.BackboneSha256 is null) return FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0);
+        if (info.BackboneSha256 is null) return FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0, backend);
         string path = backboneOverride ?? info.BackboneFile ?? throw new WeightFormatException(modelPath, "model names a backbone hash but no backbone file");
         if (!File.Exists(path))
             throw new FileNotFoundException($"{modelPath}: needs backbone {path} (SHA-256 {info.BackboneSha256}), which does not exist; pass its current location with --backbone", path);
