@@ -104,6 +104,44 @@ public sealed class FeaturePipelineTests : IDisposable
     }
 
     [Fact]
+    public void Decoding_runs_ahead_of_the_network_by_a_bounded_number_of_clips()
+    {
+        var one = Clip("a.wav", 1, 0.2);
+        var files = Enumerable.Range(0, 40).Select(i => one).ToList();
+        using var extractor = new SlowNetwork(new LogMelStatisticsExtractor());
+        var slots = FeaturePipeline.Run(files, extractor, cache: null, batch: 2);
+        Assert.All(slots, s => Assert.NotNull(s.Features));
+        // While the first batch was in the network, at most the queue (Ahead batches), the decoders' chunk in hand and
+        // the batch itself had been read: memory does not grow with the number of files.
+        int decoders = Math.Max(1, Environment.ProcessorCount - 1);
+        Assert.InRange(extractor.ReadWhenFirstBatchEnded, 2, FeaturePipeline.Ahead * 2 + 2 * decoders + 2);
+    }
+
+    /// <summary>Its first batch waits, so the producer runs as far ahead as the queue lets it.</summary>
+    sealed class SlowNetwork(FeatureExtractor inner) : FeatureExtractor
+    {
+        int _read;
+        public int ReadWhenFirstBatchEnded { get; private set; } = -1;
+        public override string Configuration => inner.Configuration;
+        public override int SampleRate => inner.SampleRate;
+        public override ClipFeatures Extract(string path) => inner.Extract(path);
+        public override AudioClip? ReadWhole(string path) { Interlocked.Increment(ref _read); return inner.ReadWhole(path); }
+        public override IReadOnlyList<ClipFeatures> ExtractBatch(IReadOnlyList<AudioClip> clips)
+        {
+            if (ReadWhenFirstBatchEnded < 0)
+            {
+                Thread.Sleep(300);
+                ReadWhenFirstBatchEnded = Volatile.Read(ref _read);
+            }
+            return inner.ExtractBatch(clips);
+        }
+        public override NativeASD.Engine.Frontend.FrontendPreset Preset => inner.Preset;
+        public override float[,] Spectrogram(AudioClip clip) => inner.Spectrogram(clip);
+        public override ClipFeatures FromSpectrogram(float[,] spectrogram, AudioClip clip) => inner.FromSpectrogram(spectrogram, clip);
+        public override void Dispose() { inner.Dispose(); base.Dispose(); }
+    }
+
+    [Fact]
     public void The_cache_is_read_before_decoding_and_written_after_a_batch()
     {
         var files = new[] { Clip("a.wav", 1), Clip("b.wav", 2) };
