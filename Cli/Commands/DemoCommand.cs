@@ -24,6 +24,8 @@ public static class DemoCommand
             new("--backbone", "W|yamnet|shipped|shipped-v1|none", FitCommand.BackboneHelp("features: a backbone's taps"), DetectorCatalog.BackboneDefault),
             new("--tap", "NAME[,NAME…]", $"backbone tap point(s) ({FitCommand.TapDefaults})"),
             .. CommandSpec.ComputeOptions,
+            Compute.ClipBatchOption,
+            Compute.BatchOption,
             CommandSpec.Json,
         ],
         [
@@ -38,6 +40,7 @@ public static class DemoCommand
         string output = args.String("--out") ?? "nasd-demo";
         string detector = FitCommand.Detector(args);
         string? data = args.String("--data");
+        using var device = EvalCommand.OpenDevice(args);   // a missing device fails before the data is generated
         if (data is null)
         {
             data = Path.Combine(output, "data");
@@ -55,7 +58,7 @@ public static class DemoCommand
             }
         }
         var (backbone, taps, int8) = FitCommand.BackboneChoice(args, detector);
-        var fit = new FitSettings(detector, CacheDirectory: null, Backbone: backbone, Taps: taps, Int8Activations: int8);
-        return EvalCommand.Evaluate(args, data, output, new EvalSettings(fit), report: true, $"nasd demo: {detector} on {Path.GetFileName(Path.GetFullPath(data))}");
+        var fit = new FitSettings(detector, CacheDirectory: null, Backbone: backbone, Taps: taps, Int8Activations: int8, Batch: Compute.ClipBatch(args, batchIsClipBatch: true));
+        return EvalCommand.Evaluate(args, data, output, new EvalSettings(fit), report: true, $"nasd demo: {detector} on {Path.GetFileName(Path.GetFullPath(data))}", device);
     }
 }

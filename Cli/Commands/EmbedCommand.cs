@@ -26,6 +26,8 @@ public static class EmbedCommand
             new("--per-frame", null, "write [frames, channels] (mean over frequency only) instead of one globally averaged vector"),
             new("--channel", "N|mean", "channel of a multi-channel file, or the mean of all channels", "0"),
             .. CommandSpec.ComputeOptions,
+            Compute.ClipBatchOption,
+            Compute.BatchOption,
             CommandSpec.Json,
         ],
         [
@@ -41,6 +43,7 @@ public static class EmbedCommand
         string weights = args.String("--backbone") ?? throw new UsageException("embed: --backbone W is required");
         string tapList = args.String("--tap") ?? throw new UsageException("embed: --tap NAME[,NAME...] is required", "'--tap list' prints the model's taps");
         var backend = Compute.OpenBackend(args);
+        Compute.ClipBatch(args, batchIsClipBatch: true);   // checked like every feature command's; one file is one clip
         using var loaded = Backbone.Load(weights, args.String("--arch"), backend, !args.Flag("--float-activations"));
         var model = loaded.Model;
         if (tapList == "list")
@@ -114,7 +117,8 @@ static class Backbone
         catch (WeightFormatException e) { throw new InputException(e.Message, "convert or check the file with 'nasd inspect'"); }
     }
 
-    /// <summary>Reads the WAV at the model frontend's rate (resampling as needed) and builds the model input.</summary>
+    /// <summary>Reads the WAV at the model frontend's rate (resampling as needed) and builds the model input on
+    /// <paramref name="backend"/> (on a device its frontend runs there too).</summary>
     public static Tensor Input(LoadedModel loaded, string path, string? channel, Kernels.IBackend backend, out AudioClip clip)
     {
         ChannelMix mix;
@@ -123,9 +127,9 @@ static class Backbone
         try
         {
             clip = AudioFile.Read(path, mix, loaded.Frontend.SampleRate);
-            using var frontend = new AudioFrontend(loaded.Frontend);
-            var features = frontend.Compute(clip);
-            return TapFeatures.Input(loaded.Frontend, features, path, backend);
+            using var frontend = new AudioFrontend(loaded.Frontend, backend);
+            using var spectrogram = frontend.ComputeTensor([clip.Samples], clip.SampleRate, backend, [path]);
+            return TapFeatures.Input(loaded.Frontend, spectrogram, path);
         }
         catch (ArgumentException e) { throw new InputException(e.Message); }
     }

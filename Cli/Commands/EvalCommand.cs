@@ -30,6 +30,7 @@ public static class EvalCommand
             new("--jobs", "N", "machine types evaluated at once; the threads are shared out among them", "1"),
             .. FitCommand.TrainingOptions,
             .. CommandSpec.ComputeOptions,
+            Compute.ClipBatchOption,
             CommandSpec.Json,
         ],
         [
@@ -48,7 +49,8 @@ public static class EvalCommand
             OutlierExposure: args.Flag("--outlier-exposure"));
         if (settings.OutlierExposure && settings.Fit.Detector != DetectorCatalog.Metric.Name)
             throw new UsageException($"eval: --outlier-exposure applies to --detector {DetectorCatalog.Metric.Name}");
-        return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}");
+        using var device = OpenDevice(args);
+        return Evaluate(args, data, output, settings, args.Flag("--report"), $"nasd eval: {settings.Fit.Detector} on {Path.GetFileName(Path.GetFullPath(data))}", device);
     }
 
     /// <summary>Explanations of the <paramref name="top"/> highest-scoring flagged test clips of each unit, under that unit's model.</summary>
@@ -95,8 +97,12 @@ public static class EvalCommand
             ? year : throw new UsageException($"eval: --year takes {string.Join(", ", DcaseLayouts.Years)} or auto, got '{text}'");
     }
 
+    /// <summary>--device when it is not the CPU, opened before any work so that a missing device fails at once (null: the CPU).</summary>
+    internal static IBackend? OpenDevice(ParsedArgs args) => Compute.Device(args) == DeviceKind.Cpu ? null : Compute.OpenBackend(args);
+
     /// <summary>Runs the evaluation with Ctrl+C handling, prints the table (or JSON), writes the report if asked.</summary>
-    internal static int Evaluate(ParsedArgs args, string data, string output, EvalSettings settings, bool report, string title)
+    /// <param name="device">the device of a non-CPU --device (<see cref="OpenDevice"/>; the evaluation disposes it), null on the CPU.</param>
+    internal static int Evaluate(ParsedArgs args, string data, string output, EvalSettings settings, bool report, string title, IBackend? device)
     {
         if (!Directory.Exists(data)) throw new InputException($"{data}: no such folder", "--data takes a dataset root (ROOT/<type>/train|test)");
         var kind = Compute.Device(args);
@@ -104,7 +110,7 @@ public static class EvalCommand
         int totalThreads = threads > 0 ? threads : Environment.ProcessorCount;
         // One GPU is not shared between jobs; on the CPU each job gets its own backend with its share of the threads.
         if (kind != DeviceKind.Cpu) settings = settings with { Jobs = 1 };
-        Func<int, IBackend?> open = perJob => Compute.Open(kind, perJob);
+        Func<int, IBackend?> open = perJob => device ?? Compute.Open(kind, perJob);
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };

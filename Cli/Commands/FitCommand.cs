@@ -43,6 +43,7 @@ public static class FitCommand
             new("--negatives", "DIR|FILE", "metric: normal clips of other machines the head learns to push from its centre (outlier exposure; weight --negative-weight)"),
             .. TrainingOptions,
             .. CommandSpec.ComputeOptions,
+            Compute.ClipBatchOption,
             CommandSpec.Json,
         ],
         [
@@ -122,7 +123,7 @@ public static class FitCommand
         var (backbone, taps, int8) = BackboneChoice(args, detector);
         if (!(args.Double("--lr", 1e-3) > 0)) throw new UsageException($"{args.Command}: --lr must be above 0, got {args.String("--lr")}");
         var settings = new FitSettings(detector, (ulong)args.Int("--seed", 0, 0, int.MaxValue), percentile, CacheDirectory(args), mix,
-            Backbone: backbone, Taps: taps, Int8Activations: int8, Folds: args.Int("--folds", CrossFitting.DefaultFolds, 1, 100));
+            Backbone: backbone, Taps: taps, Int8Activations: int8, Folds: args.Int("--folds", CrossFitting.DefaultFolds, 1, 100), Batch: Compute.ClipBatch(args));
         try { return DetectorCatalog.Configure(args, settings); }
         catch (ArgumentException e) { throw new UsageException($"{args.Command}: {e.Message}"); }
     }

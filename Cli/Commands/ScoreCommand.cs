@@ -22,6 +22,8 @@ public static class ScoreCommand
             new("--cache", "DIR", "feature cache folder", "~/.cache/nasd/features"),
             new("--no-cache", null, "do not read or write cached features"),
             .. CommandSpec.ComputeOptions,
+            Compute.ClipBatchOption,
+            Compute.BatchOption,
             CommandSpec.Json,
         ],
         [
@@ -34,11 +36,12 @@ public static class ScoreCommand
     static int Run(ParsedArgs args)
     {
         string model = args.String("--model") ?? throw new UsageException("score: --model MODEL is required");
+        int batch = Compute.ClipBatch(args, batchIsClipBatch: true);
         var files = DetectorRunner.CollectWavs(args.Positionals);
         using var backend = Compute.OpenBackend(args);
         using var progress = ProgressLine.For(args);
         var (scores, info, skipped) = DetectorRunner.Score(model, files, FitCommand.CacheDirectory(args), backend, progress, args.String("--backbone"),
-            w => Console.Error.WriteLine($"nasd: warning: {w}"));
+            w => Console.Error.WriteLine($"nasd: warning: {w}"), batch);
         foreach (var note in DetectorRunner.RateNotes(info, files)) Console.Error.WriteLine($"nasd: note: {note}");
         if (skipped.Count > 0)
             throw new InputException($"{skipped.Count} of {files.Count} clips could not be scored; first: {skipped[0]}", "no scores were written; fix or remove the clip");

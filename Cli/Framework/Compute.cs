@@ -17,6 +17,32 @@ public static class Compute
         catch (ArgumentException e) { throw new UsageException(e.Message, "--device takes cpu, cuda, opencl or ilgpu-cpu"); }
     }
 
+    /// <summary>--batch's default on a device: large enough to keep a GPU busy with 10 s clips, small enough for its memory.</summary>
+    public const int DeviceBatch = 16;
+
+    /// <summary>--clip-batch of the feature commands (fit, score, eval, embed, demo): clips of one length per network call.</summary>
+    public static readonly OptionSpec ClipBatchOption = new("--clip-batch", "N",
+        "clips of one length run through the network together (the same results within the backend's parity bounds; the audio is decoded on CPU threads meanwhile)",
+        $"1 on cpu, {DeviceBatch} on a device");
+
+    /// <summary>--batch where it is free (score, embed, demo): the same as --clip-batch. In fit and eval --batch is the head's training batch.</summary>
+    public static readonly OptionSpec BatchOption = new("--batch", "N", "the same as --clip-batch", $"1 on cpu, {DeviceBatch} on a device");
+
+    /// <summary>
+    /// --clip-batch (or --batch where <see cref="BatchOption"/> is offered), or its default for the device: 1 on the CPU
+    /// (clip by clip, as always), <see cref="DeviceBatch"/> elsewhere.
+    /// </summary>
+    public static int ClipBatch(ParsedArgs args, bool batchIsClipBatch = false)
+    {
+        int fallback = Device(args) == DeviceKind.Cpu ? 1 : DeviceBatch;
+        int clipBatch = args.Int("--clip-batch", fallback, min: 1, max: 4096);
+        if (!batchIsClipBatch || args.String("--batch") is null) return clipBatch;
+        int batch = args.Int("--batch", fallback, min: 1, max: 4096);
+        if (args.String("--clip-batch") is not null && batch != clipBatch)
+            throw new UsageException($"{args.Command}: --batch {batch} and --clip-batch {clipBatch} disagree", "give one of them");
+        return batch;
+    }
+
     /// <summary>--threads, or 0 (all cores) when absent.</summary>
     public static int Threads(ParsedArgs args) => args.Int("--threads", 0, min: 1, max: 1024);
 

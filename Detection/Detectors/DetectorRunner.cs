@@ -17,12 +17,13 @@ namespace NativeASD.Detection.Detectors;
 /// <param name="Calibration">Normal clips (files or folders) whose scores set the threshold instead of cross-fitting.</param>
 /// <param name="Domains">knn and smahalanobis: neighbours and whether the training domains are pooled.</param>
 /// <param name="Negatives">metric only: clips (files or folders) of other machines the head learns to push from its centre.</param>
+/// <param name="Batch">clips of one length per network call when extracting features (<see cref="FeaturePipeline"/>).</param>
 public sealed record FitSettings(
     string Detector = DetectorCatalog.DefaultName, ulong Seed = 0, double Percentile = 0.9, string? CacheDirectory = null,
     ChannelMix Channel = default, MetricOptions? Metric = null, AutoencoderOptions? Autoencoder = null, VaeOptions? Vae = null,
     string? Backbone = null, IReadOnlyList<string>? Taps = null, string? Init = null, bool Int8Activations = true,
     int Folds = CrossFitting.DefaultFolds, IReadOnlyList<string>? Calibration = null, DomainOptions? Domains = null,
-    IReadOnlyList<string>? Negatives = null);
+    IReadOnlyList<string>? Negatives = null, int Batch = 1);
 
 /// <summary>One scored clip.</summary>
 public sealed record ClipScore(string File, double Score, bool Anomalous);
@@ -58,18 +59,16 @@ public static class DetectorRunner
     /// cache never costs a clip: when it cannot be written, <paramref name="warn"/> hears it once and the run goes on uncached.
     /// </summary>
     public static List<ClipFeatures> Extract(IReadOnlyList<string> files, FeatureExtractor extractor, string? cacheDirectory,
-        List<string> skipped, IProgress<DetectorProgress>? progress = null, Action<string>? warn = null)
+        List<string> skipped, IProgress<DetectorProgress>? progress = null, Action<string>? warn = null, int batch = 1)
     {
         var cache = cacheDirectory is null ? null : new FeatureCache(cacheDirectory);
+        var slots = FeaturePipeline.Run(files, extractor, cache, batch, done => progress?.Report(new DetectorProgress("features", done, files.Count)));
         var result = new List<ClipFeatures>();
         for (int i = 0; i < files.Count; i++)
         {
-            try { result.Add(cache is null ? extractor.Extract(files[i]) : cache.GetOrExtract(files[i], extractor)); }
-            catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException)
-            {
+            if (slots[i].Features is ClipFeatures f) result.Add(f);
+            else if (slots[i].Problem is Exception e)
                 skipped.Add(e.Message.StartsWith(files[i], StringComparison.Ordinal) ? e.Message : $"{files[i]}: {e.Message}");
-            }
-            progress?.Report(new DetectorProgress("features", i + 1, files.Count));
         }
         if (cache?.WriteFailure is string failure) warn?.Invoke($"feature cache not written ({failure}); went on without it");
         return result;
@@ -95,7 +94,7 @@ public static class DetectorRunner
         var anomalous = files.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
         if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; negatives are other machines' normal clips");
         var skipped = new List<string>();
-        var clips = Extract(files, extractor, settings.CacheDirectory, skipped, progress, warn);
+        var clips = Extract(files, extractor, settings.CacheDirectory, skipped, progress, warn, settings.Batch);
         if (skipped.Count > 0) throw new IOException($"{skipped.Count} of {files.Count} negative clips could not be read; first: {skipped[0]}");
         return clips;
     }
@@ -117,7 +116,7 @@ public static class DetectorRunner
             var negatives = NegativeFeatures(settings, extractor, progress, warn);
             WithNegatives(detector, negatives);
             var skipped = new List<string>();
-            var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress, warn);
+            var features = Extract(trainFiles, extractor, settings.CacheDirectory, skipped, progress, warn, settings.Batch);
             if (features.Count == 0)
                 throw new IOException($"none of the {trainFiles.Count} training clips could be read; first problem: {skipped.FirstOrDefault()}");
             string summary = detector.Fit(features, progress);
@@ -137,7 +136,7 @@ public static class DetectorRunner
     {
         if (settings.Calibration is { } inputs)
         {
-            var clips = CalibrationFeatures(CollectWavs(inputs), extractor, settings.CacheDirectory, progress, warn);
+            var clips = CalibrationFeatures(CollectWavs(inputs), extractor, settings.CacheDirectory, progress, warn, settings.Batch);
             return (ThresholdOf(clips, clips.Select(detector.Score).ToArray(), settings.Percentile),
                 new ThresholdProvenance(ThresholdProvenance.Calibration, clips.Count, Folder: inputs[0]));
         }
@@ -169,12 +168,12 @@ public static class DetectorRunner
 
     /// <summary>Features of normal clips that set a threshold: every clip must be read (a threshold is not set from a silently smaller set).</summary>
     public static List<ClipFeatures> CalibrationFeatures(IReadOnlyList<string> files, FeatureExtractor extractor, string? cacheDirectory,
-        IProgress<DetectorProgress>? progress, Action<string>? warn)
+        IProgress<DetectorProgress>? progress, Action<string>? warn, int batch = 1)
     {
         var anomalous = files.FirstOrDefault(f => ClipName.Parse(f).Anomalous == true);
         if (anomalous is not null) throw new IOException($"{anomalous}: named as an anomalous clip; a threshold is calibrated on normal clips only");
         var skipped = new List<string>();
-        var clips = Extract(files, extractor, cacheDirectory, skipped, progress, warn);
+        var clips = Extract(files, extractor, cacheDirectory, skipped, progress, warn, batch);
         if (skipped.Count > 0) throw new IOException($"{skipped.Count} of {files.Count} calibration clips could not be read; first: {skipped[0]}");
         return clips;
     }
@@ -193,7 +192,7 @@ public static class DetectorRunner
     /// <paramref name="backend"/> (its threads; the backbone's frontend also on its device).
     /// </summary>
     public static FeatureExtractor ExtractorFor(FitSettings settings, IBackend? backend) => settings.Backbone is null
-        ? DetectorCatalog.Get(settings.Detector).LogMelFeatures(settings.Channel, backend?.Threads ?? 0)
+        ? FeatureExtractors.OnBackend(DetectorCatalog.Get(settings.Detector).LogMelFeatures(settings.Channel, backend?.Threads ?? 0), backend)
         : new BackboneExtractor(settings.Backbone, settings.Taps ?? throw new ArgumentException("a backbone needs --tap"), settings.Channel, backend,
             int8Activations: settings.Int8Activations);
 
@@ -201,14 +200,14 @@ public static class DetectorRunner
     /// <param name="backbone">Backbone weights to use instead of the path stored in the model (it must have the stored SHA-256).</param>
     public static (List<ClipScore> Scores, DetectorModelInfo Info, List<string> Skipped) Score(string modelPath, IReadOnlyList<string> files,
         string? cacheDirectory = null, IBackend? backend = null, IProgress<DetectorProgress>? progress = null, string? backbone = null,
-        Action<string>? warn = null)
+        Action<string>? warn = null, int batch = 1)
     {
         var (detector, info) = DetectorFile.Load(modelPath, backend);
         try
         {
             using var extractor = ExtractorFor(modelPath, info, backend, backbone);
             var skipped = new List<string>();
-            var features = Extract(files, extractor, cacheDirectory, skipped, progress, warn);
+            var features = Extract(files, extractor, cacheDirectory, skipped, progress, warn, batch);
             var scores = features.Select(f => { double s = detector.Score(f); return new ClipScore(f.Source, s, s > info.Threshold.Threshold); }).ToList();
             if (scores.FirstOrDefault(s => !double.IsFinite(s.Score)) is ClipScore bad)
                 throw new InvalidDataException($"{modelPath}: scored {bad.File} as {bad.Score}; the model is damaged (re-fit it)");
@@ -252,7 +251,7 @@ public static class DetectorRunner
     /// <summary>The model's feature extractor; a backbone must be the very file the model was trained with (by SHA-256).</summary>
     public static FeatureExtractor ExtractorFor(string modelPath, DetectorModelInfo info, IBackend? backend, string? backboneOverride = null)
     {
-        if (info.BackboneSha256 is null) return FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0);
+        if (info.BackboneSha256 is null) return FeatureExtractors.FromConfiguration(info.Features, backend?.Threads ?? 0, backend);
         string path = backboneOverride ?? info.BackboneFile ?? throw new WeightFormatException(modelPath, "model names a backbone hash but no backbone file");
         if (!File.Exists(path))
             throw new FileNotFoundException($"{modelPath}: needs backbone {path} (SHA-256 {info.BackboneSha256}), which does not exist; pass its current location with --backbone", path);

@@ -240,7 +240,7 @@ public static class DcaseEvaluation
         if (info is null) throw new InvalidOperationException("eval: a unit without a model");
         lock (warnings) warnings.AddRange(skipped.Select(s => $"skipped training clip {s}"));
         var (scores, _, unscored) = DetectorRunner.Score(model, unit.Test.Select(c => c.File).ToList(), fitSettings.CacheDirectory, backend,
-            new Labelled(progress, $"{unit.Name} score"), warn: Warn);
+            new Labelled(progress, $"{unit.Name} score"), warn: Warn, batch: fitSettings.Batch);
         if (unscored.Count > 0)
             throw new IOException($"{unscored.Count} of {unit.Test.Count} test clips of {unit.MachineType} could not be scored; first: {unscored[0]}");
         cancel.ThrowIfCancellationRequested();

@@ -76,6 +76,34 @@ public sealed class BackboneExtractor : FeatureExtractor
     /// <summary>Long files are streamed in blocks (<see cref="LongClip"/>), so memory does not grow with their length.</summary>
     public override ClipFeatures Extract(string path) => LongClip.Extract(path, _mix, _model.Frontend.SampleRate, Extract);
 
+    public override AudioClip? ReadWhole(string path) => LongClip.ReadWhole(path, _mix, _model.Frontend.SampleRate);
+
+    /// <summary>
+    /// Clips of one length through the frontend and the network as one batch [N, …] (patch models: all their patches),
+    /// each tap pooled (on a device: averaged over frequency there, so only [N, C, T] comes back), then each clip's rows as
+    /// <see cref="Extract(AudioClip)"/> makes them. On the CPU a single clip goes <see cref="Extract(AudioClip)"/>'s way.
+    /// </summary>
+    public override IReadOnlyList<ClipFeatures> ExtractBatch(IReadOnlyList<AudioClip> clips)
+    {
+        if (clips.Count == 1 && _backend.Kind == DeviceKind.Cpu) return [Extract(clips[0])];
+        var preset = _model.Frontend;
+        string source = clips[0].Source;
+        using var spectrograms = _frontend.ComputeTensor([.. clips.Select(c => c.Samples)], preset.SampleRate, _backend, [.. clips.Select(c => c.Source)]);
+        using var x = TapFeatures.Input(preset, spectrograms, source);
+        using var outputs = _model.Model.Forward(x, _taps);
+        var pooled = _taps.Select(t => Pool(outputs[t], _backend.Kind != DeviceKind.Cpu, source)).ToList();
+        int perClip = x.Dim(0) / clips.Count;   // patches per clip (1 without patches)
+        var result = new List<ClipFeatures>(clips.Count);
+        for (int i = 0; i < clips.Count; i++)
+        {
+            var perTap = preset.PatchFrames > 0
+                ? pooled.Select(p => p.PatchRows(i * perClip, perClip)).ToList()
+                : pooled.Select(p => p.Segments(i, clips[i].Seconds)).ToList();
+            result.Add(Rows(perTap, 0, perTap.Min(p => p.Rows), clips[i].Source));
+        }
+        return result;
+    }
+
     public override FrontendPreset Preset => _model.Frontend;
 
     public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
@@ -163,38 +191,61 @@ public sealed class BackboneExtractor : FeatureExtractor
     /// <summary>[N, C] → N rows; [P, C, T, F] with P &gt; 1 → one row per patch; [1, C, T, F] → K time segments.</summary>
     static (float[] Values, int Rows, int Channels) Segment(Tensor tap, double seconds, string path)
     {
+        var pooled = Pool(tap, overFrequencyOnDevice: false, path);
+        return pooled.Samples > 1 || tap.Rank == 2 ? pooled.PatchRows(0, pooled.Samples) : pooled.Segments(0, seconds);
+    }
+
+    /// <summary>A tap's output on the host: [N, C] as [N, C, 1, 1]; [N, C, T, F] as it is, or averaged over F on the
+    /// device first (the transfer shrinks by F; the host then averages means of equal counts, the same mean).</summary>
+    static PooledTap Pool(Tensor tap, bool overFrequencyOnDevice, string path)
+    {
         int c = tap.Dim(1);
-        if (tap.Rank == 2) return (tap.ToArray(), tap.Dim(0), c);
+        if (tap.Rank == 2) return new PooledTap(tap.ToArray(), tap.Dim(0), c, 1, 1);
         if (tap.Rank != 4) throw new InvalidDataException($"{path}: tap output {Layout.Format(tap.Shape)} is neither [N, C] nor [N, C, T, F]");
-        int n = tap.Dim(0), t = tap.Dim(2), f = tap.Dim(3);
-        var v = tap.ToArray();   // row-major copy through any strides
-        if (n > 1)
+        if (!overFrequencyOnDevice) return new PooledTap(tap.ToArray(), tap.Dim(0), c, tap.Dim(2), tap.Dim(3));   // row-major copy through any strides
+        using var mean = Ops.Mean(tap, 3);
+        return new PooledTap(mean.ToArray(), tap.Dim(0), c, tap.Dim(2), 1);
+    }
+
+    /// <summary>A tap's values on the host, [Samples, Channels, Time, Frequency] row-major.</summary>
+    readonly record struct PooledTap(float[] Values, int Samples, int Channels, int Time, int Frequency)
+    {
+        /// <summary>One row per sample <paramref name="first"/> … + <paramref name="count"/> (a patch): its mean over time and frequency.</summary>
+        public (float[] Values, int Rows, int Channels) PatchRows(int first, int count)
         {
-            var rows = new float[n * c];
-            for (int p = 0; p < n; p++)
+            int c = Channels, tf = Time * Frequency;
+            var rows = new float[count * c];
+            for (int p = 0; p < count; p++)
                 for (int ch = 0; ch < c; ch++)
                 {
                     double s = 0;
-                    int b = (p * c + ch) * t * f;
-                    for (int i = 0; i < t * f; i++) s += v[b + i];
-                    rows[p * c + ch] = (float)(s / (t * f));
+                    int b = ((first + p) * c + ch) * tf;
+                    for (int i = 0; i < tf; i++) s += Values[b + i];
+                    rows[p * c + ch] = (float)(s / tf);
                 }
-            return (rows, n, c);
+            return (rows, count, c);
         }
-        int k = Math.Clamp((int)Math.Round(seconds), 1, t);
-        var seg = new float[k * c];
-        for (int s = 0; s < k; s++)
+
+        /// <summary>Sample <paramref name="sample"/> (a clip of <paramref name="seconds"/>) cut into K = round(seconds) equal time segments (1 ≤ K ≤ T), each averaged.</summary>
+        public (float[] Values, int Rows, int Channels) Segments(int sample, double seconds)
         {
-            int t0 = (int)((long)s * t / k), t1 = (int)((long)(s + 1) * t / k);
-            for (int ch = 0; ch < c; ch++)
+            int c = Channels, t = Time, f = Frequency;
+            int k = Math.Clamp((int)Math.Round(seconds), 1, t);
+            var seg = new float[k * c];
+            long first = (long)sample * c * t * f;
+            for (int s = 0; s < k; s++)
             {
-                double sum = 0;
-                for (int ti = t0; ti < t1; ti++)
-                    for (int fi = 0; fi < f; fi++) sum += v[(ch * t + ti) * f + fi];
-                seg[s * c + ch] = (float)(sum / ((t1 - t0) * f));
+                int t0 = (int)((long)s * t / k), t1 = (int)((long)(s + 1) * t / k);
+                for (int ch = 0; ch < c; ch++)
+                {
+                    double sum = 0;
+                    for (int ti = t0; ti < t1; ti++)
+                        for (int fi = 0; fi < f; fi++) sum += Values[first + (ch * t + ti) * f + fi];
+                    seg[s * c + ch] = (float)(sum / ((t1 - t0) * f));
+                }
             }
+            return (seg, k, c);
         }
-        return (seg, k, c);
     }
 
     public static string FileSha256(string path)

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using NativeASD.Engine.Audio;
 using NativeASD.Engine.Frontend;
 using NativeASD.Engine.IO;
+using NativeASD.Kernels;
 
 namespace NativeASD.Detection.Features;
 
@@ -22,6 +23,19 @@ public abstract class FeatureExtractor : IDisposable
 
     /// <summary>Features of mono samples at <see cref="SampleRate"/> (e.g. a window of a live stream); <c>clip.Source</c> names it in errors.</summary>
     public ClipFeatures Extract(AudioClip clip) => FromSpectrogram(Spectrogram(clip), clip);
+
+    /// <summary>
+    /// The samples <c>Extract(path)</c> would extract, read (and resampled) by the caller — on a decoding thread of
+    /// <see cref="FeaturePipeline"/>, ahead of the network — or null when the extractor reads the file its own way
+    /// (a long file streamed in blocks): then <c>Extract(path)</c> is called.
+    /// </summary>
+    public virtual AudioClip? ReadWhole(string path) => null;
+
+    /// <summary>
+    /// Features of clips that <see cref="ReadWhole"/> gave, result i of clip i: what <c>Extract(clip)</c> gives one by one,
+    /// within the backend's parity bounds. A backbone runs clips of one length through its network as one batch.
+    /// </summary>
+    public virtual IReadOnlyList<ClipFeatures> ExtractBatch(IReadOnlyList<AudioClip> clips) => [.. clips.Select(Extract)];
 
     /// <summary>The frontend whose output (<see cref="Spectrogram"/>) the features are computed from: rate, hop, bands.</summary>
     public abstract FrontendPreset Preset { get; }
@@ -50,20 +64,61 @@ public abstract class FeatureExtractor : IDisposable
     public virtual void Dispose() => GC.SuppressFinalize(this);
 }
 
-/// <summary>No backbone: per-bin mean and standard deviation over time of a log-mel (dcase2020: 128 bins → 256-d).</summary>
-public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", ChannelMix mix = default, int threads = 0) : FeatureExtractor
+/// <summary>
+/// Features computed from a log-mel alone (no network): the frontend runs on the CPU's threads, or with a device backend
+/// on the device, a batch of clips of one length in one launch per stage; each clip's log-mel then comes back (frames ×
+/// bands floats, less than its audio) and the features are formed on the host.
+/// </summary>
+public abstract class LogMelExtractor : FeatureExtractor
 {
-    readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
+    readonly AudioFrontend _frontend;
+    readonly IBackend? _device;
 
-    public override string Configuration => new FeatureConfiguration(FeatureConfiguration.LogMelStatistics, mix, _frontend.Preset.Name).ToString();
+    /// <param name="backend">a device backend puts the frontend on the device; null or the CPU: <paramref name="threads"/> CPU threads.</param>
+    protected LogMelExtractor(string preset, ChannelMix mix, int threads, IBackend? backend)
+    {
+        Mix = mix;
+        _device = backend is { Kind: not DeviceKind.Cpu } ? backend : null;
+        _frontend = _device is null ? new AudioFrontend(FrontendPreset.Get(preset), threads) : new AudioFrontend(FrontendPreset.Get(preset), _device);
+    }
+
+    protected ChannelMix Mix { get; }
 
     public override int SampleRate => _frontend.Preset.SampleRate;
 
-    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
+    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, Mix, SampleRate));
+
+    public override AudioClip? ReadWhole(string path) => AudioFile.Read(path, Mix, SampleRate);
 
     public override FrontendPreset Preset => _frontend.Preset;
 
     public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
+
+    /// <summary>On a device: the batch's log-mels in one go, [N, 1, frames, bands], then each clip's features.</summary>
+    public override IReadOnlyList<ClipFeatures> ExtractBatch(IReadOnlyList<AudioClip> clips)
+    {
+        if (_device is null) return base.ExtractBatch(clips);
+        using var batch = _frontend.ComputeTensor([.. clips.Select(c => c.Samples)], SampleRate, _device, [.. clips.Select(c => c.Source)]);
+        int frames = batch.Dim(2), bands = batch.Dim(3);
+        var all = batch.ToArray();
+        var result = new List<ClipFeatures>(clips.Count);
+        for (int i = 0; i < clips.Count; i++)
+        {
+            var logMel = new float[frames, bands];
+            Buffer.BlockCopy(all, i * frames * bands * sizeof(float), logMel, 0, frames * bands * sizeof(float));
+            result.Add(FromSpectrogram(logMel, clips[i]));
+        }
+        return result;
+    }
+
+    public override void Dispose() { _frontend.Dispose(); base.Dispose(); }
+}
+
+/// <summary>No backbone: per-bin mean and standard deviation over time of a log-mel (dcase2020: 128 bins → 256-d).</summary>
+public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", ChannelMix mix = default, int threads = 0, IBackend? backend = null)
+    : LogMelExtractor(preset, mix, threads, backend)
+{
+    public override string Configuration => new FeatureConfiguration(FeatureConfiguration.LogMelStatistics, Mix, Preset.Name).ToString();
 
     public override ClipFeatures FromSpectrogram(float[,] logMel, AudioClip clip)
     {
@@ -72,24 +127,13 @@ public sealed class LogMelStatisticsExtractor(string preset = "dcase2020", Chann
         Buffer.BlockCopy(logMel, 0, flat, 0, flat.Length * sizeof(float));
         return ClipFeatures.Single(clip.Source, LogMelStatistics.Compute(flat, frames, bins));
     }
-
-    public override void Dispose() { _frontend.Dispose(); base.Dispose(); }
 }
 
 /// <summary>Stacked log-mel frames for the autoencoder baselines: dcase2020 × 5 frames = 640-d, vae60 × 11 = 660-d.</summary>
-public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix mix = default, int threads = 0) : FeatureExtractor
+public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix mix = default, int threads = 0, IBackend? backend = null)
+    : LogMelExtractor(preset, mix, threads, backend)
 {
-    readonly AudioFrontend _frontend = new(FrontendPreset.Get(preset), threads);
-
-    public override string Configuration => new FeatureConfiguration(FeatureConfiguration.StackedFrames, mix, _frontend.Preset.Name, frames).ToString();
-
-    public override int SampleRate => _frontend.Preset.SampleRate;
-
-    public override ClipFeatures Extract(string path) => Extract(AudioFile.Read(path, mix, SampleRate));
-
-    public override FrontendPreset Preset => _frontend.Preset;
-
-    public override float[,] Spectrogram(AudioClip clip) => _frontend.Compute(clip);
+    public override string Configuration => new FeatureConfiguration(FeatureConfiguration.StackedFrames, Mix, Preset.Name, frames).ToString();
 
     public override ClipFeatures FromSpectrogram(float[,] logMel, AudioClip clip)
     {
@@ -100,8 +144,6 @@ public sealed class StackedFramesExtractor(string preset, int frames, ChannelMix
         Buffer.BlockCopy(stacked, 0, flat, 0, flat.Length * sizeof(float));
         return new ClipFeatures(clip.Source, flat, rows, dim, [dim]);
     }
-
-    public override void Dispose() { _frontend.Dispose(); base.Dispose(); }
 }
 
 /// <summary>
@@ -124,16 +166,31 @@ public sealed class FeatureCache(string directory)
 
     public ClipFeatures GetOrExtract(string path, FeatureExtractor extractor)
     {
-        string key = Key(path, extractor.Configuration);
-        if (TryRead(path, key) is ClipFeatures cached)
-        {
-            lock (this) Hits++;
-            return cached;
-        }
+        var (cached, key) = TryGet(path, extractor.Configuration);
+        if (cached is not null) return cached;
         var computed = extractor.Extract(path);
-        lock (this) Misses++;
-        if (WriteFailure is null) TryWrite(key, computed);
+        Put(key, computed);
         return computed;
+    }
+
+    /// <summary>The cached features of <paramref name="path"/> under <paramref name="configuration"/> (a hit), or null and
+    /// the key to <see cref="Put"/> them under once computed (a miss). Reads the whole file to hash it.</summary>
+    public (ClipFeatures? Features, string Key) TryGet(string path, string configuration)
+    {
+        string key = Key(path, configuration);
+        var cached = TryRead(path, key);
+        lock (this)
+        {
+            if (cached is null) Misses++;
+            else Hits++;
+        }
+        return (cached, key);
+    }
+
+    /// <summary>Stores features computed after a miss of <see cref="TryGet"/>; a failed write stops writing (<see cref="WriteFailure"/>).</summary>
+    public void Put(string key, ClipFeatures features)
+    {
+        if (WriteFailure is null) TryWrite(key, features);
     }
 
     ClipFeatures? TryRead(string path, string key)
@@ -192,15 +249,24 @@ public sealed class FeatureCache(string directory)
 /// <summary>Builds the log-mel extractor a configuration string names (as stored in model files).</summary>
 public static class FeatureExtractors
 {
+    /// <param name="backend">a device backend runs the frontend on the device (see <see cref="LogMelExtractor"/>).</param>
     /// <exception cref="InvalidDataException">Not a log-mel configuration (a backbone's needs its weight file: DetectorRunner.ExtractorFor).</exception>
-    public static FeatureExtractor FromConfiguration(string configuration, int threads = 0)
+    public static FeatureExtractor FromConfiguration(string configuration, int threads = 0, IBackend? backend = null)
     {
         var c = FeatureConfiguration.Parse(configuration);
         return c.Kind switch
         {
-            FeatureConfiguration.LogMelStatistics => new LogMelStatisticsExtractor(c.Preset!, c.Mix, threads),
-            FeatureConfiguration.StackedFrames => new StackedFramesExtractor(c.Preset!, c.Frames, c.Mix, threads),
+            FeatureConfiguration.LogMelStatistics => new LogMelStatisticsExtractor(c.Preset!, c.Mix, threads, backend),
+            FeatureConfiguration.StackedFrames => new StackedFramesExtractor(c.Preset!, c.Frames, c.Mix, threads, backend),
             _ => throw new InvalidDataException($"unknown feature configuration '{configuration}'"),
         };
+    }
+
+    /// <summary><paramref name="extractor"/> (a log-mel one, from its configuration) with its frontend on a device backend;
+    /// on the CPU, or for any other extractor, itself.</summary>
+    public static FeatureExtractor OnBackend(FeatureExtractor extractor, IBackend? backend)
+    {
+        if (extractor is not LogMelExtractor || backend is null || backend.Kind == DeviceKind.Cpu) return extractor;
+        using (extractor) return FromConfiguration(extractor.Configuration, backend: backend);
     }
 }

@@ -20,8 +20,8 @@ public static class LongClip
     /// <param name="extract">features of one mono clip at <paramref name="sampleRate"/> whose rows are evenly spaced in time.</param>
     public static ClipFeatures Extract(string path, ChannelMix mix, int sampleRate, Func<AudioClip, ClipFeatures> extract)
     {
+        if (ReadWhole(path, mix, sampleRate) is AudioClip whole) return extract(whole);
         using var reader = AudioFile.OpenStream(path, mix, sampleRate);
-        if (reader.Length <= WholeFileSeconds * sampleRate) return extract(AudioFile.Read(path, mix, sampleRate));
 
         int block = (int)(BlockSeconds * sampleRate), margin = (int)(MarginSeconds * sampleRate);
         var buffer = new float[margin + block + margin];   // [left margin | block | right margin] of the file
@@ -65,5 +65,13 @@ public static class LongClip
         }
         if (rowCount == 0) throw new InvalidDataException($"{path}: no feature rows");
         return new ClipFeatures(path, [.. rows], rowCount, dimension, levels);
+    }
+
+    /// <summary>The whole clip when it is extracted whole (up to <see cref="WholeFileSeconds"/>), null when it is streamed.</summary>
+    public static AudioClip? ReadWhole(string path, ChannelMix mix, int sampleRate)
+    {
+        using (var reader = AudioFile.OpenStream(path, mix, sampleRate))
+            if (reader.Length > WholeFileSeconds * sampleRate) return null;
+        return AudioFile.Read(path, mix, sampleRate);
     }
 }

@@ -77,7 +77,8 @@ public sealed class Pretrainer : IDisposable
     {
         options.Validate();
         (_corpus, _options, _backend) = (corpus, options, backend);
-        _threads = Math.Max(1, backend.Threads);
+        // Crops are generated and augmented on CPU threads: the backend's on the CPU, every core beside a device.
+        _threads = backend.Kind == DeviceKind.Cpu ? Math.Max(1, backend.Threads) : Environment.ProcessorCount;
         try
         {
             var initNet = init is null ? null
@@ -95,7 +96,7 @@ public sealed class Pretrainer : IDisposable
             _frontendTensors = initNet is { FrontendTensors.Count: 3 } ? [.. initNet.FrontendTensors.Values] : PannsFrontendTensors.For(_frontendPreset);
         }
         finally { init?.Dispose(); }
-        _frontend = new AudioFrontend(_frontendPreset, _threads);
+        _frontend = new AudioFrontend(_frontendPreset, backend);
         var teachers = new List<DistillTeacher>();
         try
         {
@@ -358,16 +359,8 @@ public sealed class Pretrainer : IDisposable
 
     ParallelOptions Workers() => new() { MaxDegreeOfParallelism = _threads };
 
-    /// <summary>Log-mel of every crop, stacked into the network input [B, 1, frames, mel].</summary>
-    Tensor Features(float[][] waves)
-    {
-        var features = _frontend.ComputeBatch(waves, _corpus.SampleRate);
-        int frames = features[0].GetLength(0), bins = features[0].GetLength(1);
-        var data = new float[waves.Length * frames * bins];
-        for (int b = 0; b < waves.Length; b++)
-            Buffer.BlockCopy(features[b], 0, data, b * frames * bins * sizeof(float), frames * bins * sizeof(float));
-        return Tensor.FromSpan(data, [waves.Length, 1, frames, bins], _backend);
-    }
+    /// <summary>Log-mel of every crop, stacked into the network input [B, 1, frames, mel] (on a device computed there).</summary>
+    Tensor Features(float[][] waves) => _frontend.ComputeTensor(waves, _corpus.SampleRate, _backend);
 
     static int Correct(Tensor logits, int[] labels)
     {

@@ -27,6 +27,30 @@ public static class TapFeatures
         return Tensor.FromSpan(Flatten(features), [1, 1, frames, bins], backend);
     }
 
+    /// <summary>
+    /// The model input for a batch of spectrograms already on the network's backend, [N, 1, frames, bins]: the same
+    /// tensor, or for presets with patches the clips' whole patches [N·P, 1, patch frames, bins] (clip by clip), gathered on
+    /// that backend in one strided copy (patches overlap: a view of the frames with a patch stride of hop·bins).
+    /// </summary>
+    public static Tensor Input(FrontendPreset preset, Tensor spectrograms, string source)
+    {
+        int n = spectrograms.Dim(0), frames = spectrograms.Dim(2), bins = spectrograms.Dim(3);
+        if (preset.PatchFrames == 0) return spectrograms.Share();
+        int p = PatchCount(frames, preset);
+        if (p == 0) throw new ArgumentException($"{source}: {frames} frames are fewer than one {preset.PatchFrames}-frame {preset.Name} patch");
+        var input = Tensor.Empty([n * p, 1, preset.PatchFrames, bins], spectrograms.Backend);
+        using var contiguous = spectrograms.Contiguous();
+        var patches = new StridedView(contiguous.Storage, contiguous.Offset, [n, p, preset.PatchFrames, bins],
+            [(long)frames * bins, (long)preset.PatchHop * bins, bins, 1]);
+        var into = new StridedView(input.Storage, 0, [n, p, preset.PatchFrames, bins], Layout.ContiguousStrides([n, p, preset.PatchFrames, bins]));
+        input.Backend.Unary(UnaryOp.Copy, patches, into);
+        return input;
+    }
+
+    /// <summary>Whole patches in <paramref name="frames"/> frames of a preset with patches (as <see cref="FrameStacking.Patches"/> cuts them).</summary>
+    public static int PatchCount(int frames, FrontendPreset preset) =>
+        frames < preset.PatchFrames ? 0 : 1 + (frames - preset.PatchFrames) / preset.PatchHop;
+
     /// <summary>Mean over every axis but the channel axis 1 (batch/patches included): [N, C, …] → [C].</summary>
     public static float[] GlobalMean(Tensor tap)
     {

@@ -107,6 +107,58 @@ public sealed unsafe class AudioFrontend : IDisposable
     /// <summary>Reads <paramref name="path"/> (channel or mean per <paramref name="mix"/>, resampled to the preset's rate) and computes its features.</summary>
     public float[,] ComputeFile(string path, ChannelMix mix = default) => Compute(AudioFile.Read(path, mix, Preset.SampleRate));
 
+    /// <summary>
+    /// The features of clips of one length as a tensor [N, 1, frames, <see cref="Bins"/>] on <paramref name="backend"/>: the
+    /// input of a network batch. On an ILGPU device (a frontend built with that backend) the clips go up once and the STFT,
+    /// mel and log run there, one launch per stage for the whole batch; the spectrogram never comes back to the host
+    /// (a log of the whole clip — ref=max, top_db — or an MFCC is finished on the host and uploaded). Elsewhere it is
+    /// <see cref="ComputeBatch"/>'s result, uploaded.
+    /// </summary>
+    public Tensor ComputeTensor(IReadOnlyList<float[]> clips, int sampleRate, IBackend backend, IReadOnlyList<string>? sources = null)
+    {
+        if (clips.Count == 0) throw new ArgumentException("frontend: no clips");
+        if (clips.Any(c => c.Length != clips[0].Length))
+            throw new ArgumentException($"frontend: a batch needs clips of one length, got {string.Join(", ", clips.Select(c => c.Length).Distinct())} samples");
+        if (_device is null || DeviceLog() is not SpectrogramLog log)
+        {
+            var features = ComputeBatch(clips, sampleRate, sources);
+            int frames = features[0].GetLength(0), bins = features[0].GetLength(1);
+            var data = new float[clips.Count * frames * bins];
+            for (int b = 0; b < clips.Count; b++)
+                Buffer.BlockCopy(features[b], 0, data, b * frames * bins * sizeof(float), frames * bins * sizeof(float));
+            return Tensor.FromSpan(data, [clips.Count, 1, frames, bins], backend);
+        }
+        var prepared = new Clip[clips.Count];
+        try
+        {
+            for (int i = 0; i < clips.Count; i++) prepared[i] = Prepare(clips[i], sampleRate, sources?[i] ?? $"clip {i}");
+            int length = prepared[0].Length, count = prepared[0].Frames;
+            var signals = new float[(long)clips.Count * length];
+            for (int i = 0; i < clips.Count; i++) prepared[i].Padded.AsSpan(0, length).CopyTo(signals.AsSpan(i * length));
+            var x = Tensor.Empty([clips.Count, 1, count, Bins], backend);
+            try { _device.Run(signals, clips.Count, prepared[0].FirstStart, count, x.Storage, log); }
+            catch { x.Dispose(); throw; }
+            return x;
+        }
+        finally
+        {
+            foreach (var c in prepared) c?.Return();
+        }
+    }
+
+    /// <summary>The preset's log as the device computes it, or null when it needs the whole clip (ref=max, top_db) or a DCT follows.</summary>
+    SpectrogramLog? DeviceLog()
+    {
+        var p = Preset;
+        if (p.RefMax || p.TopDb is not null || _dct is not null) return null;
+        return new SpectrogramLog
+        {
+            Kind = p.Log switch { LogKind.Decibel => 1, LogKind.NaturalOffset => 2, LogKind.NaturalPositive => 3, _ => 0 },
+            Offset = p.LogOffset, Amin = p.Amin, RefDb = p.Log == LogKind.Decibel ? (float)(10 * Math.Log10(Math.Max(p.Ref, p.Amin))) : 0,
+            NormOffset = p.NormOffset, NormDivisor = p.NormDivisor,
+        };
+    }
+
     /// <summary>Features of many clips at once (all at the preset's rate), spread over the worker threads; result i belongs to clip i.</summary>
     public float[][,] ComputeBatch(IReadOnlyList<float[]> clips, int sampleRate, IReadOnlyList<string>? sources = null)
     {

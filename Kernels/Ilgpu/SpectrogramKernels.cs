@@ -6,15 +6,30 @@ namespace NativeASD.Kernels.Ilgpu;
 /// <summary>Scalars of the spectrogram kernels.</summary>
 public struct SpectrogramParams
 {
-    public long FirstStart;  // offset of frame 0's window in the signal
+    public long FirstStart;  // offset of frame 0's window in each clip's signal
+    public long Length;      // samples per clip (the clips lie back to back)
+    public int Frames;       // frames per clip
     public int Hop, Win, NFft, Bins, Bands;
     public int Magnitude;    // 1: |X|, 0: |X|²
+    public SpectrogramLog Log;
 }
 
 /// <summary>
-/// The STFT → mel stage on an ILGPU device: one thread per (frame, bin) computes the windowed DFT directly
-/// (twiddles from a table indexed by k·n mod n_fft, accumulated in double), one thread per (frame, band) applies the
-/// sparse mel weights. Log and DCT stay on the host: they are cheap and need the whole clip (top_db).
+/// The log stage on the device, for presets whose log needs no statistic of the whole clip (no ref=max, no top_db):
+/// y = (log(x) − RefDb + NormOffset) / NormDivisor with the preset's kind of log. The default (NormDivisor 0) is no
+/// stage at all: the rows stay the linear (mel) spectrum.
+/// </summary>
+public struct SpectrogramLog
+{
+    public int Kind;         // 0 none, 1 10·log10(max(x + offset, amin)) − refDb, 2 ln(x + offset), 3 ln(x) for x > 0 else 0
+    public double Offset, Amin, RefDb, NormOffset, NormDivisor;
+}
+
+/// <summary>
+/// The STFT → mel (→ log) stage on an ILGPU device, for a batch of clips of one length in one launch per stage: one
+/// thread per (clip·frame, bin) computes the windowed DFT directly (twiddles from a table indexed by k·n mod n_fft,
+/// accumulated in double), one thread per (clip·frame, band) applies the sparse mel weights and, when asked, the log.
+/// A log that needs the whole clip (ref=max, top_db) and the DCT stay on the host.
 /// </summary>
 public sealed class IlgpuSpectrogramPlan : IDisposable
 {
@@ -53,32 +68,61 @@ public sealed class IlgpuSpectrogramPlan : IDisposable
         }
     }
 
-    /// <summary>Rows [frames, bands] of the frames at <paramref name="firstStart"/> + j·hop of an already padded <paramref name="signal"/>.</summary>
+    /// <summary>Rows [frames, bands] of the frames at <paramref name="firstStart"/> + j·hop of an already padded <paramref name="signal"/> (linear: no log).</summary>
     public void Run(ReadOnlySpan<float> signal, long firstStart, int frames, Span<float> rows)
     {
         if (rows.Length != (long)frames * _p.Bands) throw new ArgumentException($"ilgpu spectrogram: output holds {rows.Length} values, need {frames}x{_p.Bands}");
-        var p = _p;
-        p.FirstStart = firstStart;
         var a = _backend.Accelerator;
         lock (_backend.Gate)
         {
             _backend.EnterDevice();
-            using var x = a.Allocate1D<float>(signal.Length);
-            using var power = a.Allocate1D<double>((long)frames * p.Bins);
             using var y = a.Allocate1D<float>(Math.Max(1, rows.Length));
-            ArrayView<float> xv = x.View, yv = y.View;
-            xv.CopyFromCPU(signal);
-            _power(new Index2D(frames, p.Bins), x.View, _window.View, _cos.View, _sin.View, power.View, p);
-            _mel(new Index2D(frames, p.Bands), power.View, _weights.View, _bandStart.View, _bandLength.View, _bandOffset.View, y.View, p);
+            Launch(signal, 1, firstStart, frames, y.View, default);
+            ArrayView<float> yv = y.View;
             yv.SubView(0, rows.Length).CopyToCPU(rows);
         }
+    }
+
+    /// <summary>
+    /// Rows of <paramref name="clips"/> clips lying back to back in <paramref name="signals"/> (each already padded, of
+    /// equal length), [clips·frames, bands] into device storage <paramref name="rows"/> (e.g. a tensor [clips, 1, frames,
+    /// bands]), with <paramref name="log"/> applied on the device. Nothing comes back to the host.
+    /// </summary>
+    public void Run(ReadOnlySpan<float> signals, int clips, long firstStart, int frames, Storage rows, SpectrogramLog log)
+    {
+        long need = (long)clips * frames * _p.Bands;
+        if (rows is not IlgpuStorage storage || !ReferenceEquals(storage.Backend, _backend))
+            throw new ArgumentException($"ilgpu spectrogram: output storage belongs to {rows.Backend.Kind}, not to this device");
+        if (clips < 1 || signals.Length % clips != 0 || storage.Length < need)
+            throw new ArgumentException($"ilgpu spectrogram: {signals.Length} samples are not {clips} equal clips, or storage of {storage.Length} holds fewer than {need} values");
+        lock (_backend.Gate)
+        {
+            _backend.EnterDevice();
+            Launch(signals, clips, firstStart, frames, storage.View, log);
+        }
+    }
+
+    /// <summary>Under the lock: uploads the clips, runs both stages into <paramref name="rows"/>.</summary>
+    void Launch(ReadOnlySpan<float> signals, int clips, long firstStart, int frames, ArrayView<float> rows, SpectrogramLog log)
+    {
+        var p = _p;
+        (p.FirstStart, p.Length, p.Frames, p.Log) = (firstStart, signals.Length / clips, frames, log);
+        var a = _backend.Accelerator;
+        using var x = a.Allocate1D<float>(Math.Max(1, signals.Length));
+        using var power = a.Allocate1D<double>(Math.Max(1, (long)clips * frames * p.Bins));
+        ArrayView<float> xv = x.View;
+        xv.SubView(0, signals.Length).CopyFromCPU(signals);
+        long rowCount = (long)clips * frames;
+        if (rowCount == 0) return;
+        _power(new Index2D(checked((int)rowCount), p.Bins), x.View, _window.View, _cos.View, _sin.View, power.View, p);
+        _mel(new Index2D(checked((int)rowCount), p.Bands), power.View, _weights.View, _bandStart.View, _bandLength.View, _bandOffset.View, rows, p);
     }
 
     static void PowerKernel(Index2D i, ArrayView<float> signal, ArrayView<float> window, ArrayView<double> cos, ArrayView<double> sin,
         ArrayView<double> power, SpectrogramParams p)
     {
-        int frame = i.X, k = i.Y;
-        long start = p.FirstStart + (long)frame * p.Hop;
+        int frame = i.X, k = i.Y;   // frame counts over all clips: clip frame / Frames, its frame frame % Frames
+        long start = frame / p.Frames * p.Length + p.FirstStart + (long)(frame % p.Frames) * p.Hop;
         double re = 0, im = 0;
         for (int n = 0; n < p.Win; n++)
         {
@@ -99,7 +143,23 @@ public sealed class IlgpuSpectrogramPlan : IDisposable
         int offset = bandOffset[b];
         double acc = 0;
         for (int j = 0; j < bandLength[b]; j++) acc += weights[offset + j] * power[row + j];
-        rows[(long)frame * p.Bands + b] = (float)acc;
+        rows[(long)frame * p.Bands + b] = Logged((float)acc, p.Log);
+    }
+
+    /// <summary>The host's log stage (AudioFrontend.Finish) on one value, rounded to float where the host rounds.</summary>
+    static float Logged(float x, SpectrogramLog log)
+    {
+        if (log.NormDivisor == 0) return x;
+        double v = x;
+        if (log.Kind == 1)
+        {
+            v = (float)(v + log.Offset);
+            if (log.Amin > 0) v = Math.Max(v, (float)log.Amin);
+            v = (float)(10 * Math.Log10(v)) - log.RefDb;
+        }
+        else if (log.Kind == 2) v = Math.Log((float)(v + log.Offset));
+        else if (log.Kind == 3) v = v > 0 ? Math.Log(v) : 0;
+        return (float)((float)(v + log.NormOffset) / log.NormDivisor);
     }
 
     public void Dispose()
