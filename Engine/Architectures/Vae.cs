@@ -65,7 +65,8 @@ public sealed class Vae : Module
 
     /// <summary>
     /// x [N, input] → reconstruction, μ, log σ². <paramref name="noise"/> (ε, [N, latent]) replaces the generator's
-    /// draw when given (tests, or a caller's own sampling). In evaluation mode z = μ (no sampling), as is usual for scoring.
+    /// draw when given (tests, or a caller's own sampling). In evaluation mode z = μ + ε·σ when ε is given (the
+    /// original's forward samples in evaluation mode too; the detector scores so), else z = μ; nothing is kept for backward.
     /// </summary>
     public VaeOutput Forward(Tensor x, Tensor? noise = null)
     {
@@ -75,7 +76,7 @@ public sealed class Vae : Module
         var mean = _encLayers[Blocks].Forward(h);
         var logVar = _encLayers[Blocks + 1].Forward(h);
         Tensor z;
-        if (Training)
+        if (Training || noise is not null)
         {
             var eps = noise?.Share() ?? Noise(mean.ShapeArray());
             if (!Layout.SameShape(eps.Shape, mean.Shape))
@@ -84,8 +85,16 @@ public sealed class Vae : Module
             Ops.Exp(std, into: std);                                         // σ = e^{½ log σ²}
             z = Ops.Mul(eps, std);
             Ops.Add(z, mean, into: z);                                       // z = μ + ε·σ
-            Replace(ref _eps, eps);
-            Replace(ref _std, std);
+            if (Training)
+            {
+                Replace(ref _eps, eps);
+                Replace(ref _std, std);
+            }
+            else
+            {
+                eps.Dispose();
+                std.Dispose();
+            }
         }
         else z = mean.Share();
         using (z)

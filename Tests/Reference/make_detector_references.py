@@ -126,3 +126,13 @@ for epoch in range(epochs):
 np.save(f"{OUT}/vae_noise.npy", np.concatenate(noise))
 np.save(f"{OUT}/vae_losses.npy", np.array(losses, dtype=np.float32))
 print("wrote vae references")
+
+# vae scoring: evaluation mode (running BatchNorm statistics) with a given ε, z = μ + ε·σ, as the original's test script
+# (its forward samples in evaluation mode too); the trained model above, the first 10 rows.
+vae.eval()
+eval_eps = torch.randn(10, latent)
+with torch.no_grad():
+    recon, _, _ = vae(x[:10], eval_eps)
+np.save(f"{OUT}/vae_eval_noise.npy", eval_eps.numpy())
+np.save(f"{OUT}/vae_eval_reconstruction.npy", recon.numpy())
+print("wrote vae scoring references")

@@ -142,6 +142,29 @@ public class VaeDetectorTests
         Assert.Equal(expected.Length, detector.StepLosses.Count);
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(detector.StepLosses[i] - expected[i]) <= 1e-4 * Math.Abs(expected[i]), $"step {i}: {detector.StepLosses[i]} vs torch {expected[i]}");
+
+        // Scoring as the original: evaluation mode (running BatchNorm statistics), z = μ + ε·σ with torch's ε.
+        var backend = detector.Network.NamedParameters().First().Parameter.Value.Backend;
+        using var x = Tensor.FromSpan(rows.AsSpan(0, 10 * shape[1]), [10, shape[1]], backend);
+        using var eps = Tensor.FromSpan(Fixtures.Npy("detectors", "vae_eval_noise.npy").Data, [10, 6], backend);
+        using var output = detector.Network.Forward(x, eps);
+        var reconstruction = output.Reconstruction.ToArray();
+        var torch = Fixtures.Npy("detectors", "vae_eval_reconstruction.npy").Data;
+        for (int i = 0; i < torch.Length; i++)
+            Assert.True(Math.Abs(reconstruction[i] - torch[i]) <= 1e-3 * (1 + Math.Abs(torch[i])), $"reconstruction {i}: {reconstruction[i]} vs torch {torch[i]}");
+    }
+
+    [Fact]
+    public void AClipScoresTheSameWhateverWasScoredBeforeIt()
+    {
+        var rng = new Random(5);
+        var clips = Enumerable.Range(0, 4).Select(i => new ClipFeatures($"c{i}", Enumerable.Range(0, 6 * 12).Select(_ => (float)rng.NextDouble()).ToArray(), 6, 12, [12])).ToList();
+        using var detector = new VaeDetector(new VaeOptions(Hidden: 8, Latent: 3, HiddenLayers: 1, Epochs: 2, BatchSize: 8, Seed: 3));
+        detector.Fit(clips);
+        double first = detector.Score(clips[2]);
+        detector.Score(clips[0]);
+        detector.Score(clips[1]);
+        Assert.Equal(first, detector.Score(clips[2]));
     }
 
     [Fact]
