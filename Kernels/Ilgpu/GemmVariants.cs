@@ -61,6 +61,18 @@ internal static class GemmVariants
             ]
             : [GemmVariant<TOps>.Of<Gemm32x32k4>(accelerator)];
 
+    /// <summary>Split-K of the conv weight gradient: aim for this many groups per multiprocessor…</summary>
+    const int SplitKGroupsPerMultiprocessor = 2;
+    /// <summary>…with every split summing at least this many output positions.</summary>
+    const int SplitKMinChunk = 1024;
+
+    /// <summary>Splits of a weight-gradient GEMM with <paramref name="blocks"/> blocks over a K of <paramref name="positions"/>.</summary>
+    public static int SplitK(long blocks, int positions, int multiprocessors)
+    {
+        long wanted = (SplitKGroupsPerMultiprocessor * (long)multiprocessors + blocks - 1) / blocks;
+        return (int)Math.Clamp(Math.Min(wanted, positions / SplitKMinChunk), 1, 4096);
+    }
+
     /// <summary>The variant for an M×N×batch problem, or null for the simple kernel.</summary>
     public static GemmVariant<TOps>? Choose<TOps>(GemmVariant<TOps>[] variants, int m, int n, int batch, int multiprocessors, string? forced)
         where TOps : struct, IGemmOperands

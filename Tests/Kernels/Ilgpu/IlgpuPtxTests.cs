@@ -36,6 +36,8 @@ public class IlgpuPtxTests
             .OrderBy(m => m.DeclaringType!.Name + "." + m.Name, StringComparer.Ordinal);
         foreach (var m in implicitlyGrouped) yield return ($"{m.DeclaringType!.Name}.{m.Name}", m, false);
         yield return ("ReduceKernels.Rows", typeof(ReduceKernels).GetMethod(nameof(ReduceKernels.Rows))!, true);
+        yield return ("ConvGemm.WeightGradPerElement", typeof(ConvGemm).GetMethod(nameof(ConvGemm.WeightGradPerElement))!, true);
+        yield return ("ConvGemm.BiasGrad", typeof(ConvGemm).GetMethod(nameof(ConvGemm.BiasGrad))!, true);
         var gemm = typeof(GemmKernel).GetMethod(nameof(GemmKernel.Run))!;
         yield return ("GemmKernel.Run<GemmTile16>", gemm.MakeGenericMethod(typeof(GemmTile16)), true);
         yield return ("GemmKernel.Run<GemmTile8>", gemm.MakeGenericMethod(typeof(GemmTile8)), true);
@@ -53,13 +55,16 @@ public class IlgpuPtxTests
     {
         var names = KernelMethods().Select(k => k.Name).ToHashSet();
         foreach (var expected in new[] { "ElementwiseKernels.Fill", "ElementwiseKernels.Unary", "ElementwiseKernels.Binary", "ReduceKernels.Columns",
-                     "ConvKernels.Forward", "ConvKernels.BackwardData", "ConvKernels.BackwardWeight", "ConvKernels.BackwardBias",
+                     "ConvKernels.Forward", "ConvKernels.BackwardData", "ConvGemm.SumSplits", "ConvGemm.WeightGradPerElement", "ConvGemm.BiasGrad",
                      "ConvKernels.PoolForward", "ConvKernels.PoolBackward", "IlgpuSpectrogramPlan.PowerKernel", "IlgpuSpectrogramPlan.MelKernel",
                      "IlgpuNnKernels.UnaryGradKernel", "IlgpuNnKernels.ScatterKernel", "IlgpuNnKernels.AdamKernel" })
             Assert.Contains(expected, names);
         Assert.Contains("TiledGemm.Run<Gemm128x128k8,DenseOperands>", names);
+        Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvForwardOperands>", names);
+        Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvBackwardDataOperands>", names);
+        Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvBackwardWeightOperands>", names);
         Assert.Equal(5, TiledConfigs.Length);
-        Assert.Equal(19 + TiledConfigs.Length * TiledOperands.Length, names.Count);
+        Assert.Equal(20 + TiledConfigs.Length * TiledOperands.Length, names.Count);
     }
 
     [Theory]
