@@ -1,5 +1,3 @@
-using ILGPU;
-using ILGPU.Runtime.CPU;
 using NativeASD.Kernels;
 using NativeASD.Kernels.Ilgpu;
 using static NativeASD.Tests.Kernels.BackendParity;
@@ -44,8 +42,7 @@ public class IlgpuConvTests
     [InlineData("64x64k8")]
     public void GpuVariant(string variant)
     {
-        var context = Context.Create(b => b.CPU(new CPUDevice(32, 8, 1)).EnableAlgorithms());
-        using var backend = new IlgpuBackend(DeviceKind.IlgpuCpu, context, context.GetCPUDevice(0).CreateCPUAccelerator(context), "ILGPU CPU 256-thread groups");
+        using var backend = SimulatedGpu.Open();
         backend.GemmVariant = variant;
         var g = Cases["3x3 p1 9->10"];
         Check(backend, variant, g);

@@ -1,5 +1,3 @@
-using ILGPU;
-using ILGPU.Runtime.CPU;
 using NativeASD.Kernels;
 using NativeASD.Kernels.Ilgpu;
 using static NativeASD.Tests.Kernels.BackendParity;
@@ -56,19 +54,11 @@ public class IlgpuGemmTests
         Assert.Equal("simple", backend.GemmVariantFor(300, 1, 4));
     }
 
-    /// <summary>A simulated device with 256-thread groups (the default simulator allows 16), as GPUs have.</summary>
-    static IlgpuBackend GpuShapedSimulator()
-    {
-        var context = Context.Create(b => b.CPU(new CPUDevice(32, 8, 1)).EnableAlgorithms());
-        var device = context.GetCPUDevice(0);
-        return new IlgpuBackend(DeviceKind.IlgpuCpu, context, device.CreateCPUAccelerator(context), "ILGPU CPU 256-thread groups");
-    }
-
     /// <summary>The simple kernel's 16×16 tile that GPUs run for GEMV-like shapes, forced on every shape here.</summary>
     [Fact]
     public void Simple16x16Tile()
     {
-        using var backend = GpuShapedSimulator();
+        using var backend = SimulatedGpu.Open();
         Assert.Equal(16, backend.GemmTile);
         backend.GemmVariant = "simple";
         foreach (bool ta in new[] { false, true })
@@ -88,7 +78,7 @@ public class IlgpuGemmTests
     [InlineData("32x32k4")]
     public void GpuVariant(string variant)
     {
-        using var backend = GpuShapedSimulator();
+        using var backend = SimulatedGpu.Open();
         Assert.Contains(variant, backend.GemmVariants);
         backend.GemmVariant = variant;
         Assert.Equal(variant, backend.GemmVariantFor(10, 10, 1));
@@ -102,7 +92,7 @@ public class IlgpuGemmTests
     [Fact]
     public void UnknownVariantIsRefusedByName()
     {
-        using var backend = GpuShapedSimulator();
+        using var backend = SimulatedGpu.Open();
         backend.GemmVariant = "96x96k8";
         var e = Assert.Throws<ArgumentException>(() => backend.GemmVariantFor(64, 64, 1));
         Assert.Contains("'96x96k8'", e.Message);
