@@ -229,6 +229,7 @@ public sealed partial class IlgpuBackend : IBackend
             if (_disposed) return;
             _accelerator.Bind();
             Pool.Clear();
+            _cuBlas?.Dispose();
             _disposed = true;
             _accelerator.Dispose();
             _context.Dispose();
