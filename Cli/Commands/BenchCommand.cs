@@ -17,7 +17,7 @@ public static class BenchCommand
         "       nasd bench conv [--input N,C,H,W] [--out-channels O] [--kernel K] [--stride S] [--padding P] [--threads T] [--device D] [--variant V] [--repeats R] [--json]\n" +
         "       nasd bench resnet38 [--batch B1,B2,...] [--seconds S] [--threads T] [--device D] [--variant V] [--repeats R] [--json]\n" +
         "       nasd bench peak [--threads T] [--json]\n" +
-        "       nasd bench parity --device D [--quick] [--json]",
+        "       nasd bench parity --device D [--quick] [--only TEXT1,TEXT2,...] [--json]",
         [
             new("--size", "N", "square GEMM N×N×N", "512"),
             new("--m", "M", "rows of A and C (non-square GEMM)"),
@@ -32,6 +32,7 @@ public static class BenchCommand
             new("--variant", "V", "ILGPU devices: force a GEMM/conv kernel variant (128x128k8, 128x128k16, 128x64k8, 64x64k8, 32x32k4, simple); default: chosen by size"),
             new("--batch", "B1,B2,...", "resnet38: clips per batch, one result each", "1,16,64"),
             new("--seconds", "S", "resnet38: clip length in seconds at 32 kHz", "10"),
+            new("--only", "TEXT1,...", "parity: only the cases whose name contains one of these texts (e.g. \"gemm 128x128k8,conv 128x128k8\")"),
             new("--quick", null, "parity: ops and layers only (no ResNet, no timings); fast enough for the ILGPU CPU simulator"),
             .. CommandSpec.ComputeOptions,
             CommandSpec.Json,
@@ -46,6 +47,7 @@ public static class BenchCommand
             "nasd bench resnet38 --device cuda --batch 1,16,64 --json",
             "nasd bench peak --threads 2",
             "nasd bench parity --device cuda",
+            "nasd bench parity --device ilgpu-cpu --quick --only \"gemm 32x32k4,conv 32x32k4\"",
         ],
         Run, MinPositionals: 1, MaxPositionals: 1);
 
@@ -227,10 +229,13 @@ public static class BenchCommand
     {
         using var device = Compute.OpenBackend(args);
         bool json = args.Flag("--json"), quick = args.Flag("--quick");
+        var only = args.String("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (!json) Console.Out.WriteLine($"device: {device.Description}");
-        var results = Engine.Diagnostics.BackendParity.Run(device, includeNetwork: !quick, report: json ? null : r =>
+        Func<string, bool>? include = only is null ? null : name => only.Any(o => name.Contains(o, StringComparison.Ordinal));
+        var results = Engine.Diagnostics.BackendParity.Run(device, includeNetwork: !quick, include: include, report: json ? null : r =>
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{(r.Ok ? "ok  " : "FAIL")} {r.Name,-44} nmse {r.Nmse:E2} (bound {r.Bound:E0}, {r.Count} values)")));
-        var timings = quick ? [] : Engine.Diagnostics.BackendParity.Time(device).ToList();
+        if (results.Count == 0) throw new UsageException($"bench parity: --only '{args.String("--only")}' matches no case");
+        var timings = quick || only is not null ? [] : Engine.Diagnostics.BackendParity.Time(device).ToList();
         int failed = results.Count(r => !r.Ok);
         if (json)
             Console.Out.WriteLine(JsonSerializer.Serialize(new

@@ -148,4 +148,23 @@ public class BenchCommandTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains($"bench resnet38: {option}", r.Stderr);
     }
+
+    /// <summary>bench parity on ILGPU's CPU simulator, restricted to the tiled kernel variant's cases (the whole --quick set takes minutes there).</summary>
+    [Fact]
+    public void ParityOnIlgpuCpuRunsTheVariantCases()
+    {
+        var r = NasdProcess.Run("bench", "parity", "--device", "ilgpu-cpu", "--quick", "--only", "gemm 32x32k4,conv 32x32k4 fused", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var o = doc.RootElement;
+        Assert.Equal(0, o.GetProperty("failed").GetInt32());
+        var names = o.GetProperty("results").EnumerateArray().Select(x => x.GetProperty("name").GetString()!).ToArray();
+        Assert.Equal(5, names.Length);
+        Assert.Contains("conv 32x32k4 fused residual relu", names);
+        Assert.All(names, n => Assert.True(n.StartsWith("gemm 32x32k4") || n.StartsWith("conv 32x32k4"), n));
+
+        var none = NasdProcess.Run("bench", "parity", "--device", "ilgpu-cpu", "--quick", "--only", "no such case");
+        Assert.Equal(1, none.ExitCode);
+        Assert.Contains("matches no case", none.Stderr);
+    }
 }
