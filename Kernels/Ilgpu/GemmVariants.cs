@@ -28,6 +28,9 @@ internal sealed class GemmVariant<TOps> where TOps : struct, IGemmOperands
     /// <summary>Blocks a problem of M×N over <paramref name="batch"/> entries needs.</summary>
     public long Blocks(int m, int n, int batch) => (long)((m + BM - 1) / BM) * ((n + BN - 1) / BN) * batch;
 
+    /// <summary>Share of the blocks' outputs inside the M×N matrix (1: no padding rows or columns).</summary>
+    public double Utilisation(int m, int n) => (double)m * n / ((long)((m + BM - 1) / BM) * BM * ((n + BN - 1) / BN) * BN);
+
     /// <summary>Queues the kernel: X = column blocks, Y = row blocks, Z = batch (Y and Z capped at 65535, the kernel loops).</summary>
     public void Launch(in TOps ops)
     {
@@ -39,7 +42,8 @@ internal sealed class GemmVariant<TOps> where TOps : struct, IGemmOperands
 /// <summary>
 /// The tiled-GEMM variants a device gets and the choice among them by problem size. GPUs (groups of ≥ 256 threads)
 /// get the 256/128/64-thread blocks of <see cref="IGemmConfig"/>; ILGPU's CPU simulator (16 threads) the 32×32 one.
-/// Choice: the largest block that still gives every multiprocessor a group ("waves" ≥ 1), else the smallest block;
+/// Choice: among the blocks that still give every multiprocessor a group, the one with the fewest padding rows and
+/// columns, ties to the largest (so 64-channel convs get 64×128 blocks); when none fills the device, the smallest;
 /// problems narrower than a thread's 8×8 tile (M or N below 8: GEMV-like) go to the one-output-per-thread
 /// <see cref="GemmKernel"/>. A forced name (<see cref="IlgpuBackend.GemmVariant"/>, or the environment variable
 /// <c>NASD_GEMM_VARIANT</c>: a variant name or "simple") overrides the choice, for tuning runs.
@@ -56,6 +60,7 @@ internal static class GemmVariants
                 GemmVariant<TOps>.Of<Gemm128x128k8>(accelerator),
                 GemmVariant<TOps>.Of<Gemm128x128k16>(accelerator, automatic: false), // until a device run says it wins
                 GemmVariant<TOps>.Of<Gemm128x64k8>(accelerator),
+                GemmVariant<TOps>.Of<Gemm64x128k8>(accelerator),
                 GemmVariant<TOps>.Of<Gemm64x64k8>(accelerator),
                 GemmVariant<TOps>.Of<Gemm32x32k4>(accelerator),
             ]
@@ -84,8 +89,10 @@ internal static class GemmVariants
                 ?? throw new ArgumentException($"gemm variant '{forced}' is not one of {Simple}, {string.Join(", ", variants.Select(v => v.Name))} on this device");
         }
         if (m < 8 || n < 8) return null;
-        foreach (var v in variants.Where(v => v.Automatic))
-            if (v.Blocks(m, n, batch) >= multiprocessors) return v;
-        return variants[^1];
+        // Among the blocks that give every multiprocessor a group, the one with the fewest idle (padding) rows and
+        // columns; ties to the larger block (listed first): fewer loads per FMA.
+        var filling = variants.Where(v => v.Automatic && v.Blocks(m, n, batch) >= multiprocessors).ToArray();
+        if (filling.Length == 0) return variants[^1];
+        return filling.MaxBy(v => Math.Round(v.Utilisation(m, n), 2))!;
     }
 }

@@ -30,6 +30,9 @@ internal struct Gemm128x128k16 : IGemmConfig { public readonly int BM => 128; pu
 /// <summary>128×64 block, BK 8, 128 threads: twice the groups of 128×128 on mid-sized problems.</summary>
 internal struct Gemm128x64k8 : IGemmConfig { public readonly int BM => 128; public readonly int BN => 64; public readonly int BK => 8; }
 
+/// <summary>64×128 block, BK 8, 128 threads: 64-row problems (convs with 64 output channels per group) without idle rows.</summary>
+internal struct Gemm64x128k8 : IGemmConfig { public readonly int BM => 64; public readonly int BN => 128; public readonly int BK => 8; }
+
 /// <summary>64×64 block, BK 8, 64 threads: problems of a few hundred outputs a side.</summary>
 internal struct Gemm64x64k8 : IGemmConfig { public readonly int BM => 64; public readonly int BN => 64; public readonly int BK => 8; }
 

@@ -39,6 +39,7 @@ public class IlgpuConvTests
     [InlineData("128x128k8")]
     [InlineData("128x128k16")]
     [InlineData("128x64k8")]
+    [InlineData("64x128k8")]
     [InlineData("64x64k8")]
     public void GpuVariant(string variant)
     {

@@ -74,6 +74,7 @@ public class IlgpuGemmTests
     [InlineData("128x128k8")]
     [InlineData("128x128k16")]
     [InlineData("128x64k8")]
+    [InlineData("64x128k8")]
     [InlineData("64x64k8")]
     [InlineData("32x32k4")]
     public void GpuVariant(string variant)
@@ -87,6 +88,18 @@ public class IlgpuGemmTests
                 RunAndCompare(backend, new Case(variant.StartsWith("128") ? 131 : 67, 70, 21, ta, tb, Alpha: 0.75f, Beta: 0.5f,
                     Batch: 2, Pad: 1, Offset: 3, BatchGap: 2));
         RunAndCompare(backend, new Case(9, 13, 17, false, true, NaNInC: true));
+    }
+
+    /// <summary>The choice on a GPU-shaped device with one multiprocessor: fewest padding rows and columns, ties to the larger block.</summary>
+    [Fact]
+    public void ChoiceAvoidsIdleRows()
+    {
+        using var backend = SimulatedGpu.Open();
+        Assert.Equal("128x128k8", backend.GemmVariantFor(4096, 4096, 1));
+        Assert.Equal("64x128k8", backend.GemmVariantFor(64, 64000, 1));  // a 64-channel conv
+        Assert.Equal("128x64k8", backend.GemmVariantFor(256, 64, 3));
+        Assert.Equal("64x64k8", backend.GemmVariantFor(40, 50, 1));
+        Assert.Equal("simple", backend.GemmVariantFor(4096, 4, 1));
     }
 
     [Fact]

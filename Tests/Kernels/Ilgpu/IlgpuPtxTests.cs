@@ -63,7 +63,7 @@ public class IlgpuPtxTests
         Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvForwardOperands>", names);
         Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvBackwardDataOperands>", names);
         Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvBackwardWeightOperands>", names);
-        Assert.Equal(5, TiledConfigs.Length);
+        Assert.Equal(6, TiledConfigs.Length);
         Assert.Equal(20 + TiledConfigs.Length * TiledOperands.Length, names.Count);
     }
 
