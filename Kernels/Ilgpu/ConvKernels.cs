@@ -156,8 +156,8 @@ internal sealed class IlgpuConvKernels(Accelerator accelerator)
 
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, long, int, int> SumSplits =
         accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, long, int, int>(ConvGemm.SumSplits);
-    public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams> WeightGradPerElement =
-        accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>(ConvGemm.WeightGradPerElement);
+    public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams, ConvDivisors> WeightGradPerElement =
+        accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams, ConvDivisors>(ConvGemm.WeightGradPerElement);
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ConvParams> BiasGrad =
         accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ConvParams>(ConvGemm.BiasGrad);
 

@@ -32,7 +32,7 @@ public sealed partial class IlgpuBackend
         ConvCheck.Forward(this, g, x, w, bias, y);
         var p = ConvParams.From(g);
         p.HasBias = bias is null ? 0 : 1;
-        var ops = new ConvForwardOperands { X = View(x), Weight = View(w), Y = View(y), P = Offsets(p, x, w, bias, y) };
+        var ops = new ConvForwardOperands { X = View(x), Weight = View(w), Y = View(y), P = Offsets(p, x, w, bias, y) }.Sized();
         ops.Bias = ops.Scale = ops.Shift = ops.Residual = bias is { } b ? View(b) : ops.Y;
         if (!LaunchTiled(k => k.TiledForward, ops))
             Launch(k => k.Forward, Elements(g.OutputShape, "conv2d"), x, w, bias, y, p);
@@ -51,6 +51,7 @@ public sealed partial class IlgpuBackend
             Scale = View(e.Scale), Shift = View(e.Shift), OffScale = e.Scale.Offset, OffShift = e.Shift.Offset, HasScale = 1,
             HasResidual = e.Residual is null ? 0 : 1, Relu = e.Relu ? 1 : 0,
         };
+        ops = ops.Sized();
         ops.Bias = ops.Y;
         (ops.Residual, ops.OffResidual) = e.Residual is { } r ? (View(r), r.Offset) : (ops.Y, 0);
         if (LaunchTiled(k => k.TiledForward, ops)) return;
@@ -67,7 +68,7 @@ public sealed partial class IlgpuBackend
         ConvCheck.BackwardData(this, g, dy, w, dx);
         if (g.Batch == 0) return;
         var p = Offsets(ConvParams.From(g), dy, w, null, dx);
-        if (!LaunchTiled(k => k.TiledBackwardData, new ConvBackwardDataOperands { Dy = View(dy), Weight = View(w), Dx = View(dx), P = p }))
+        if (!LaunchTiled(k => k.TiledBackwardData, new ConvBackwardDataOperands { Dy = View(dy), Weight = View(w), Dx = View(dx), P = p }.Sized()))
             Launch(k => k.BackwardData, Elements(g.InputShape, "conv2d backward data"), dy, w, null, dx, p);
     }
 
@@ -79,7 +80,7 @@ public sealed partial class IlgpuBackend
         ConvCheck.BackwardWeight(this, g, x, dy, dw, db);
         if (g.Batch == 0) return;
         var p = Offsets(ConvParams.From(g), x, dy, null, dw);
-        var ops = new ConvBackwardWeightOperands { X = View(x), Dy = View(dy), Dw = View(dw), P = p, Splits = 1 };
+        var ops = new ConvBackwardWeightOperands { X = View(x), Dy = View(dy), Dw = View(dw), P = p }.Sized(1);
         int positions = checked(g.Batch * g.OutHeight * g.OutWidth);
         lock (_gate)
         {
@@ -89,13 +90,11 @@ public sealed partial class IlgpuBackend
             if (tiled is null)
             {
                 var perElement = new KernelConfig(new Index1D(Elements(g.WeightShape, "conv2d backward weight")), new Index1D(_kernels.RowGroup));
-                kernels.WeightGradPerElement(perElement, ops.X, ops.Dy, ops.Dw, p);
+                kernels.WeightGradPerElement(perElement, ops.X, ops.Dy, ops.Dw, p, ops.D);
             }
             else
             {
-                ops.Splits = WeightGradSplits ?? Ilgpu.GemmVariants.SplitK(tiled.Blocks(ops.M, ops.N, g.Groups), positions, Multiprocessors);
-                ops.Chunk = (positions + ops.Splits - 1) / ops.Splits;
-                ops.Splits = (positions + ops.Chunk - 1) / ops.Chunk;
+                ops = ops.Sized(WeightGradSplits ?? Ilgpu.GemmVariants.SplitK(tiled.Blocks(ops.M, ops.N, g.Groups), positions, Multiprocessors));
                 if (ops.Splits == 1)
                 {
                     ops.Partial = ops.Dw;
