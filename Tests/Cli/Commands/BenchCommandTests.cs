@@ -102,7 +102,7 @@ public class BenchCommandTests
         using var doc = JsonDocument.Parse(r.Stdout);
         var o = doc.RootElement;
         Assert.Equal("32x32k4", o.GetProperty("variant").GetString());
-        Assert.True(o.GetProperty("gflops").GetDouble() > 0);
+        Assert.True(o.GetProperty("ms").GetDouble() > 0); // GFLOP/s on the simulator can round to 0.00 on a busy machine
         Assert.Equal("not found", o.GetProperty("cublas").GetProperty("status").GetString());
         Assert.Equal(JsonValueKind.Null, o.GetProperty("cublas").GetProperty("gflops").ValueKind);
 
