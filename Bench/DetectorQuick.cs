@@ -7,6 +7,7 @@ using NativeASD.Engine.Architectures;
 using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Detection.Synth;
 using NativeASD.Kernels.Cpu;
+using NativeASD.Engine.Diagnostics;
 using NativeASD.Weights;
 using NativeASD.Weights.Safetensors;
 using NativeASD.Engine.IO;

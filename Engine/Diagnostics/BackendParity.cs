@@ -2,6 +2,7 @@ using System.Diagnostics;
 using NativeASD.Engine.Layers;
 using NativeASD.Engine.Architectures.Panns;
 using NativeASD.Kernels;
+using NativeASD.Kernels.Ilgpu;
 
 namespace NativeASD.Engine.Diagnostics;
 
@@ -12,8 +13,8 @@ public sealed record ParityResult(string Name, double Nmse, double Bound, int Co
 }
 
 /// <summary>
-/// Runs ops, layers (forward and backward) and optionally a narrow PANNs ResNet on a device backend (cuda, opencl,
-/// ilgpu-cpu) and on the CPU backend with the same inputs and weights, and reports the normalised mean squared error
+/// Runs ops, layers (forward and backward), every GEMM/conv kernel variant of an ILGPU device, and optionally a narrow
+/// PANNs ResNet on a device backend (cuda, opencl, ilgpu-cpu) and on the CPU backend with the same inputs and weights, and reports the normalised mean squared error
 /// of each result, as ggml's test-backend-ops does. <see cref="Time"/> then measures a GEMM and a 3×3 conv on the device.
 /// </summary>
 public static class BackendParity
@@ -134,6 +135,8 @@ public static class BackendParity
         LayerCase("linear 129→65", b => new Linear(129, 65, backend: b), [17, 129]);
         LayerCase("leaky relu", b => new LeakyReLU(0.1f, b), [17, 40]);
 
+        if (device is IlgpuBackend ilgpu) KernelVariants(ilgpu, Wanted, Random, Compare);
+
         if (!includeNetwork || !Wanted("panns resnet22/8")) return results;
         // A narrow PANNs ResNet22 on a 3 s log-mel: every tap.
         var config = PannsConfig.ResNet22 with { Width = 0.125 };
@@ -158,6 +161,99 @@ public static class BackendParity
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// Every GEMM kernel variant of an ILGPU device, forced by name ("simple" included): a GEMM with edge blocks on both
+    /// axes, a partial last slab, alpha/beta and a strided batch in all four transposes; and the convolutions on that
+    /// variant (the implicit GEMM; "simple" runs the direct kernels): the fused evaluation epilogue with residual and
+    /// ReLU, backward data at stride 2 with padding per side, backward weight over 2048 positions (split-K) with bias.
+    /// </summary>
+    static void KernelVariants(IlgpuBackend device, Func<string, bool> wanted, Func<int[], IBackend, Tensor> random,
+        Action<string, Tensor, Tensor, double> compare)
+    {
+        var cpu = Backends.DefaultCpu;
+        string? chosen = device.GemmVariant;
+        try
+        {
+            foreach (var variant in new[] { "simple" }.Concat(device.GemmVariants))
+            {
+                device.GemmVariant = variant;
+                const int m = 131, n = 70, k = 21, batch = 2;
+                foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+                {
+                    string name = $"gemm {variant} {m}x{n}x{k} batch {batch} a=0.75 b=0.5 tA={ta} tB={tb}";
+                    if (!wanted(name)) continue;
+                    using var a = random([batch, m * k], cpu);
+                    using var b = random([batch, k * n], cpu);
+                    using var c = random([batch, m * n], cpu);
+                    using var ad = a.To(device);
+                    using var bd = b.To(device);
+                    using var cd = c.To(device);
+                    GemmArgs Args(Tensor x, Tensor y, Tensor z) => new(m, n, k, 0.75f, x.Storage, 0, ta ? m : k, ta, y.Storage, 0, tb ? k : n, tb,
+                        0.5f, z.Storage, 0, n, batch, m * k, k * n, m * n);
+                    cpu.Gemm(Args(a, b, c));
+                    device.Gemm(Args(ad, bd, cd));
+                    compare(name, c, cd, 1e-10);
+                }
+                ConvVariant(device, variant, wanted, random, compare);
+            }
+        }
+        finally { device.GemmVariant = chosen; }
+    }
+
+    static void ConvVariant(IlgpuBackend device, string variant, Func<string, bool> wanted, Func<int[], IBackend, Tensor> random,
+        Action<string, Tensor, Tensor, double> compare)
+    {
+        var cpu = Backends.DefaultCpu;
+        var fused = new Conv2dGeometry(2, 9, 7, 11, 10, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1);
+        if (wanted($"conv {variant} fused residual relu"))
+        {
+            using var x = random(fused.InputShape, cpu);
+            using var w = random(fused.WeightShape, cpu);
+            using var scale = random([fused.OutChannels], cpu);
+            using var shift = random([fused.OutChannels], cpu);
+            using var residual = random(fused.OutputShape, cpu);
+            using var y = Tensor.Zeros(fused.OutputShape, cpu);
+            using var xd = x.To(device);
+            using var wd = w.To(device);
+            using var scaled = scale.To(device);
+            using var shiftd = shift.To(device);
+            using var residuald = residual.To(device);
+            using var yd = Tensor.Zeros(fused.OutputShape, device);
+            cpu.Conv2dForwardFused(fused, x.View, w.View, new ConvEpilogue(scale.View, shift.View, residual.View, true), y.View);
+            device.Conv2dForwardFused(fused, xd.View, wd.View, new ConvEpilogue(scaled.View, shiftd.View, residuald.View, true), yd.View);
+            compare($"conv {variant} fused residual relu", y, yd, 1e-10);
+        }
+        var strided = new Conv2dGeometry(2, 9, 13, 12, 12, 5, 5, 2, 2, 2, 1, 1, 2);
+        if (wanted($"conv {variant} dx 5x5 s2 pads 2,1,1,2"))
+        {
+            using var dy = random(strided.OutputShape, cpu);
+            using var w = random(strided.WeightShape, cpu);
+            using var dx = Tensor.Zeros(strided.InputShape, cpu);
+            using var dyd = dy.To(device);
+            using var wd = w.To(device);
+            using var dxd = Tensor.Zeros(strided.InputShape, device);
+            cpu.Conv2dBackwardData(strided, dy.View, w.View, dx.View);
+            device.Conv2dBackwardData(strided, dyd.View, wd.View, dxd.View);
+            compare($"conv {variant} dx 5x5 s2 pads 2,1,1,2", dx, dxd, 1e-10);
+        }
+        var wide = new Conv2dGeometry(2, 8, 32, 32, 9, 3, 3, PadTop: 1, PadBottom: 1, PadLeft: 1, PadRight: 1);
+        if (wanted($"conv {variant} dweight 2048 positions"))
+        {
+            using var x = random(wide.InputShape, cpu);
+            using var dy = random(wide.OutputShape, cpu);
+            using var dw = Tensor.Zeros(wide.WeightShape, cpu);
+            using var db = Tensor.Zeros([wide.OutChannels], cpu);
+            using var xd = x.To(device);
+            using var dyd = dy.To(device);
+            using var dwd = Tensor.Zeros(wide.WeightShape, device);
+            using var dbd = Tensor.Zeros([wide.OutChannels], device);
+            cpu.Conv2dBackwardWeight(wide, x.View, dy.View, dw.View, db.View);
+            device.Conv2dBackwardWeight(wide, xd.View, dyd.View, dwd.View, dbd.View);
+            compare($"conv {variant} dweight 2048 positions", dw, dwd, 1e-10);
+            compare($"conv {variant} dbias 2048 positions", db, dbd, 1e-10);
+        }
     }
 
     /// <summary>Device timings after a warm-up call that compiles the kernels: GEMM at two sizes and the PANNs-size 3×3 conv.</summary>

@@ -6,6 +6,9 @@ namespace NativeASD.Engine.Diagnostics;
 /// <summary>Result of timing an operation: median and spread over repeats, each repeat a batch of calls.</summary>
 public sealed record TimingResult(double MedianSeconds, double MinSeconds, double MaxSeconds, int Repeats, int CallsPerRepeat);
 
+/// <summary>cuBLAS' timing as the GEMM peer: null timings when it did not run (Status says why).</summary>
+public sealed record CuBlasTiming(string Status, TimingResult? Time, double? Gflops);
+
 /// <summary>Self-timing for the bench command: warm-up, then the median of repeats (robust to a busy core).</summary>
 public static class Timing
 {
@@ -40,6 +43,24 @@ public static class Timing
         var args = new GemmArgs(m, n, k, 1f, a.Storage, 0, k, false, b.Storage, 0, n, false, 0f, c.Storage, 0, n);
         var t = Measure(() => { backend.Gemm(args); backend.Synchronize(); }, repeats);
         return (t, 2.0 * m * n * k / t.MedianSeconds / 1e9);
+    }
+
+    /// <summary>
+    /// Times cuBLAS SGEMM C = A·B on an ILGPU backend, the peer of <see cref="Gemm"/> on the same shape and data:
+    /// the result's Status says "not found" (no cuBLAS library), "not a CUDA device", or which library ran.
+    /// </summary>
+    public static CuBlasTiming CuBlasGemm(Kernels.Ilgpu.IlgpuBackend backend, int m, int n, int k, int repeats = 15)
+    {
+        if (!Kernels.Ilgpu.IlgpuBackend.CuBlasLoads(out string missing)) return new CuBlasTiming(missing, null, null);
+        var rng = new Random(1);
+        float[] Fill(int count) { var a = new float[count]; for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1); return a; }
+        using var a = Tensor.FromSpan(Fill(m * k), [m, k], backend);
+        using var b = Tensor.FromSpan(Fill(k * n), [k, n], backend);
+        using var c = Tensor.Zeros([m, n], backend);
+        var gemm = backend.CuBlasGemm(a.Storage, b.Storage, c.Storage, m, n, k, out string status);
+        if (gemm is null) return new CuBlasTiming(status, null, null);
+        var t = Measure(() => { gemm(); backend.Synchronize(); }, repeats);
+        return new CuBlasTiming(status, t, 2.0 * m * n * k / t.MedianSeconds / 1e9);
     }
 
     /// <summary>

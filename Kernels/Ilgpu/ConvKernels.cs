@@ -28,7 +28,9 @@ internal struct ConvParams
 
 /// <summary>
 /// Direct convolution and pooling kernels, one thread per output element, each gathering its inputs in a fixed
-/// order (no atomics: deterministic). Simple rather than fast: the CPU backend's kernels are the tuned ones.
+/// order (no atomics: deterministic). Convolutions run them only when a group is too narrow for the tiled implicit
+/// GEMM (ConvGemm.cs), i.e. depthwise and other grouped convs with fewer than 8 channels per group: their loops are
+/// then short (C/groups·KH·KW terms).
 /// </summary>
 internal static class ConvKernels
 {
@@ -78,39 +80,6 @@ internal static class ConvKernels
             }
         }
         dx[p.OffD + i] = sum;
-    }
-
-    /// <summary>dw[o, ci, ky, kx] += Σ_{n, oy, ox} dy · x. a = x, b = dy, d = dw.</summary>
-    public static void BackwardWeight(Index1D i, ArrayView<float> x, ArrayView<float> dy, ArrayView<float> unused, ArrayView<float> dw, ConvParams p)
-    {
-        int cg = p.C / p.Groups, og = p.O / p.Groups;
-        int kx = i % p.KW, ky = i / p.KW % p.KH, ci = i / (p.KW * p.KH) % cg, o = i / (p.KW * p.KH * cg);
-        int c = o / og * cg + ci;
-        float sum = 0f;
-        for (int n = 0; n < p.N; n++)
-            for (int oy = 0; oy < p.HO; oy++)
-            {
-                int iy = oy * p.SH + ky * p.DH - p.PT;
-                if (iy < 0 || iy >= p.H) continue;
-                for (int ox = 0; ox < p.WO; ox++)
-                {
-                    int ix = ox * p.SW + kx * p.DW - p.PL;
-                    if (ix < 0 || ix >= p.W) continue;
-                    sum += dy[p.OffB + (((long)n * p.O + o) * p.HO + oy) * p.WO + ox]
-                         * x[p.OffA + (((long)n * p.C + c) * p.H + iy) * p.W + ix];
-                }
-            }
-        dw[p.OffD + i] += sum;
-    }
-
-    /// <summary>db[o] += Σ_{n, oy, ox} dy. b = dy, d = db.</summary>
-    public static void BackwardBias(Index1D o, ArrayView<float> unusedA, ArrayView<float> dy, ArrayView<float> unused, ArrayView<float> db, ConvParams p)
-    {
-        float sum = 0f;
-        long positions = (long)p.HO * p.WO;
-        for (int n = 0; n < p.N; n++)
-            for (long j = 0; j < positions; j++) sum += dy[p.OffB + ((long)n * p.O + o) * positions + j];
-        db[p.OffD + o] += sum;
     }
 
     /// <summary>Pool forward: a = x, c = indices (when HasBias ≠ 0, reused as "has indices"), d = y.</summary>
@@ -172,16 +141,25 @@ internal static class ConvKernels
     }
 }
 
-/// <summary>The conv/pool kernels compiled for one accelerator, on first use.</summary>
+/// <summary>The conv/pool kernels compiled for one accelerator, on first use (the tiled variants on their first launch).</summary>
 internal sealed class IlgpuConvKernels(Accelerator accelerator)
 {
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams>
         Forward = Load(accelerator, ConvKernels.Forward),
         BackwardData = Load(accelerator, ConvKernels.BackwardData),
-        BackwardWeight = Load(accelerator, ConvKernels.BackwardWeight),
-        BackwardBias = Load(accelerator, ConvKernels.BackwardBias),
         PoolForward = Load(accelerator, ConvKernels.PoolForward),
         PoolBackward = Load(accelerator, ConvKernels.PoolBackward);
+
+    public readonly GemmVariant<ConvForwardOperands>[] TiledForward = GemmVariants.For<ConvForwardOperands>(accelerator);
+    public readonly GemmVariant<ConvBackwardDataOperands>[] TiledBackwardData = GemmVariants.For<ConvBackwardDataOperands>(accelerator);
+    public readonly GemmVariant<ConvBackwardWeightOperands>[] TiledBackwardWeight = GemmVariants.For<ConvBackwardWeightOperands>(accelerator);
+
+    public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, long, int, int> SumSplits =
+        accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, long, int, int>(ConvGemm.SumSplits);
+    public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams, ConvDivisors> WeightGradPerElement =
+        accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams, ConvDivisors>(ConvGemm.WeightGradPerElement);
+    public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ConvParams> BiasGrad =
+        accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ConvParams>(ConvGemm.BiasGrad);
 
     static Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams> Load(
         Accelerator a, Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ConvParams> kernel) =>

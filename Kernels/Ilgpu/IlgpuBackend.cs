@@ -57,7 +57,7 @@ public sealed partial class IlgpuBackend : IBackend
 
     internal Accelerator Accelerator => _accelerator;
 
-    /// <summary>Edge of the GEMM tile this device runs (16 on GPUs).</summary>
+    /// <summary>Edge of the simple GEMM kernel's tile on this device (16 on GPUs).</summary>
     internal int GemmTile => _kernels.GemmTile;
 
     // ---- memory -------------------------------------------------------------------------------------
@@ -211,24 +211,6 @@ public sealed partial class IlgpuBackend : IBackend
         }
     }
 
-    // ---- gemm ---------------------------------------------------------------------------------------
-
-    public void Gemm(in GemmArgs args)
-    {
-        Check.Gemm(this, args);
-        if (args.M == 0 || args.N == 0) return;
-        int t = _kernels.GemmTile;
-        // Grid Y and Z are capped at 65535 on CUDA; the kernel loops over the rest.
-        var grid = new Index3D((args.M + t - 1) / t, Math.Min((args.N + t - 1) / t, 65535), Math.Min(args.Batch, 65535));
-        var p = GemmParams.From(args);
-        lock (_gate)
-        {
-            Enter();
-            _kernels.Gemm(new KernelConfig(grid, new Index3D(t, t, 1)),
-                ((IlgpuStorage)args.A).View, ((IlgpuStorage)args.B).View, ((IlgpuStorage)args.C).View, p);
-        }
-    }
-
     // ---- lifetime -----------------------------------------------------------------------------------
 
     public void Synchronize()
@@ -247,6 +229,7 @@ public sealed partial class IlgpuBackend : IBackend
             if (_disposed) return;
             _accelerator.Bind();
             Pool.Clear();
+            _cuBlas?.Dispose();
             _disposed = true;
             _accelerator.Dispose();
             _context.Dispose();

@@ -5,8 +5,9 @@ namespace NativeASD.Kernels.Ilgpu;
 
 /// <summary>
 /// Every kernel of the backend, compiled once for one accelerator when the backend opens and kept as launch
-/// delegates. Also fixes the launch shapes that depend on the device: the GEMM tile (16×16 where groups of 256
-/// threads fit, smaller on ILGPU's CPU simulator) and the group size of row reductions.
+/// delegates (the tiled GEMM variants on their first launch). Also fixes the launch shapes that depend on the device:
+/// the simple GEMM's tile (16×16 where groups of 256 threads fit, smaller on ILGPU's CPU simulator) and the group size
+/// of row reductions.
 /// </summary>
 internal sealed class IlgpuKernels
 {
@@ -16,6 +17,8 @@ internal sealed class IlgpuKernels
     public readonly Action<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs> ReduceColumns;
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ReduceArgs> ReduceRows;
     public readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmParams> Gemm;
+    /// <summary>The register-blocked GEMMs (<see cref="GemmVariants"/>), each compiled on first use.</summary>
+    public readonly GemmVariant<DenseOperands>[] TiledGemms;
 
     /// <summary>Edge of the square GEMM tile = threads per group side.</summary>
     public readonly int GemmTile;
@@ -31,6 +34,7 @@ internal sealed class IlgpuKernels
         ReduceColumns = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ReduceArgs>(ReduceKernels.Columns);
         ReduceRows = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ReduceArgs>(ReduceKernels.Rows);
 
+        TiledGemms = GemmVariants.For<DenseOperands>(accelerator);
         int maxGroup = accelerator.MaxNumThreadsPerGroup;
         RowGroup = 1;
         while (RowGroup * 2 <= Math.Min(maxGroup, ReduceKernels.MaxRowGroup)) RowGroup *= 2;

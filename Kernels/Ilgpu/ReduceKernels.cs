@@ -22,8 +22,9 @@ internal struct ReduceArgs
 /// <item><see cref="Columns"/>: one thread per output looping over the axis. Neighbouring threads read
 /// neighbouring elements when the reduced axis is not the innermost, so loads coalesce; sums are blocked
 /// (partials of <see cref="Block"/> elements) to keep the error near the CPU's.</item>
-/// <item><see cref="Rows"/>: one group per output, its threads striding the axis and combining in shared
-/// memory by a tree. For long axes that are contiguous, or too few outputs to fill the device.</item>
+/// <item><see cref="Rows"/>: one group per output, its threads striding the axis; sums combine by warp shuffles
+/// (<see cref="GroupSum"/>), max/min/argmax in shared memory by a tree. For long axes that are contiguous, or too few
+/// outputs to fill the device.</item>
 /// </list>
 /// Semantics follow the CPU ReduceJob: Max/Min propagate NaN; Variance is two-pass (mean, then squared
 /// deviations) divided by max(0, n − correction); ArgMax is the first index of the maximum with NaN counting
@@ -122,13 +123,13 @@ internal static class ReduceKernels
                 {
                     float sum = 0f;
                     for (int j = t; j < n; j += g) sum += x[xo + j * s];
-                    float total = SumGroup(values, t, g, sum);
+                    float total = GroupSum(values, sum);
                     if (r.Op == (int)ReduceOp.Sum) { result = total; break; }
                     float mean = total / n;
                     if (r.Op == (int)ReduceOp.Mean) { result = mean; break; }
                     float squares = 0f;
                     for (int j = t; j < n; j += g) { float d = x[xo + j * s] - mean; squares += d * d; }
-                    result = SumGroup(values, t, g, squares) / XMath.Max(0, n - r.Correction);
+                    result = GroupSum(values, squares) / XMath.Max(0, n - r.Correction);
                     break;
                 }
             case ReduceOp.Max:
@@ -187,17 +188,29 @@ internal static class ReduceKernels
         if (t == 0) y[yo] = result;
     }
 
-    /// <summary>Tree sum of one value per thread; every thread gets the total. Leaves the shared array reusable.</summary>
-    static float SumGroup(ArrayView<float> values, int t, int g, float mine)
+    /// <summary>Warps per group at most (the per-warp partials of <see cref="GroupSum"/>): 1024 threads of 32, or 16 of 1.</summary>
+    public const int MaxWarps = 32;
+
+    /// <summary>Sum over the warp by shuffles (log2 warp-size steps, no shared memory); lane 0 holds the total.</summary>
+    static float WarpSum(float v)
     {
-        values[t] = mine;
+        for (int delta = Warp.WarpSize / 2; delta > 0; delta /= 2) v += Warp.ShuffleDown(v, delta);
+        return v;
+    }
+
+    /// <summary>
+    /// Sum of one value per thread of the group, every thread gets the total: warp shuffles within each warp, the warps'
+    /// partials through <paramref name="perWarp"/> (≥ warps per group, ≤ warp size of them), then shuffles again.
+    /// The group must be whole warps. Leaves <paramref name="perWarp"/> reusable.
+    /// </summary>
+    public static float GroupSum(ArrayView<float> perWarp, float mine)
+    {
+        float partial = WarpSum(mine);
+        if (Warp.IsFirstLane) perWarp[Warp.WarpIdx] = partial;
         Group.Barrier();
-        for (int half = g / 2; half > 0; half /= 2)
-        {
-            if (t < half) values[t] += values[t + half];
-            Group.Barrier();
-        }
-        float total = values[0];
+        int warps = Group.DimX / Warp.WarpSize;
+        float total = WarpSum(Warp.LaneIdx < warps ? perWarp[Warp.LaneIdx] : 0f);
+        total = Warp.Shuffle(total, 0);
         Group.Barrier();
         return total;
     }

@@ -92,4 +92,79 @@ public class BenchCommandTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("N,C,H,W", r.Stderr);
     }
+
+    /// <summary>On an ILGPU device the GEMM names its kernel variant and its cuBLAS peer; this host has no cuBLAS.</summary>
+    [Fact]
+    public void GemmOnIlgpuNamesVariantAndMissingCuBlas()
+    {
+        var r = NasdProcess.Run("bench", "gemm", "--size", "40", "--device", "ilgpu-cpu", "--repeats", "1", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var o = doc.RootElement;
+        Assert.Equal("32x32k4", o.GetProperty("variant").GetString());
+        Assert.True(o.GetProperty("ms").GetDouble() > 0); // GFLOP/s on the simulator can round to 0.00 on a busy machine
+        Assert.Equal("not found", o.GetProperty("cublas").GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, o.GetProperty("cublas").GetProperty("gflops").ValueKind);
+
+        var text = NasdProcess.Run("bench", "gemm", "--size", "40", "--device", "ilgpu-cpu", "--repeats", "1", "--variant", "simple");
+        Assert.True(text.ExitCode == 0, text.Stderr);
+        Assert.Contains("[simple]", text.Stdout);
+        Assert.Contains("cuBLAS: not found", text.Stdout);
+    }
+
+    [Theory]
+    [InlineData("ilgpu-cpu", "96x96k8", "simple, 32x32k4")]
+    [InlineData("cpu", "simple", "none")]
+    public void UnknownVariantIsAUsageError(string device, string variant, string listed)
+    {
+        var r = NasdProcess.Run("bench", "gemm", "--size", "8", "--device", device, "--variant", variant);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"--variant '{variant}'", r.Stderr);
+        Assert.Contains(listed, r.Stderr);
+    }
+
+    [Fact]
+    public void ResNet38JsonHasClipsPerSecondPerBatch()
+    {
+        var r = NasdProcess.Run("bench", "resnet38", "--seconds", "0.35", "--batch", "1,2", "--repeats", "1", "--threads", "2", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var o = doc.RootElement;
+        Assert.Equal("resnet38", o.GetProperty("op").GetString());
+        Assert.Equal(0.35, o.GetProperty("clip_seconds").GetDouble());
+        var results = o.GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal([1, 2], results.Select(x => x.GetProperty("batch").GetInt32()));
+        Assert.All(results, x => Assert.True(x.GetProperty("clips_per_s").GetDouble() > 0));
+        Assert.All(results, x => Assert.True(x.GetProperty("frontend_ms").GetDouble() > 0 && x.GetProperty("forward_ms").GetDouble() > 0));
+    }
+
+    [Theory]
+    [InlineData("--batch", "0")]
+    [InlineData("--batch", "1,x")]
+    [InlineData("--seconds", "0.2")]
+    public void ResNet38BadOptionsAreUsageErrors(string option, string value)
+    {
+        var r = NasdProcess.Run("bench", "resnet38", option, value);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains($"bench resnet38: {option}", r.Stderr);
+    }
+
+    /// <summary>bench parity on ILGPU's CPU simulator, restricted to the tiled kernel variant's cases (the whole --quick set takes minutes there).</summary>
+    [Fact]
+    public void ParityOnIlgpuCpuRunsTheVariantCases()
+    {
+        var r = NasdProcess.Run("bench", "parity", "--device", "ilgpu-cpu", "--quick", "--only", "gemm 32x32k4,conv 32x32k4 fused", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var o = doc.RootElement;
+        Assert.Equal(0, o.GetProperty("failed").GetInt32());
+        var names = o.GetProperty("results").EnumerateArray().Select(x => x.GetProperty("name").GetString()!).ToArray();
+        Assert.Equal(5, names.Length);
+        Assert.Contains("conv 32x32k4 fused residual relu", names);
+        Assert.All(names, n => Assert.True(n.StartsWith("gemm 32x32k4") || n.StartsWith("conv 32x32k4"), n));
+
+        var none = NasdProcess.Run("bench", "parity", "--device", "ilgpu-cpu", "--quick", "--only", "no such case");
+        Assert.Equal(1, none.ExitCode);
+        Assert.Contains("matches no case", none.Stderr);
+    }
 }

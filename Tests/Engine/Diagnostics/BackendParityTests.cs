@@ -6,7 +6,8 @@ namespace NativeASD.Tests.Engine.Diagnostics;
 
 /// <summary>
 /// What <c>nasd bench parity</c> runs (docs/kernels.md's GPU claims rest on it), on ILGPU's CPU simulator with a reduced
-/// set: every unary, binary and reduction op, the 1×1×1 GEMMs and every layer case but two. The larger GEMMs, the
+/// set: every unary, binary and reduction op, the 1×1×1 GEMMs, every layer case but two, and every kernel variant the
+/// simulator has (the simple GEMM and the 32×32k4 tiled one, each with its convolutions). The larger GEMMs, the
 /// Winograd-size conv, Linear 129→65 and the PANNs network take from seconds to minutes each in the simulator (its GEMM
 /// runs each group's threads with barriers in software) and run on a real device only; the simulator's GEMM and
 /// Linear are covered by IlgpuGemmTests and LayerReferenceTests.
@@ -26,7 +27,10 @@ public class BackendParityTests(ITestOutputHelper output)
         Assert.All(results, r => Assert.True(r.Ok, $"{r.Name}: NMSE {r.Nmse:E2} > {r.Bound:E0}"));
         Assert.All(results, r => Assert.True(Reduced(r.Name), $"{r.Name} ran although excluded"));
         foreach (var part in new[] { "unary ", "binary ", "reduce ", "gemm 1x1x1", "conv3x3 16→24 pad1 dweight", "depthwise",
-                     "conv1x1", "maxpool", "avgpool", "batchnorm2d train dweight", "batchnorm1d", "leaky relu dx" })
+                     "conv1x1", "maxpool", "avgpool", "batchnorm2d train dweight", "batchnorm1d", "leaky relu dx",
+                     "gemm simple 131x70x21 batch 2 a=0.75 b=0.5 tA=True tB=False", "gemm 32x32k4 131x70x21 batch 2 a=0.75 b=0.5 tA=False tB=True",
+                     "conv simple fused residual relu", "conv 32x32k4 fused residual relu", "conv 32x32k4 dx 5x5 s2", "conv 32x32k4 dweight 2048",
+                     "conv 32x32k4 dbias 2048" })
             Assert.Contains(results, r => r.Name.StartsWith(part));
         Assert.Equal(results.Count, results.Select(r => r.Name).Distinct().Count());
     }

@@ -1,5 +1,3 @@
-using ILGPU;
-using ILGPU.Runtime.CPU;
 using NativeASD.Kernels;
 using NativeASD.Kernels.Ilgpu;
 using static NativeASD.Tests.Kernels.BackendParity;
@@ -7,8 +5,11 @@ using static NativeASD.Tests.Kernels.BackendParity;
 namespace NativeASD.Tests.Kernels.Ilgpu;
 
 /// <summary>
-/// The ILGPU tiled GEMM against the CPU backend: every transpose combination, alpha/beta, beta = 0 over NaNs,
+/// The ILGPU GEMMs against the CPU backend: every transpose combination, alpha/beta, beta = 0 over NaNs,
 /// padded leading dimensions, offsets, batches with strides, sizes that are not multiples of the tile, K = 0.
+/// On the default CPU simulator (16-thread groups) shapes of 8 or more a side run the register-blocked 32×32k4 variant
+/// and narrower ones the simple kernel; a simulated device with 256-thread groups runs every GPU variant by name
+/// (the same instantiations a GPU compiles; IlgpuPtxTests compiles them to PTX).
 /// Tolerance: NMSE ≤ 1e-10 and relative error ≤ 1e-5 (both sum in float; the order may differ).
 /// </summary>
 public class IlgpuGemmTests
@@ -43,20 +44,72 @@ public class IlgpuGemmTests
     [MemberData(nameof(Cases))]
     public void Gemm(Case c) => RunAndCompare(Ilgpu, c);
 
-    /// <summary>
-    /// The 16×16 tile that GPUs run, on a simulated device with 256-thread groups (the default simulator allows 16),
-    /// so the exact kernel instantiation a GPU gets is checked here too.
-    /// </summary>
     [Fact]
-    public void Gemm16x16Tile()
+    public void DefaultSimulatorChoosesTheRegisterBlockedKernelUnlessNarrow()
     {
-        var context = Context.Create(b => b.CPU(new CPUDevice(32, 8, 1)).EnableAlgorithms());
-        var device = context.GetCPUDevice(0);
-        using var backend = new IlgpuBackend(DeviceKind.IlgpuCpu, context, device.CreateCPUAccelerator(context), "ILGPU CPU 256-thread groups");
+        var backend = (IlgpuBackend)Ilgpu;
+        Assert.Equal(["32x32k4"], backend.GemmVariants);
+        Assert.Equal("32x32k4", backend.GemmVariantFor(9, 8, 1));
+        Assert.Equal("simple", backend.GemmVariantFor(7, 300, 1));
+        Assert.Equal("simple", backend.GemmVariantFor(300, 1, 4));
+    }
+
+    /// <summary>The simple kernel's 16×16 tile that GPUs run for GEMV-like shapes, forced on every shape here.</summary>
+    [Fact]
+    public void Simple16x16Tile()
+    {
+        using var backend = SimulatedGpu.Open();
         Assert.Equal(16, backend.GemmTile);
+        backend.GemmVariant = "simple";
         foreach (bool ta in new[] { false, true })
             foreach (bool tb in new[] { false, true })
                 RunAndCompare(backend, new Case(19, 21, 35, ta, tb, Alpha: 0.75f, Beta: 0.5f, Batch: 2, Pad: 1, Offset: 3, BatchGap: 2));
+    }
+
+    /// <summary>
+    /// Every GPU variant by name: edge blocks on both axes (M, N not multiples of the block, a partial last slab),
+    /// all transposes with alpha/beta, offsets and batch strides, and beta = 0 over NaNs.
+    /// </summary>
+    [Theory]
+    [InlineData("128x128k8")]
+    [InlineData("128x128k16")]
+    [InlineData("128x64k8")]
+    [InlineData("64x128k8")]
+    [InlineData("64x64k8")]
+    [InlineData("32x32k4")]
+    public void GpuVariant(string variant)
+    {
+        using var backend = SimulatedGpu.Open();
+        Assert.Contains(variant, backend.GemmVariants);
+        backend.GemmVariant = variant;
+        Assert.Equal(variant, backend.GemmVariantFor(10, 10, 1));
+        foreach (bool ta in new[] { false, true })
+            foreach (bool tb in new[] { false, true })
+                RunAndCompare(backend, new Case(variant.StartsWith("128") ? 131 : 67, 70, 21, ta, tb, Alpha: 0.75f, Beta: 0.5f,
+                    Batch: 2, Pad: 1, Offset: 3, BatchGap: 2));
+        RunAndCompare(backend, new Case(9, 13, 17, false, true, NaNInC: true));
+    }
+
+    /// <summary>The choice on a GPU-shaped device with one multiprocessor: fewest padding rows and columns, ties to the larger block.</summary>
+    [Fact]
+    public void ChoiceAvoidsIdleRows()
+    {
+        using var backend = SimulatedGpu.Open();
+        Assert.Equal("128x128k8", backend.GemmVariantFor(4096, 4096, 1));
+        Assert.Equal("64x128k8", backend.GemmVariantFor(64, 64000, 1));  // a 64-channel conv
+        Assert.Equal("128x64k8", backend.GemmVariantFor(256, 64, 3));
+        Assert.Equal("64x64k8", backend.GemmVariantFor(40, 50, 1));
+        Assert.Equal("simple", backend.GemmVariantFor(4096, 4, 1));
+    }
+
+    [Fact]
+    public void UnknownVariantIsRefusedByName()
+    {
+        using var backend = SimulatedGpu.Open();
+        backend.GemmVariant = "96x96k8";
+        var e = Assert.Throws<ArgumentException>(() => backend.GemmVariantFor(64, 64, 1));
+        Assert.Contains("'96x96k8'", e.Message);
+        Assert.Contains("128x128k8", e.Message);
     }
 
     static void RunAndCompare(IBackend backend, Case c)

@@ -18,6 +18,12 @@ namespace NativeASD.Tests.Kernels.Ilgpu;
 /// </summary>
 public class IlgpuPtxTests
 {
+    /// <summary>Every tile shape and every kind of operands the tiled GEMM is instantiated with.</summary>
+    static readonly Type[] TiledConfigs = typeof(IGemmConfig).Assembly.GetTypes()
+        .Where(t => t.IsValueType && typeof(IGemmConfig).IsAssignableFrom(t)).OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
+    static readonly Type[] TiledOperands = typeof(IGemmOperands).Assembly.GetTypes()
+        .Where(t => t.IsValueType && typeof(IGemmOperands).IsAssignableFrom(t)).OrderBy(t => t.Name, StringComparer.Ordinal).ToArray();
+
     public static TheoryData<string> Kernels => new(KernelMethods().Select(k => k.Name));
 
     static readonly Type[] IndexTypes = [typeof(Index1D), typeof(Index2D), typeof(Index3D)];
@@ -30,10 +36,16 @@ public class IlgpuPtxTests
             .OrderBy(m => m.DeclaringType!.Name + "." + m.Name, StringComparer.Ordinal);
         foreach (var m in implicitlyGrouped) yield return ($"{m.DeclaringType!.Name}.{m.Name}", m, false);
         yield return ("ReduceKernels.Rows", typeof(ReduceKernels).GetMethod(nameof(ReduceKernels.Rows))!, true);
+        yield return ("ConvGemm.WeightGradPerElement", typeof(ConvGemm).GetMethod(nameof(ConvGemm.WeightGradPerElement))!, true);
+        yield return ("ConvGemm.BiasGrad", typeof(ConvGemm).GetMethod(nameof(ConvGemm.BiasGrad))!, true);
         var gemm = typeof(GemmKernel).GetMethod(nameof(GemmKernel.Run))!;
         yield return ("GemmKernel.Run<GemmTile16>", gemm.MakeGenericMethod(typeof(GemmTile16)), true);
         yield return ("GemmKernel.Run<GemmTile8>", gemm.MakeGenericMethod(typeof(GemmTile8)), true);
         yield return ("GemmKernel.Run<GemmTile4>", gemm.MakeGenericMethod(typeof(GemmTile4)), true);
+        var tiled = typeof(TiledGemm).GetMethod(nameof(TiledGemm.Run))!;
+        foreach (var config in TiledConfigs)
+            foreach (var operands in TiledOperands)
+                yield return ($"TiledGemm.Run<{config.Name},{operands.Name}>", tiled.MakeGenericMethod(config, operands), true);
     }
 
     /// <summary>The kernels the backends load today (elementwise, reductions, GEMM, conv and pooling, the spectrogram,
@@ -43,11 +55,16 @@ public class IlgpuPtxTests
     {
         var names = KernelMethods().Select(k => k.Name).ToHashSet();
         foreach (var expected in new[] { "ElementwiseKernels.Fill", "ElementwiseKernels.Unary", "ElementwiseKernels.Binary", "ReduceKernels.Columns",
-                     "ConvKernels.Forward", "ConvKernels.BackwardData", "ConvKernels.BackwardWeight", "ConvKernels.BackwardBias",
+                     "ConvKernels.Forward", "ConvKernels.BackwardData", "ConvGemm.SumSplits", "ConvGemm.WeightGradPerElement", "ConvGemm.BiasGrad",
                      "ConvKernels.PoolForward", "ConvKernels.PoolBackward", "IlgpuSpectrogramPlan.PowerKernel", "IlgpuSpectrogramPlan.MelKernel",
                      "IlgpuNnKernels.UnaryGradKernel", "IlgpuNnKernels.ScatterKernel", "IlgpuNnKernels.AdamKernel" })
             Assert.Contains(expected, names);
-        Assert.Equal(19, names.Count);
+        Assert.Contains("TiledGemm.Run<Gemm128x128k8,DenseOperands>", names);
+        Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvForwardOperands>", names);
+        Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvBackwardDataOperands>", names);
+        Assert.Contains("TiledGemm.Run<Gemm128x128k8,ConvBackwardWeightOperands>", names);
+        Assert.Equal(6, TiledConfigs.Length);
+        Assert.Equal(20 + TiledConfigs.Length * TiledOperands.Length, names.Count);
     }
 
     [Theory]
@@ -63,7 +80,9 @@ public class IlgpuPtxTests
             : EntryPointDescription.FromImplicitlyGroupedKernel(method);
         var compiled = (PTXCompiledKernel)ptx.Compile(entry, default);
         Assert.Contains(".entry", compiled.PTXAssembly);
-        if (name == "GemmKernel.Run<GemmTile16>")
+        if (name == "GemmKernel.Run<GemmTile16>" || name.StartsWith("TiledGemm.", StringComparison.Ordinal))
             Assert.Contains(".shared .align 4 .b8", compiled.PTXAssembly); // fixed-size tiles in shared memory
+        if (name.StartsWith("TiledGemm.", StringComparison.Ordinal))
+            Assert.DoesNotContain(".local", compiled.PTXAssembly); // the 8×8 accumulators and staged slabs stay in registers
     }
 }
