@@ -2,6 +2,10 @@
 # The one device check of issue 18, for a lent GPU machine (NVIDIA driver, no internet, no .NET SDK): run it through the
 # device tool from the repository root after scripts/device_publish.sh made .gpu/nasd.tar.xz here, e.g.
 #   run(command: "bash scripts/device_check.sh", carry: [".gpu"], timeout_s: 480)
+# and, if device time is left (the whole lease is 15 minutes with the start), the whole commands:
+#   run(command: "bash scripts/device_check.sh commands", carry: [".gpu"], timeout_s: 480)
+# which runs scripts/device_commands.sh (eval of a 1,000-clip synth with the default and the metric head, one pretraining
+# epoch, all with --device cuda, against the 2-core CPU's clips/s) into $OUT/commands.jsonl, within 7 minutes.
 # It unpacks nasd, prints nvidia-smi, then, each step under its own timeout and all within NASD_CHECK_SECONDS (360):
 #   1. bench parity --device cuda (every op, layer, kernel variant, ResNet taps; then device timings)
 #   2. bench gemm 4096³ with the variant chosen by size, and cuBLAS SGEMM as the peer when the library loads
@@ -61,6 +65,13 @@ fi
 } >> "$log"
 
 # step NAME LIMIT_S FILE ARGS...: runs nasd ARGS under the smaller of LIMIT_S and the time left, stdout appended to FILE.
+if [ "${1:-}" = commands ]; then
+  source "$root/scripts/device_commands.sh"
+  echo "== commands: eval and pretrain with --device $device (scripts/device_commands.sh)" >> "$log"
+  device_commands_check /tmp/nasd-commands "${nasd[@]}" | tee "$out/commands.jsonl"
+  exit 0
+fi
+
 step() {
   local name="$1" limit="$2" file="$3"; shift 3
   local left=$(( deadline - $(date +%s) ))

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Issue 18 (whole commands on the GPU): nasd eval and nasd pretrain with --device cuda against the 2-core CPU's figures.
 #
-# Meant to be sourced by scripts/device_check.sh, which then calls
-#     device_commands_check NASD OUT_DIR
-# (NASD: the built nasd executable; OUT_DIR: where data and results go). Run alone: scripts/device_commands.sh NASD OUT_DIR.
+# Sourced by `scripts/device_check.sh commands`, which calls
+#     device_commands_check WORK_DIR NASD...
+# (WORK_DIR: where the 1,000-clip data set and the eval outputs go — not $OUT, which the device tool brings back; NASD...:
+# the command that runs nasd). Run alone: scripts/device_commands.sh WORK_DIR NASD...
 # Prints one JSON object per line (check, device, exit, clips, seconds, clips_per_s, cpu_clips_per_s, ratio, mean_auc,
-# cpu_mean_auc, train_loss); every step has its own time limit (180 + 180 + 150 s), so the section cannot overrun.
+# cpu_mean_auc, train_loss); every step has its own time limit (synth 90 s, eval 120 + 120 s, pretrain 90 s), so the
+# section stays within 7 minutes.
 #
 # The CPU figures are from the 2-core development machine (Intel Xeon, AVX-512, no GPU), 2026-12-03, branch h18c at
 # b1a462c (the CPU path is unchanged from main), run with nice while other jobs shared the machine; the fastest run is
@@ -43,17 +45,18 @@ report_rate() {
 }
 
 device_commands_check() {
-  local nasd="$1" out="$2"
+  local out="$1"; shift
+  local nasd=("$@")
   mkdir -p "$out"
   # The data set is generated on the CPU (about 20 s on 16 cores): the same bytes as the CPU baseline's.
-  [ -f "$out/synth1000.done" ] || { "$nasd" synth --out "$out/synth1000" --ids 2 --train 75 --test 25 --json > /dev/null && touch "$out/synth1000.done"; }
+  [ -f "$out/synth1000.done" ] || { timeout 90 "${nasd[@]}" synth --out "$out/synth1000" --ids 2 --train 75 --test 25 --json > /dev/null && touch "$out/synth1000.done"; }
 
   local name detector cpu_rate cpu_auc rc auc
   for name in default metric; do
     if [ "$name" = default ]; then detector=(); cpu_rate=$CPU_EVAL_DEFAULT_CLIPS_PER_S; cpu_auc=$CPU_EVAL_DEFAULT_AUC
     else detector=(--detector metric); cpu_rate=$CPU_EVAL_METRIC_CLIPS_PER_S; cpu_auc=$CPU_EVAL_METRIC_AUC; fi
     rm -rf "$out/eval-$name"
-    timeout 180 "$nasd" eval --data "$out/synth1000" --out "$out/eval-$name" "${detector[@]}" --device cuda --no-cache --json \
+    timeout 120 "${nasd[@]}" eval --data "$out/synth1000" --out "$out/eval-$name" "${detector[@]}" --device cuda --no-cache --json \
       > "$out/eval-$name.json" 2> "$out/eval-$name.err"
     rc=$?
     auc=$(json_number "$out/eval-$name.json" mean_auc)
@@ -62,7 +65,7 @@ device_commands_check() {
   done
 
   # The shipped backbone's recipe (resnet-small, 2 s crops, batch 32), one epoch of 1,024 synthetic crops.
-  timeout 150 "$nasd" pretrain --synth 1024 --epochs 1 --device cuda --out "$out/pretrain.safetensors" --json \
+  timeout 90 "${nasd[@]}" pretrain --synth 1024 --epochs 1 --device cuda --out "$out/pretrain.safetensors" --json \
     > "$out/pretrain.json" 2> "$out/pretrain.err"
   rc=$?
   report_rate pretrain "$rc" 1024 "$(json_number "$out/pretrain.json" Seconds)" "$CPU_PRETRAIN_CLIPS_PER_S" \
@@ -70,6 +73,6 @@ device_commands_check() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  [ $# -eq 2 ] || { echo "usage: $0 NASD OUT_DIR" >&2; exit 2; }
-  device_commands_check "$1" "$2"
+  [ $# -ge 2 ] || { echo "usage: $0 WORK_DIR NASD..." >&2; exit 2; }
+  device_commands_check "$@"
 fi
