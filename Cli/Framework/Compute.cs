@@ -1,4 +1,5 @@
 using NativeASD.Kernels;
+using NativeASD.Kernels.Ilgpu;
 
 namespace NativeASD.Cli;
 
@@ -49,7 +50,13 @@ public static class Compute
     /// <summary>A backend on <paramref name="kind"/>; on the CPU a fresh one with exactly <paramref name="threads"/> threads when given (0: the shared one on all cores).</summary>
     public static IBackend Open(DeviceKind kind, int threads)
     {
-        try { return Backends.Open(kind, threads); }
+        IBackend backend;
+        try { backend = Backends.Open(kind, threads); }
         catch (DeviceNotFoundException e) { throw new InputException(e.Message, "run with --device cpu"); }
+        // A mistyped NASD_GEMM_VARIANT would otherwise surface at the first GEMM, deep inside a command, as our bug.
+        if (backend is IlgpuBackend device && device.GemmVariant is string forced && forced != "simple" && !device.GemmVariants.Contains(forced))
+            throw new UsageException($"NASD_GEMM_VARIANT '{forced}' is not a GEMM variant of this device",
+                $"unset it, or use one of simple, {string.Join(", ", device.GemmVariants)}");
+        return backend;
     }
 }

@@ -198,7 +198,7 @@ public static class DetectorCatalog
     [
         new("--epochs", "N", $"training epochs ({Defaults(t => t.Epochs)} by default)"),
         new("--lr", "X", "learning rate", "0.001"),
-        new("--batch", "N", $"batch size ({Defaults(t => t.BatchSize)})"),
+        new("--batch", "N", $"training batch size of the detector's network ({Defaults(t => t.BatchSize)}); --clip-batch batches clips through the backbone"),
     ];
 
     /// <summary>Each detector's own options, in catalogue order.</summary>

@@ -10,9 +10,15 @@ public static class NasdProcess
     public static Result Run(params string[] args) => RunWithInput(null, args);
 
     /// <summary>Runs nasd with <paramref name="stdin"/> (when not null) written to its standard input, then closed.</summary>
-    public static Result RunWithInput(byte[]? stdin, params string[] args)
+    public static Result RunWithInput(byte[]? stdin, params string[] args) => Start(stdin, null, args);
+
+    /// <summary>Runs nasd with the environment variable <paramref name="name"/> set to <paramref name="value"/>.</summary>
+    public static Result RunWithVariable(string name, string value, params string[] args) => Start(null, (name, value), args);
+
+    static Result Start(byte[]? stdin, (string Name, string Value)? variable, string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null, UseShellExecute = false };
+        if (variable is var (name, value)) psi.Environment[name] = value;
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "nasd.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

@@ -82,6 +82,17 @@ public sealed class DeviceCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_mistyped_gemm_variant_is_a_usage_error_before_any_work()
+    {
+        string train = Path.Combine(Dataset(), "fan", "train");
+        var r = NasdProcess.RunWithVariable("NASD_GEMM_VARIANT", "256x256k8", "fit", "--train", train, "--out", _dir.File("v.safetensors"), "--device", "ilgpu-cpu", "--no-cache");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("NASD_GEMM_VARIANT '256x256k8' is not a GEMM variant of this device", r.Stderr);
+        Assert.False(File.Exists(_dir.File("v.safetensors")));
+    }
+
+    [Fact]
     public void Batch_and_clip_batch_must_agree_where_both_are_offered()
     {
         var r = NasdProcess.Run("score", "--model", "m.safetensors", "x.wav", "--batch", "2", "--clip-batch", "4");
