@@ -67,14 +67,17 @@ public static class BenchCommand
         string? variant = args.String("--variant");
         var backend = Compute.OpenBackend(args);
         if (variant is null) return backend;
-        if (backend is not IlgpuBackend ilgpu || !(variant == "simple" || ilgpu.GemmVariants.Contains(variant)))
+        try
         {
-            string known = backend is IlgpuBackend i ? string.Join(", ", ["simple", .. i.GemmVariants]) : "none: the CPU backend has its own kernels";
-            backend.Dispose();
-            throw new UsageException($"bench: --variant '{variant}' is not a kernel variant of {Backends.Name(backend.Kind)} (variants: {known})");
+            if (backend is not IlgpuBackend ilgpu) throw new ArgumentException("none: the CPU backend has its own kernels");
+            ilgpu.GemmVariant = variant;
+            return backend;
         }
-        ilgpu.GemmVariant = variant;
-        return backend;
+        catch (ArgumentException e)
+        {
+            backend.Dispose();
+            throw new UsageException($"bench: --variant '{variant}' is not a kernel variant of {Backends.Name(backend.Kind)}: {e.Message}");
+        }
     }
 
     /// <summary>The tiled-kernel variant an M×N GEMM runs on an ILGPU backend; null on the CPU.</summary>

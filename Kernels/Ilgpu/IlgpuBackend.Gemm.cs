@@ -6,11 +6,19 @@ namespace NativeASD.Kernels.Ilgpu;
 // ---- GEMM: the register-blocked tiled kernels (TiledGemm.cs), the simple one (GemmKernel.cs) for GEMV-like shapes ----
 public sealed partial class IlgpuBackend
 {
+    string? _gemmVariant;
+
     /// <summary>
     /// Forces one GEMM variant by name ("128x128k8", …, or "simple") for GEMMs and convolutions, for tuning runs;
-    /// null chooses by problem size. Starts from the environment variable <c>NASD_GEMM_VARIANT</c>.
+    /// null chooses by problem size. A name this device lacks is refused here, with the names it has. Starts from the
+    /// environment variable <c>NASD_GEMM_VARIANT</c> (see the constructor).
     /// </summary>
-    public string? GemmVariant { get; set; } = Environment.GetEnvironmentVariable("NASD_GEMM_VARIANT") is { Length: > 0 } v ? v : null;
+    public string? GemmVariant
+    {
+        get => _gemmVariant;
+        set => _gemmVariant = value is null || value == Ilgpu.GemmVariants.Simple || GemmVariants.Contains(value) ? value
+            : throw new ArgumentException($"gemm variant '{value}' is not one of {Ilgpu.GemmVariants.Simple}, {string.Join(", ", GemmVariants)} on this device");
+    }
 
     /// <summary>Names of the tiled GEMM variants this device has (the simple kernel is "simple").</summary>
     public IReadOnlyList<string> GemmVariants => _kernels.TiledGemms.Select(v => v.Name).ToArray();

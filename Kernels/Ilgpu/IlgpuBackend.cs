@@ -31,6 +31,7 @@ public sealed partial class IlgpuBackend : IBackend
         var (context, accelerator, description) = IlgpuDevices.Open(kind);
         (Kind, _context, _accelerator, Description) = (kind, context, accelerator, description);
         _kernels = LoadKernels();
+        ForceVariantFromEnvironment();
     }
 
     /// <summary>Wraps an accelerator opened elsewhere (tests use simulated devices with other group sizes). Takes ownership.</summary>
@@ -38,6 +39,19 @@ public sealed partial class IlgpuBackend : IBackend
     {
         (Kind, _context, _accelerator, Description) = (kind, context, accelerator, description);
         _kernels = LoadKernels();
+        ForceVariantFromEnvironment();
+    }
+
+    /// <summary>NASD_GEMM_VARIANT through <see cref="GemmVariant"/>'s check: a mistyped name fails the open, not the first GEMM.</summary>
+    void ForceVariantFromEnvironment()
+    {
+        if (Environment.GetEnvironmentVariable("NASD_GEMM_VARIANT") is not { Length: > 0 } forced) return;
+        try { GemmVariant = forced; }
+        catch (ArgumentException e)
+        {
+            Dispose();
+            throw new ArgumentException($"NASD_GEMM_VARIANT: {e.Message}");
+        }
     }
 
     IlgpuKernels LoadKernels()

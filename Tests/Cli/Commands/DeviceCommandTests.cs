@@ -88,7 +88,7 @@ public sealed class DeviceCommandTests : IDisposable
         var r = NasdProcess.RunWithVariable("NASD_GEMM_VARIANT", "256x256k8", "fit", "--train", train, "--out", _dir.File("v.safetensors"), "--device", "ilgpu-cpu", "--no-cache");
         Assert.Equal(1, r.ExitCode);
         Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.Contains("NASD_GEMM_VARIANT '256x256k8' is not a GEMM variant of this device", r.Stderr);
+        Assert.Contains("NASD_GEMM_VARIANT: gemm variant '256x256k8' is not one of simple, 32x32k4 on this device", r.Stderr);
         Assert.False(File.Exists(_dir.File("v.safetensors")));
     }
 

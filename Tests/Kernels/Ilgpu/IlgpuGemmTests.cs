@@ -106,8 +106,8 @@ public class IlgpuGemmTests
     public void UnknownVariantIsRefusedByName()
     {
         using var backend = SimulatedGpu.Open();
-        backend.GemmVariant = "96x96k8";
-        var e = Assert.Throws<ArgumentException>(() => backend.GemmVariantFor(64, 64, 1));
+        var e = Assert.Throws<ArgumentException>(() => backend.GemmVariant = "96x96k8");
+        Assert.Null(backend.GemmVariant);
         Assert.Contains("'96x96k8'", e.Message);
         Assert.Contains("128x128k8", e.Message);
     }
